@@ -1,0 +1,43 @@
+"""TensorFlow start-up: imported quietly, once, only when a model is needed."""
+import os
+import sys
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def tensorflow():
+    """Import TensorFlow (and Keras) with its C++ start-up notices hidden.
+
+    TensorFlow prints oneDNN and CUDA-stub notices through absl before its
+    logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot hide them; the
+    only way is to point file descriptor 2 elsewhere during the import. A
+    user who sets TF_CPP_MIN_LOG_LEVEL below 3 asked for logs and gets them.
+    """
+    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") == "3"
+    saved = None
+    if quiet:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    try:
+        import tensorflow as tf
+        import keras  # noqa: F401  (binds Keras to the TensorFlow backend now)
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+    if quiet:
+        tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def configure(seed: int, deterministic: bool) -> None:
+    """Seed every generator Keras and TensorFlow use; optionally make ops deterministic."""
+    tf = tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,177 @@
+"""The ``ganforge`` command: a thin typer layer over the library.
+
+Errors the user can fix (GanforgeError) print one line and exit with 2; no
+traceback. TensorFlow is imported only by the commands that build models,
+so ``ganforge --help`` and ``ganforge plugins`` answer at once.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ganforge.errors import CheckpointError, GanforgeError
+
+app = typer.Typer(
+    name="ganforge",
+    help="Train GANs from TOML recipes; every part is a plugin.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+recipe_app = typer.Typer(help="Inspect and validate recipes.", no_args_is_help=True)
+app.add_typer(recipe_app, name="recipe")
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="override a recipe key, e.g. --set train.steps=200 (value read as TOML)"),
+]
+RecipeArgument = Annotated[str, typer.Argument(help="recipe file, or the name of a bundled recipe (quickstart)")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def user_errors(command):
+    """Report GanforgeError as one line and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GanforgeError as error:
+            fail(str(error))
+
+    return wrapper
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command()
+@user_errors
+def run(
+    recipe: Annotated[str, typer.Argument(help="recipe file or bundled recipe name; with --resume, also a run folder")],
+    overrides: SetOption = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint of a run folder (or of the recipe's newest run)")] = False,
+) -> None:
+    """Train a GAN from a recipe."""
+    from ganforge.recipe import load_recipe
+    from ganforge.training import run_dir as run_folder
+    from ganforge.training.checkpoint import list_checkpoints
+
+    overrides = overrides or []
+    console = _console()
+    resume_from = None
+    if resume:
+        folder = Path(recipe)
+        if not folder.is_dir():
+            loaded = load_recipe(recipe, overrides)
+            folder = run_folder.latest_run(Path(loaded.model.output_dir), loaded.name)
+            if folder is None:
+                raise CheckpointError(
+                    f"--resume: no run of recipe {loaded.name!r} with a checkpoint under {loaded.model.output_dir}/"
+                )
+        if not run_folder.is_run(folder):
+            raise CheckpointError(f"--resume: {folder} is not a run folder (it has no {run_folder.RECIPE_FILE})")
+        found = list_checkpoints(folder / run_folder.CHECKPOINTS)
+        if not found:
+            raise CheckpointError(f"--resume: {folder} has no checkpoint in {run_folder.CHECKPOINTS}/ to continue from")
+        loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
+        run_folder.write_recipe(folder, loaded.to_toml())
+        step, resume_from = found[-1]
+        if step >= loaded.model.train.steps:
+            console.print(f"{folder} already finished {step} of {loaded.model.train.steps} steps; "
+                          f"to train longer: ganforge run {folder} --resume --set train.steps=N")
+            return
+        console.print(f"resuming [bold]{folder}[/] from step {step}")
+    else:
+        loaded = load_recipe(recipe, overrides)
+        folder = run_folder.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
+        console.print(f"run folder: [bold]{folder}[/]")
+
+    from ganforge.training.loop import train
+
+    try:
+        result = train(loaded, folder, resume_from=resume_from)
+    except KeyboardInterrupt:
+        found = list_checkpoints(folder / run_folder.CHECKPOINTS)
+        where = f"the last checkpoint is step {found[-1][0]}" if found else "no checkpoint was written yet"
+        print(f"\ninterrupted; {where}. Continue with: ganforge run {folder} --resume", file=sys.stderr)
+        raise typer.Exit(130)
+    console.print(f"finished step {result.step}: samples in {folder / run_folder.SAMPLES}, "
+                  f"checkpoint {result.checkpoint}")
+
+
+@app.command()
+@user_errors
+def plugins(
+    show: Annotated[Optional[str], typer.Option("--show", help="print a component's parameters (NAME or plugin:NAME)")] = None,
+) -> None:
+    """List installed plugins and their components."""
+    from ganforge.plugin_listing import print_plugins, print_component
+
+    if show:
+        print_component(_console(), show)
+    else:
+        print_plugins(_console())
+
+
+@recipe_app.command("show")
+@user_errors
+def recipe_show(recipe: RecipeArgument, overrides: SetOption = None) -> None:
+    """Print the resolved recipe: extends chain merged, overrides applied, defaults filled in."""
+    from ganforge.recipe import load_recipe
+
+    loaded = load_recipe(recipe, overrides or [])
+    print(f"# resolved from {loaded.path}")
+    print(loaded.to_toml(), end="")
+
+
+@recipe_app.command("check")
+@user_errors
+def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
+    """Validate a recipe and build its models to prove their shapes meet."""
+    from ganforge.recipe import load_recipe
+    from ganforge.training.build import build_parts
+
+    loaded = load_recipe(recipe, overrides or [])
+    parts = build_parts(loaded)
+    console = _console()
+    spec = parts.dataset.spec
+    console.print(f"[green]ok[/]: {loaded.path}")
+    console.print(f"  dataset        {loaded.data['dataset']['name']}: {len(parts.dataset)} images of {spec}")
+    console.print(f"  generator      {loaded.data['generator']['name']}: {parts.generator.count_params():,} parameters, "
+                  f"noise ({loaded.model.train.latent_dim},) -> {spec}")
+    console.print(f"  discriminator  {loaded.data['discriminator']['name']}: {parts.discriminator.count_params():,} parameters, "
+                  f"{spec} -> 1 logit")
+    console.print(f"  loss           {loaded.data['loss']['name']}")
+
+
+def _add_plugin_commands() -> None:
+    from ganforge.registry import get_registry
+
+    for component in get_registry().components("command"):
+        try:
+            callback = component.load_factory()
+        except GanforgeError as error:
+            print(f"ganforge: {error}", file=sys.stderr)
+            continue
+        app.command(component.name, help=component.help or None)(user_errors(callback))
+
+
+def main() -> None:
+    _add_plugin_commands()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The dataset contract and the batching every dataset shares.
+
+A dataset plugin only says how to read examples by index. ganforge owns the
+order they are drawn in: batch ``b`` of a run is a pure function of the
+recipe's seed and ``b``, so a resumed run sees exactly the batches the
+uninterrupted run would have seen, whatever dataset it trains on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The shape of a dataset's examples, which generators and discriminators are sized from."""
+
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+    def __str__(self) -> str:
+        return f"{self.height}x{self.width}x{self.channels}"
+
+
+class Dataset(Protocol):
+    spec: DataSpec
+
+    def __len__(self) -> int: ...
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """Examples at ``indices``: uint8 pixels, or float32 already in the model's range."""
+
+
+class ArrayDataset:
+    """A dataset held in one array in memory (or memory-mapped)."""
+
+    def __init__(self, images: np.ndarray):
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4:
+            raise ValueError(f"expected images shaped (N, H, W, C), got {images.shape}")
+        self.images = images
+        self.spec = DataSpec(*images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return self.images[indices]
+
+
+def to_model_range(batch: np.ndarray) -> np.ndarray:
+    """uint8 pixels to float32 in [-1, 1]; float batches pass through as float32."""
+    if batch.dtype == np.uint8:
+        return batch.astype(np.float32) * (2.0 / 255.0) - 1.0
+    return batch.astype(np.float32, copy=False)
+
+
+class BatchSampler:
+    """Shuffled batches without replacement, one fresh permutation per epoch.
+
+    The permutation of epoch ``e`` comes from ``(seed, e)`` alone, and the
+    incomplete last batch of an epoch is dropped so every batch has the same
+    static shape.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int):
+        size = len(dataset)
+        if size < batch_size:
+            raise ValueError(f"the dataset has {size} examples, fewer than one batch of {batch_size}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.seed = seed
+        self.batches_per_epoch = size // batch_size
+        self._epoch = -1
+        self._order: np.ndarray | None = None
+
+    def indices(self, batch_number: int) -> np.ndarray:
+        epoch, position = divmod(batch_number, self.batches_per_epoch)
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
+            self._epoch = epoch
+        start = position * self.batch_size
+        # Sorted indices read memory-mapped files front to back; the order
+        # inside a batch does not matter to the model.
+        return np.sort(self._order[start : start + self.batch_size])
+
+    def batch(self, batch_number: int) -> np.ndarray:
+        return to_model_range(self.dataset.read(self.indices(batch_number)))

@@ -1,0 +1,32 @@
+"""Errors a user can fix.
+
+Everything raised as a `GanforgeError` is printed by the CLI as one clear
+message (no traceback) and ends the process with exit code 2. Anything else
+is a bug in ganforge or a plugin and keeps its traceback.
+"""
+
+
+class GanforgeError(Exception):
+    """An error caused by input the user controls: a recipe, a file, an argument."""
+
+
+class RecipeError(GanforgeError):
+    """A recipe problem, located by file and dotted key."""
+
+    def __init__(self, message: str, file: str | None = None, key: str | None = None):
+        self.message = message
+        self.file = file
+        self.key = key
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.file, self.key) if part)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class PluginError(GanforgeError):
+    """A component that no plugin provides, or a plugin that is broken."""
+
+
+class CheckpointError(GanforgeError):
+    """A run folder or checkpoint that cannot be resumed from."""

@@ -1,0 +1,109 @@
+"""The plugin contract: one hook per kind of component.
+
+A plugin is an importable module announced through the ``ganforge``
+entry-point group. It implements any of the hooks below; each hook receives a
+``register`` callable and calls it once per component it provides::
+
+    from ganforge import hookimpl
+
+    @hookimpl
+    def register_generators(register):
+        register("tiny", build_tiny_generator, help="A two-layer generator")
+
+``register(name, factory, *, params=None, help="")``
+
+- ``name``: what a recipe writes (``[generator] name = "tiny"``). When two
+  plugins register one name, a recipe must say ``"plugin:name"``.
+- ``factory``: a callable, or a ``"module:attribute"`` string imported only
+  when the component is built. Registering must stay cheap: import no
+  TensorFlow at module level of the plugin, build nothing here.
+- ``params``: a pydantic model describing the factory's keyword parameters.
+  Without it they are read from the factory's typed signature (which needs a
+  callable, not a string). Recipes are validated against it before any model
+  is built, and ``ganforge plugins --show NAME`` prints it.
+- ``help``: one line shown by ``ganforge plugins``.
+
+What each factory receives and returns is documented on its hook. The
+contract version below changes only when an existing factory signature does.
+"""
+import pluggy
+
+CONTRACT_VERSION = 1
+
+hookspec = pluggy.HookspecMarker("ganforge")
+hookimpl = pluggy.HookimplMarker("ganforge")
+
+
+@hookspec
+def register_generators(register):
+    """Register generators.
+
+    Factory: ``factory(spec, latent_dim, **params) -> keras.Model`` mapping a
+    ``(batch, latent_dim)`` float32 noise tensor to images of shape
+    ``(batch, *spec.shape)`` with values in [-1, 1]. ``spec`` is the
+    dataset's :class:`ganforge.data.DataSpec`.
+    """
+
+
+@hookspec
+def register_discriminators(register):
+    """Register discriminators.
+
+    Factory: ``factory(spec, **params) -> keras.Model`` mapping images of
+    shape ``(batch, *spec.shape)`` in [-1, 1] to **logits** of shape
+    ``(batch, 1)`` — no final sigmoid: the loss applies it, where it is the
+    same maths and numerically stable.
+    """
+
+
+@hookspec
+def register_datasets(register):
+    """Register datasets.
+
+    Factory: ``factory(**params) -> dataset`` where the dataset has
+    ``spec`` (a :class:`ganforge.data.DataSpec`), ``__len__`` and
+    ``read(indices) -> numpy array (len(indices), *spec.shape)``: uint8 pixels
+    (scaled to [-1, 1] by ganforge) or float32 already in the model's range.
+    ganforge owns shuffling and batching, so every dataset resumes exactly.
+    """
+
+
+@hookspec
+def register_losses(register):
+    """Register adversarial losses.
+
+    Factory: ``factory(**params) -> loss`` with
+    ``discriminator_loss(real_logits, fake_logits)`` and
+    ``generator_loss(fake_logits)``, each returning a scalar tensor computed
+    with ``keras.ops`` from logits.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register evaluation metrics.
+
+    Factory: ``factory(**params) -> metric``. The evaluation contract is
+    provisional in contract version 1: metrics registered now are listed and
+    validated but not yet run by the training loop.
+    """
+
+
+@hookspec
+def register_sinks(register):
+    """Register sinks: places the training loop's records go.
+
+    Factory: ``factory(run_dir, **params) -> sink`` with
+    ``scalars(step, values: dict[str, float])``,
+    ``images(step, name, grid: uint8 array (H, W, C))`` and ``close()``.
+    A sink may also define ``start(total_steps, first_step)``.
+    """
+
+
+@hookspec
+def register_commands(register):
+    """Register CLI sub-commands.
+
+    ``register(name, callback, help="")`` adds ``ganforge NAME``; the
+    callback's typed signature becomes its options, as in typer.
+    """

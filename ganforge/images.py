@@ -1,0 +1,38 @@
+"""Sample grids and PNG files."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Model outputs in [-1, 1] to uint8 pixels (values outside are clipped)."""
+    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
+    """(N, H, W, C) uint8 images tiled into one (rows*H, columns*W, C) image."""
+    count, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    grid = np.zeros(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels), np.uint8
+    )
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = padding + row * (height + padding), padding + column * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def save_png(image: np.ndarray, path: Path) -> None:
+    """Write an (H, W, 1|3|4) uint8 image atomically: a reader never sees half a file."""
+    from PIL import Image
+
+    array = image[..., 0] if image.shape[-1] == 1 else image
+    temporary = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(array).save(temporary, format="PNG")
+    os.replace(temporary, path)

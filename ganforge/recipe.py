@@ -1,0 +1,306 @@
+"""TOML recipes: loading, ``extends`` chains, ``--set`` overrides, validation.
+
+Every key is checked before anything is built, and every error names the
+file the offending key came from and its dotted path. A child recipe's table
+merges into its parent's key by key, except a component table whose
+``name`` changes: that one replaces the parent's, since the old component's
+parameters mean nothing to the new one.
+"""
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from ganforge.errors import PluginError, RecipeError
+from ganforge.registry import Registry, get_registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# recipe section -> component kind
+COMPONENT_SECTIONS = {
+    "dataset": "dataset",
+    "generator": "generator",
+    "discriminator": "discriminator",
+    "loss": "loss",
+}
+SET_ORIGIN = "--set"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TrainConfig(_Section):
+    steps: int = Field(10_000, gt=0, description="generator updates to train for")
+    batch_size: int = Field(64, gt=0, description="images per batch, for real and for fake")
+    d_steps: int = Field(1, ge=1, description="discriminator updates before each generator update")
+    latent_dim: int = Field(100, gt=0, description="size of the generator's noise vector")
+    sample_every: int = Field(500, gt=0, description="steps between fixed-noise sample grids")
+    samples: int = Field(64, gt=0, description="images in each sample grid")
+    checkpoint_every: int = Field(1000, gt=0, description="steps between checkpoints")
+    keep_checkpoints: int = Field(3, ge=1, description="newest checkpoints kept on disk")
+    log_every: int = Field(50, gt=0, description="steps between records to metrics.jsonl and sinks")
+    jit_compile: bool = Field(False, description="compile the step with XLA (measure first: slower on many CPUs)")
+    deterministic: bool = Field(True, description="deterministic TensorFlow ops: same seed, same losses")
+
+
+class OptimizerConfig(_Section):
+    name: Literal["adam"] = Field("adam", description="optimizer (Adam)")
+    learning_rate: float = Field(2e-4, gt=0)
+    beta_1: float = Field(0.5, ge=0, lt=1)
+    beta_2: float = Field(0.999, ge=0, lt=1)
+    epsilon: float = Field(1e-7, gt=0)
+
+
+class ComponentConfig(BaseModel):
+    """``name`` picks the component; every other key is one of its parameters."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    name: str = Field(min_length=1)
+
+
+class RecipeModel(_Section):
+    name: str = Field(min_length=1, description="run name; run folders are <output_dir>/<name>-<time>")
+    seed: int = Field(0, ge=0, description="seeds weights, noise and data order")
+    output_dir: str = Field("runs", min_length=1, description="where run folders are created")
+    dataset: ComponentConfig
+    generator: ComponentConfig
+    discriminator: ComponentConfig
+    loss: ComponentConfig = ComponentConfig(name="nonsaturating")
+    train: TrainConfig = TrainConfig()
+    generator_optimizer: OptimizerConfig = OptimizerConfig()
+    discriminator_optimizer: OptimizerConfig = OptimizerConfig()
+    sinks: list[str] = Field(["console", "jsonl", "png"], description="where records go")
+
+
+@dataclass
+class Recipe:
+    """A validated recipe: ``data`` is the fully resolved dict, defaults filled in."""
+
+    path: Path
+    data: dict[str, Any]
+    model: RecipeModel
+    origins: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def component(self, section: str) -> tuple[str, dict[str, Any]]:
+        params = dict(self.data[section])
+        return params.pop("name"), params
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(_drop_none(self.data))
+
+
+# -- locating and reading files -----------------------------------------
+def _packaged_recipe_dirs() -> list[Path]:
+    package_dir = Path(__file__).resolve().parent
+    # a wheel carries recipes inside the package; an editable install sees the repository's
+    return [package_dir / "recipes", package_dir.parent / "recipes"]
+
+
+def find_recipe(reference: str | Path) -> Path:
+    """A recipe path, or a bare name (``quickstart``) looked up in ./recipes and ganforge's own."""
+    path = Path(reference)
+    if path.is_file():
+        return path
+    if path.suffix != ".toml" and path.parent == Path("."):
+        for folder in [Path.cwd() / "recipes", *_packaged_recipe_dirs()]:
+            candidate = folder / f"{path.name}.toml"
+            if candidate.is_file():
+                return candidate
+    if path.is_dir():
+        raise RecipeError("is a folder, not a recipe file (to continue a run, add --resume)", file=str(path))
+    raise RecipeError("no such recipe file", file=str(path))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RecipeError("no such recipe file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecipeError(f"cannot read recipe: {error}", file=str(path)) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RecipeError(f"not valid TOML: {error}", file=str(path)) from None
+
+
+def _load_chain(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any], dict[str, str]]:
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, path))
+        raise RecipeError(f"'extends' forms a cycle: {cycle}", file=str(chain[-1]), key="extends")
+    data = _read_toml(path)
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return data, _origins(data, str(path))
+    if not isinstance(parent_ref, str):
+        raise RecipeError(f"must be a file name string, got {parent_ref!r}", file=str(path), key="extends")
+    parent_path = path.parent / parent_ref
+    if not parent_path.is_file():
+        try:
+            parent_path = find_recipe(parent_ref)
+        except RecipeError:
+            raise RecipeError(f"the recipe it extends, {parent_ref!r}, does not exist (looked for {parent_path})", file=str(path), key="extends") from None
+    base, origins = _load_chain(parent_path, (*chain, path))
+    return _merge(base, data, origins, str(path)), origins
+
+
+def _origins(data: dict[str, Any], file: str, prefix: str = "") -> dict[str, str]:
+    origins = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        origins[dotted] = file
+        if isinstance(value, dict):
+            origins.update(_origins(value, file, dotted + "."))
+    return origins
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], origins: dict[str, str], file: str, prefix: str = "") -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        dotted = f"{prefix}{key}"
+        old = merged.get(key)
+        replaces_component = (
+            not prefix and key in COMPONENT_SECTIONS and isinstance(old, dict) and isinstance(value, dict)
+            and "name" in value and value["name"] != old.get("name")
+        )
+        if isinstance(old, dict) and isinstance(value, dict) and not replaces_component:
+            merged[key] = _merge(old, value, origins, file, dotted + ".")
+            origins[dotted] = file
+        else:
+            for stale in [k for k in origins if k.startswith(dotted + ".")]:
+                del origins[stale]
+            merged[key] = value
+            origins.update(_origins({key: value}, file, prefix))
+    return merged
+
+
+# -- --set overrides -----------------------------------------------------
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``section.key=value`` with the value read as a TOML literal.
+
+    A value that is not valid TOML but is a plain word (``radford``) is taken
+    as a string, so users need not quote strings on the command line.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise RecipeError(f"--set {text!r}: expected section.key=value", key=key or None)
+    parts = key.split(".")
+    if any(not part for part in parts):
+        raise RecipeError(f"--set {text!r}: empty part in the key", key=key)
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        if not raw or any(ch in raw for ch in "\"'[]{}=,"):
+            raise RecipeError(f"--set {text!r}: {raw!r} is not a TOML value", file=SET_ORIGIN, key=key) from None
+        value = raw
+    return parts, value
+
+
+def _apply_override(data: dict[str, Any], origins: dict[str, str], parts: list[str], value: Any) -> dict[str, Any]:
+    nested: Any = value
+    for part in reversed(parts[1:]):
+        nested = {part: nested}
+    return _merge(data, {parts[0]: nested}, origins, SET_ORIGIN)
+
+
+# -- validation ----------------------------------------------------------
+def _pydantic_to_recipe_error(error: pydantic.ValidationError, model: type[BaseModel], prefix: str, origins: dict[str, str], default_file: str) -> RecipeError:
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    dotted = ".".join([prefix, *loc] if prefix else loc)
+    if first["type"] == "extra_forbidden":
+        fields = _fields_at(model, loc[:-1])
+        message = "unknown key"
+        close = difflib.get_close_matches(loc[-1], fields, n=1, cutoff=0.5)
+        message += f"; did you mean {close[0]!r}?" if close else (f" (known keys: {', '.join(fields)})" if fields else "")
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    else:
+        message = f"{first['msg']} (got {first.get('input')!r})"
+    return RecipeError(message, file=_origin_of(dotted, origins, default_file), key=dotted)
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    for part in loc:
+        info = model.model_fields.get(part)
+        annotation = info.annotation if info else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _origin_of(dotted: str, origins: dict[str, str], default_file: str) -> str:
+    while dotted:
+        if dotted in origins:
+            return origins[dotted]
+        dotted = dotted.rpartition(".")[0]
+    return default_file
+
+
+def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Registry | None = None) -> Recipe:
+    """Read, merge, override and validate a recipe; raises RecipeError on any problem."""
+    path = find_recipe(reference)
+    data, origins = _load_chain(path)
+    for text in overrides:
+        parts, value = parse_override(text)
+        data = _apply_override(data, origins, parts, value)
+    data.setdefault("name", path.stem)
+    file = str(path)
+    try:
+        model = RecipeModel.model_validate(data)
+    except pydantic.ValidationError as error:
+        raise _pydantic_to_recipe_error(error, RecipeModel, "", origins, file) from None
+
+    registry = registry or get_registry()
+    resolved = model.model_dump()
+    for section, kind in COMPONENT_SECTIONS.items():
+        values = data.get(section, {"name": getattr(model, section).name})
+        resolved[section] = _validate_component(registry, kind, section, values, origins, file)
+    for position, sink in enumerate(model.sinks):
+        try:
+            registry.get("sink", sink)
+        except PluginError as error:
+            raise RecipeError(str(error), file=_origin_of("sinks", origins, file), key=f"sinks[{position}]") from None
+    return Recipe(path=path, data=resolved, model=model, origins=origins)
+
+
+def _validate_component(registry: Registry, kind: str, section: str, values: dict[str, Any], origins: dict[str, str], file: str) -> dict[str, Any]:
+    params = dict(values)
+    name = params.pop("name")
+    try:
+        component = registry.get(kind, name)
+    except PluginError as error:
+        raise RecipeError(str(error), file=_origin_of(f"{section}.name", origins, file), key=f"{section}.name") from None
+    try:
+        validated = component.params.model_validate(params, strict=True)
+    except pydantic.ValidationError as error:
+        raise _pydantic_to_recipe_error(error, component.params, section, origins, file) from None
+    return {"name": name, **validated.model_dump()}
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value

@@ -1,0 +1,93 @@
+"""Turning a validated recipe into a dataset, two models and a loss, and
+proving their shapes meet before any training starts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ganforge.backend import tensorflow
+from ganforge.errors import RecipeError
+from ganforge.recipe import Recipe
+from ganforge.registry import Registry, get_registry
+
+# How many images the probe batch holds: more than one, so a model that
+# confuses the batch axis with another one shows it.
+PROBE_BATCH = 2
+
+
+@dataclass
+class Parts:
+    dataset: Any
+    generator: Any
+    discriminator: Any
+    loss: Any
+
+
+def _factory_error(recipe: Recipe, section: str, error: Exception) -> RecipeError:
+    name = recipe.data[section]["name"]
+    return RecipeError(f"{section} {name!r}: {error}", file=recipe.origins.get(f"{section}.name", str(recipe.path)), key=section)
+
+
+def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: Any) -> Any:
+    name, params = recipe.component(section)
+    factory = registry.get(kind, name).load_factory()
+    try:
+        return factory(*args, **params)
+    except ValueError as error:  # the contract: ValueError means "these parameters cannot work"
+        raise _factory_error(recipe, section, error) from None
+
+
+def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
+    registry = registry or get_registry()
+    tensorflow()
+    train = recipe.model.train
+    dataset = _call(recipe, registry, "dataset", "dataset")
+    spec = dataset.spec
+    if len(dataset) < train.batch_size:
+        raise RecipeError(
+            f"the dataset holds {len(dataset)} images, fewer than one batch of {train.batch_size}",
+            file=recipe.origins.get("train.batch_size", str(recipe.path)),
+            key="train.batch_size",
+        )
+    generator = _call(recipe, registry, "generator", "generator", spec, train.latent_dim)
+    discriminator = _call(recipe, registry, "discriminator", "discriminator", spec)
+    loss = _call(recipe, registry, "loss", "loss")
+    check_shapes(recipe, spec, generator, discriminator)
+    return Parts(dataset, generator, discriminator, loss)
+
+
+def check_shapes(recipe: Recipe, spec, generator, discriminator) -> None:
+    """Generator output = discriminator input = dataset images, and one logit per image."""
+    latent_dim = recipe.model.train.latent_dim
+    file = str(recipe.path)
+    try:
+        fake = generator(np.zeros((PROBE_BATCH, latent_dim), np.float32), training=False)
+    except Exception as error:
+        raise RecipeError(f"the generator cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}", file=file, key="generator") from None
+    fake_shape = tuple(fake.shape[1:])
+    if fake_shape != spec.shape:
+        raise RecipeError(
+            f"the generator makes images of shape {fake_shape}, but the dataset's images are {spec.shape}",
+            file=file,
+            key="generator",
+        )
+    try:
+        logits = discriminator(np.zeros((PROBE_BATCH, *spec.shape), np.float32), training=False)
+    except Exception as error:
+        raise RecipeError(f"the discriminator cannot take images of shape {spec.shape}: {error}", file=file, key="discriminator") from None
+    if tuple(logits.shape) not in ((PROBE_BATCH, 1), (PROBE_BATCH,)):
+        raise RecipeError(
+            f"the discriminator must return one logit per image, shape ({PROBE_BATCH}, 1); it returned {tuple(logits.shape)}",
+            file=file,
+            key="discriminator",
+        )
+
+
+def make_optimizer(config):
+    import keras
+
+    return keras.optimizers.Adam(
+        learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
+    )

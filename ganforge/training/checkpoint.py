@@ -1,0 +1,134 @@
+"""Checkpoints: every variable needed to continue a run, in one .npz file.
+
+A checkpoint holds groups of variables (generator, discriminator and both
+optimizers' slots and step counters) plus a JSON header with the step, the
+seed and each variable's path and shape. Plain arrays, no pickle: loading a
+checkpoint cannot run code. Files are written under a temporary name,
+flushed to disk and renamed, so a crash mid-write never leaves a file that
+looks complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganforge.errors import CheckpointError
+
+FORMAT_VERSION = 1
+HEADER_KEY = "__header__"
+NAME_PATTERN = re.compile(r"^step_(\d{8})\.npz$")
+
+
+def checkpoint_path(folder: Path, step: int) -> Path:
+    return folder / f"step_{step:08d}.npz"
+
+
+def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every finished checkpoint in ``folder``, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), path) for path in folder.iterdir() if (m := NAME_PATTERN.match(path.name))]
+    return sorted(found)
+
+
+def save(folder: Path, step: int, groups: dict[str, list[Any]], extra: dict[str, Any], keep: int) -> Path:
+    """Write ``groups`` (name -> Keras variables) at ``step``; keep the newest ``keep`` files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    layout: dict[str, list[list[Any]]] = {}
+    for group, variables in groups.items():
+        layout[group] = []
+        for index, variable in enumerate(variables):
+            value = np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)
+            arrays[f"{group}/{index:05d}"] = value
+            layout[group].append([variable.path, list(value.shape)])
+    header = {"format": FORMAT_VERSION, "step": step, "layout": layout, **extra}
+    arrays[HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+
+    target = checkpoint_path(folder, step)
+    temporary = folder / f".{target.name}.partial"
+    with open(temporary, "wb") as file:
+        np.savez(file, **arrays)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, target)
+    _fsync_folder(folder)
+    for _, old in list_checkpoints(folder)[:-keep]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    with _open(path) as archive:
+        return _header(archive, path)
+
+
+def restore(path: Path, groups: dict[str, list[Any]]) -> dict[str, Any]:
+    """Assign the saved values to ``groups``' variables; returns the header.
+
+    Everything is checked before anything is assigned, so a mismatched
+    checkpoint leaves the models untouched.
+    """
+    with _open(path) as archive:
+        header = _header(archive, path)
+        layout = header["layout"]
+        if set(layout) != set(groups):
+            raise CheckpointError(f"{path}: holds {sorted(layout)}, expected {sorted(groups)}")
+        values = {}
+        for group, variables in groups.items():
+            saved = layout[group]
+            if len(saved) != len(variables):
+                raise CheckpointError(
+                    f"{path}: {group} has {len(saved)} variables, the model built from the recipe has {len(variables)} "
+                    "(was the recipe's model changed since the run started?)"
+                )
+            for index, (variable, (saved_path, saved_shape)) in enumerate(zip(variables, saved)):
+                if list(variable.shape) != saved_shape:
+                    raise CheckpointError(
+                        f"{path}: {group} variable {saved_path} has shape {saved_shape}, the model's "
+                        f"{variable.path} has {list(variable.shape)}"
+                    )
+                try:
+                    values[group, index] = archive[f"{group}/{index:05d}"]
+                except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+                    raise CheckpointError(f"{path}: damaged ({group} variable {index}: {error})") from None
+    for (group, index), value in values.items():
+        groups[group][index].assign(value)
+    return header
+
+
+def _open(path: Path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from None
+
+
+def _header(archive, path: Path) -> dict[str, Any]:
+    try:
+        header = json.loads(bytes(archive[HEADER_KEY]).decode())
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{path}: not a ganforge checkpoint ({error})") from None
+    if header.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {header.get('format')}, this ganforge reads {FORMAT_VERSION}")
+    return header
+
+
+def _fsync_folder(folder: Path) -> None:
+    # the rename itself must reach the disk, or a power cut can undo it
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

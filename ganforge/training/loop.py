@@ -1,0 +1,106 @@
+"""The training loop: plain Python around the compiled step."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ganforge import backend
+from ganforge.data import BatchSampler
+from ganforge.errors import CheckpointError
+from ganforge.images import make_grid, to_uint8
+from ganforge.recipe import Recipe
+from ganforge.registry import Registry, get_registry
+from ganforge.training import checkpoint, run_dir as run_folder
+from ganforge.training.build import build_parts, make_optimizer
+from ganforge.training.records import SinkSet
+from ganforge.training.step import AdversarialStep
+
+# The fixed sample noise has its own random stream, apart from the data
+# order (keyed by epoch) and the training noise (stateless, keyed by step).
+FIXED_NOISE_STREAM = 2**31 - 1
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    checkpoint: Path | None
+    last_scalars: dict[str, float] = field(default_factory=dict)
+
+
+def fixed_noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
+    return np.random.default_rng([seed, FIXED_NOISE_STREAM]).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, registry: Registry | None = None) -> RunResult:
+    registry = registry or get_registry()
+    config = recipe.model.train
+    seed = recipe.model.seed
+    backend.configure(seed, config.deterministic)
+
+    parts = build_parts(recipe, registry)
+    generator_optimizer = make_optimizer(recipe.model.generator_optimizer)
+    discriminator_optimizer = make_optimizer(recipe.model.discriminator_optimizer)
+    step_fn = AdversarialStep(
+        parts.generator, parts.discriminator, parts.loss, generator_optimizer, discriminator_optimizer,
+        batch_size=config.batch_size, latent_dim=config.latent_dim, d_steps=config.d_steps, seed=seed,
+        jit_compile=config.jit_compile,
+    )
+    state = {
+        "generator": parts.generator.weights,
+        "discriminator": parts.discriminator.weights,
+        "generator_optimizer": generator_optimizer.variables,
+        "discriminator_optimizer": discriminator_optimizer.variables,
+    }
+    first_step = 0
+    if resume_from is not None:
+        header = checkpoint.restore(resume_from, state)
+        if header.get("seed") != seed:
+            raise CheckpointError(f"{resume_from}: saved with seed {header.get('seed')}, the recipe says {seed}")
+        first_step = header["step"]
+
+    sampler = BatchSampler(parts.dataset, config.batch_size, seed)
+    noise = fixed_noise(seed, config.samples, config.latent_dim)
+    checkpoints = run_dir / run_folder.CHECKPOINTS
+    last_checkpoint = resume_from
+    sinks = SinkSet.open(recipe.model.sinks, run_dir, registry)
+    sinks.start(config.steps, first_step)
+
+    def sample_grid() -> np.ndarray:
+        images = parts.generator(noise, training=False)
+        return make_grid(to_uint8(np.asarray(images)))
+
+    losses = []
+    window_start, window_step = time.perf_counter(), first_step
+    last_scalars: dict[str, float] = {}
+    try:
+        for step in range(first_step, config.steps):
+            real = np.stack([sampler.batch(step * config.d_steps + draw) for draw in range(config.d_steps)])
+            losses.append(step_fn(real, step))
+            done = step + 1
+            finished = done == config.steps
+            if done % config.log_every == 0 or finished:
+                elapsed = time.perf_counter() - window_start
+                steps_per_s = (done - window_step) / elapsed
+                d_loss, g_loss = np.mean(np.asarray(losses, dtype=np.float64), axis=0)
+                last_scalars = {
+                    "loss/discriminator": float(d_loss),
+                    "loss/generator": float(g_loss),
+                    "speed/steps_per_s": steps_per_s,
+                    "speed/images_per_s": steps_per_s * config.batch_size,
+                }
+                sinks.scalars(done, last_scalars)
+                losses.clear()
+                window_start, window_step = time.perf_counter(), done
+            if done % config.sample_every == 0 or finished:
+                sinks.images(done, "samples", sample_grid())
+            if done % config.checkpoint_every == 0 or finished:
+                last_checkpoint = checkpoint.save(
+                    checkpoints, done, state, {"seed": seed, "recipe": recipe.name}, keep=config.keep_checkpoints
+                )
+    finally:
+        sinks.close()
+    return RunResult(run_dir, config.steps, last_checkpoint, last_scalars)

@@ -1,0 +1,58 @@
+"""Run folders: ``<output_dir>/<name>-<YYYYmmdd-HHMMSS>/``.
+
+Inside: ``recipe.toml`` (the resolved recipe), ``metrics.jsonl``,
+``samples/step_00000800.png`` and ``checkpoints/step_00000800.npz``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from ganforge.errors import CheckpointError
+from ganforge.training.checkpoint import list_checkpoints
+
+RECIPE_FILE = "recipe.toml"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+METRICS = "metrics.jsonl"
+
+
+def create(output_dir: Path, name: str, recipe_toml: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(100):
+        folder = output_dir / (f"{name}-{stamp}" if attempt == 0 else f"{name}-{stamp}-{attempt}")
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - a hundred runs of one name in one second
+        raise CheckpointError(f"{output_dir}: cannot create a new run folder for {name!r}")
+    write_recipe(folder, recipe_toml)
+    return folder
+
+
+def write_recipe(folder: Path, recipe_toml: str) -> None:
+    temporary = folder / f".{RECIPE_FILE}.tmp"
+    temporary.write_text(recipe_toml, encoding="utf-8")
+    os.replace(temporary, folder / RECIPE_FILE)
+
+
+def is_run(folder: Path) -> bool:
+    return (folder / RECIPE_FILE).is_file()
+
+
+def latest_run(output_dir: Path, name: str) -> Path | None:
+    """The newest run folder of recipe ``name`` that has a checkpoint."""
+    if not output_dir.is_dir():
+        return None
+    pattern = re.compile(rf"^{re.escape(name)}-\d{{8}}-\d{{6}}(-\d+)?$")
+    runs = [
+        folder
+        for folder in output_dir.iterdir()
+        if pattern.match(folder.name) and is_run(folder) and list_checkpoints(folder / CHECKPOINTS)
+    ]
+    return max(runs, key=lambda folder: folder.name, default=None)

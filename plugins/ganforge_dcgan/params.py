@@ -1,0 +1,17 @@
+"""Recipe parameters of the DCGAN components (kept apart from the models so
+that registering them imports no TensorFlow)."""
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DCGANParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    preset: Literal["article", "radford"] = Field(
+        "article", description="article: the tutorial's model; radford: the DCGAN paper's"
+    )
+    filters: list[int] | None = Field(
+        None,
+        description="filters per resolution block, overriding the preset's (one per halving/doubling)",
+    )

