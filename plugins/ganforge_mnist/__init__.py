@@ -12,7 +12,7 @@ from ganforge import hookimpl
 
 def digits(classes: Optional[list[int]] = None, pad: int = 2):
     """The embedded digits; ``classes`` keeps only those labels (e.g. [0, 1])."""
-    from ganforge_mnist.digits import load_digits
+    from ganforge_mnist.embedded import load_digits
 
     return load_digits(classes, pad)
 

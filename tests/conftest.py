@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny recipes and a way to run the real CLI in a subprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TINY_RECIPE = """
+name = "tiny"
+seed = 7
+output_dir = "runs"
+
+[dataset]
+name = "digits"
+classes = [0, 1]
+
+[generator]
+name = "dcgan"
+preset = "radford"
+filters = [32, 16, 8]
+
+[discriminator]
+name = "dcgan"
+preset = "radford"
+filters = [8, 16, 32]
+
+[train]
+steps = 6
+batch_size = 16
+latent_dim = 16
+samples = 4
+log_every = 1
+sample_every = 3
+checkpoint_every = 3
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path: Path) -> Path:
+    return write(tmp_path / "tiny.toml", TINY_RECIPE)
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The real `ganforge` command, as a user would run it."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ganforge", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )

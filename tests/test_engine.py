@@ -1,0 +1,136 @@
+"""The engine: determinism, exact resume, the run folder, shape checks."""
+import json
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import TINY_RECIPE, write
+from ganforge import hookimpl
+from ganforge.errors import RecipeError
+from ganforge.recipe import load_recipe
+from ganforge.registry import Registry, get_registry
+from ganforge.training import checkpoint
+from ganforge.training import run_dir as run_folder
+from ganforge.training.build import build_parts
+from ganforge.training.loop import train
+
+
+def start_run(recipe_path, tmp_path, overrides=()):
+    recipe = load_recipe(recipe_path, list(overrides))
+    folder = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    return recipe, folder
+
+
+def read_metrics(folder):
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def losses(records):
+    return [(r["step"], r["loss/discriminator"], r["loss/generator"]) for r in records]
+
+
+def saved_arrays(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files if key != checkpoint.HEADER_KEY}
+
+
+def test_same_seed_gives_the_same_losses_for_20_steps(tiny_recipe, tmp_path):
+    overrides = ["train.steps=20", "train.checkpoint_every=20", "train.sample_every=20"]
+    first = train(*start_run(tiny_recipe, tmp_path / "a", overrides))
+    second = train(*start_run(tiny_recipe, tmp_path / "b", overrides))
+    first_losses, second_losses = losses(read_metrics(first.run_dir)), losses(read_metrics(second.run_dir))
+    assert len(first_losses) == 20
+    assert first_losses == second_losses
+    assert len({loss for _, loss, _ in first_losses}) > 1  # it trained: losses moved
+    other_seed = train(*start_run(tiny_recipe, tmp_path / "c", [*overrides, "seed=8"]))
+    assert losses(read_metrics(other_seed.run_dir)) != first_losses
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_recipe, tmp_path):
+    overrides = ["train.steps=12", "train.checkpoint_every=6"]
+    whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
+
+    recipe, folder = start_run(tiny_recipe, tmp_path / "split", ["train.steps=6", "train.checkpoint_every=6"])
+    half = train(recipe, folder)
+    # pretend the first run died after writing records past its checkpoint
+    with open(folder / "metrics.jsonl", "a") as file:
+        file.write(json.dumps({"step": 7, "loss/discriminator": 99.0}) + "\n")
+    resumed_recipe = load_recipe(folder / "recipe.toml", overrides)
+    resumed = train(resumed_recipe, folder, resume_from=half.checkpoint)
+
+    assert resumed.checkpoint.name == whole.checkpoint.name == "step_00000012.npz"
+    whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
+    assert whole_arrays.keys() == resumed_arrays.keys()
+    for key in whole_arrays:
+        np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
+    assert losses(read_metrics(folder)) == losses(read_metrics(whole.run_dir))
+
+
+def test_the_run_folder_holds_what_a_person_needs(tiny_recipe, tmp_path):
+    recipe, folder = start_run(tiny_recipe, tmp_path)
+    result = train(recipe, folder)
+    assert load_recipe(folder / "recipe.toml").data == recipe.data
+    records = read_metrics(folder)
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert set(records[0]) == {"step", "loss/discriminator", "loss/generator", "speed/steps_per_s", "speed/images_per_s"}
+    grids = sorted(p.name for p in (folder / "samples").iterdir())
+    assert grids == ["step_00000003.png", "step_00000006.png"]
+    grid = np.asarray(Image.open(folder / "samples" / grids[-1]))
+    assert grid.shape == (2 * 34 + 2, 2 * 34 + 2)  # 4 samples of 32x32, 2-pixel gaps
+    assert [step for step, _ in checkpoint.list_checkpoints(folder / "checkpoints")] == [3, 6]
+    header = checkpoint.read_header(result.checkpoint)
+    assert header["step"] == 6 and header["seed"] == 7
+    assert set(header["layout"]) == {"generator", "discriminator", "generator_optimizer", "discriminator_optimizer"}
+    # the optimizers' step counters are saved with their moments
+    assert any("iteration" in path for path, _ in header["layout"]["discriminator_optimizer"])
+
+
+def test_d_steps_updates_the_discriminator_more_often(tiny_recipe, tmp_path):
+    result = train(*start_run(tiny_recipe, tmp_path, ["train.d_steps=2", "train.steps=3"]))
+    arrays = saved_arrays(result.checkpoint)
+    header = checkpoint.read_header(result.checkpoint)
+
+    def iterations(group):
+        index = next(i for i, (path, _) in enumerate(header["layout"][group]) if path.endswith("iteration"))
+        return int(arrays[f"{group}/{index:05d}"])
+
+    assert iterations("discriminator_optimizer") == 6 and iterations("generator_optimizer") == 3
+
+
+def test_mismatched_shapes_are_caught_before_training(tiny_recipe, tmp_path):
+    def small_generator(spec, latent_dim):
+        import keras
+
+        noise = keras.Input((latent_dim,))
+        images = keras.layers.Reshape((4, 4, 1))(keras.layers.Dense(16, activation="tanh")(noise))
+        return keras.Model(noise, images)
+
+    module = types.ModuleType("shapes")
+    module.register_generators = hookimpl(lambda register: register("small", small_generator))
+    registry = Registry.from_entry_points()
+    registry.add_plugin("shapes", lambda: module, package="test-shapes")
+    recipe = load_recipe(tiny_recipe, ["generator.name=small"], registry=registry)
+    with pytest.raises(RecipeError, match=r"makes images of shape \(4, 4, 1\).*\(32, 32, 1\)") as error:
+        build_parts(recipe, registry)
+    assert error.value.key == "generator"
+
+
+def test_a_sink_that_raises_is_dropped_and_training_goes_on(tiny_recipe, tmp_path, capfd):
+    class BrokenSink:
+        def __init__(self, run_dir):
+            pass
+
+        def scalars(self, step, values):
+            raise OSError("dashboard unreachable")
+
+    module = types.ModuleType("broken_sink")
+    module.register_sinks = hookimpl(lambda register: register("broken", BrokenSink))
+    registry = Registry.from_entry_points()
+    registry.add_plugin("broken_sink", lambda: module, package="test-broken-sink")
+    recipe = load_recipe(tiny_recipe, ['sinks=["jsonl", "broken"]'], registry=registry)
+    folder = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    result = train(recipe, folder, registry=registry)
+    assert result.step == 6 and len(read_metrics(folder)) == 6
+    assert "sink 'broken' failed" in capfd.readouterr().err
