@@ -1,0 +1,98 @@
+"""A third party adds a component without touching ganforge: a real package,
+installed with pip, found through its entry point, trained through a recipe."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TINY_RECIPE, run_cli, write
+
+PYPROJECT = """
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[project]
+name = "ganforge-{name}"
+version = "{version}"
+
+[project.entry-points.ganforge]
+{name} = "ganforge_{name}"
+
+[tool.hatch.build.targets.wheel]
+packages = ["ganforge_{name}"]
+"""
+
+TINYGEN = '''
+from ganforge import hookimpl
+
+
+def build_tiny_generator(spec, latent_dim, hidden: int = 32):
+    """Noise -> Dense -> image: about the smallest generator there is."""
+    import keras
+
+    noise = keras.Input((latent_dim,))
+    x = keras.layers.Dense(hidden, activation="relu")(noise)
+    x = keras.layers.Dense(spec.height * spec.width * spec.channels, activation="tanh")(x)
+    return keras.Model(noise, keras.layers.Reshape(spec.shape)(x))
+
+
+@hookimpl
+def register_generators(register):
+    register("tinygen", build_tiny_generator, help="a two-layer MLP generator")
+'''
+
+BROKEN = '''
+import a_dependency_nobody_installed  # noqa: F401
+'''
+
+
+def make_package(root, name, version, source):
+    write(root / name / "pyproject.toml", PYPROJECT.format(name=name, version=version))
+    write(root / name / f"ganforge_{name}" / "__init__.py", source)
+    return root / name
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Both packages pip-installed into a folder that goes on PYTHONPATH."""
+    root = tmp_path_factory.mktemp("plugins")
+    target = root / "site"
+    for package in (make_package(root, "tinygen", "1.2.3", TINYGEN), make_package(root, "broken", "0.1.0", BROKEN)):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+             "--target", str(target), str(package)],
+            check=True,
+        )
+    return {"PYTHONPATH": str(target)}
+
+
+def test_installed_plugins_are_listed_and_a_broken_one_is_reported(site, tmp_path):
+    result = run_cli("plugins", cwd=tmp_path, env={**site, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    tinygen = next(line for line in lines if "ganforge-tinygen" in line)
+    assert "1.2.3" in tinygen and "generator tinygen" in tinygen and "ok" in tinygen
+    broken = next(line for line in lines if "ganforge-broken" in line)
+    assert "failed" in broken and "a_dependency_nobody_installed" in broken
+    shown = run_cli("plugins", "--show", "tinygen", cwd=tmp_path, env=site)
+    assert "hidden" in shown.stdout and "32" in shown.stdout
+
+
+def test_a_recipe_trains_with_the_third_party_generator(site, tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE.replace(
+        'name = "dcgan"\npreset = "radford"\nfilters = [32, 16, 8]', 'name = "tinygen"\nhidden = 8'
+    ))
+    result = run_cli("run", str(recipe), "--set", "train.steps=3", cwd=tmp_path, env=site)
+    assert result.returncode == 0, result.stderr
+    [folder] = (tmp_path / "runs").iterdir()
+    assert (folder / "checkpoints" / "step_00000003.npz").is_file()
+    assert 'name = "tinygen"' in (folder / "recipe.toml").read_text()
+
+
+def test_a_recipe_needing_a_missing_component_names_the_broken_package(site, tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE.replace('name = "digits"', 'name = "faces"'))
+    result = run_cli("recipe", "check", str(recipe), cwd=tmp_path, env=site)
+    assert result.returncode == 2
+    assert "dataset.name" in result.stderr and "ganforge-broken" in result.stderr
+    assert "Traceback" not in result.stderr
