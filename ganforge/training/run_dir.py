@@ -21,7 +21,10 @@ METRICS = "metrics.jsonl"
 
 def create(output_dir: Path, name: str, recipe_toml: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CheckpointError(f"{output_dir}: cannot create the output folder ({error.strerror or error})") from None
     for attempt in range(100):
         folder = output_dir / (f"{name}-{stamp}" if attempt == 0 else f"{name}-{stamp}-{attempt}")
         try:
@@ -29,6 +32,8 @@ def create(output_dir: Path, name: str, recipe_toml: str) -> Path:
             break
         except FileExistsError:
             continue
+        except OSError as error:
+            raise CheckpointError(f"{folder}: cannot create the run folder ({error.strerror or error})") from None
     else:  # pragma: no cover - a hundred runs of one name in one second
         raise CheckpointError(f"{output_dir}: cannot create a new run folder for {name!r}")
     write_recipe(folder, recipe_toml)
