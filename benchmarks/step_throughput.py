@@ -19,13 +19,14 @@ G update = G forward and backward (3 G) + D forward and input-gradient (2 D).
 Op determinism can only be switched on for a whole process, so the script
 runs itself once per setting (``--deterministic off|on``) and prints both.
 
-    python benchmarks/step_throughput.py            # both settings, ~5 minutes on 2 cores
-    python benchmarks/step_throughput.py --steps 20 # quicker, noisier
+    python benchmarks/step_throughput.py                       # both settings, ~8 minutes on 2 cores
+    python benchmarks/step_throughput.py --steps 10 --rounds 1 # a quick, noisy look
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -164,7 +165,7 @@ beta_1 = 0.9
     return sum(count for count, _ in windows) * batch / seconds
 
 
-def measure(deterministic: bool, steps: int) -> dict:
+def measure(deterministic: bool, steps: int, rounds: int) -> dict:
     from ganforge import backend
 
     tf = backend.tensorflow()
@@ -175,39 +176,46 @@ def measure(deterministic: bool, steps: int) -> dict:
     step_flops_per_image = 4 * g_flops + 8 * d_flops
     result = {"deterministic": deterministic, "peak_gflops": matmul_peak_gflops(tf), "flops_per_image": step_flops_per_image, "rows": []}
     for batch in (32, 64):
-        # alternate, and keep each side's best of two, so drift in machine load hits both
-        plain = max(plain_images_per_s(tf, batch, steps) for _ in range(2))
-        ours = max(ganforge_images_per_s(batch, steps, deterministic) for _ in range(2))
+        # Alternate the two, round by round, and compare medians, so a
+        # change in machine load during the run hits both sides alike.
+        plain, ours = [], []
+        for _ in range(rounds):
+            plain.append(plain_images_per_s(tf, batch, steps))
+            ours.append(ganforge_images_per_s(batch, steps, deterministic))
         result["rows"].append({"batch": batch, "plain": plain, "ganforge": ours})
     return result
 
 
 def report(results: list[dict]) -> None:
     print(f"\nArticle DCGAN 64x64x3 training step, {results[0]['flops_per_image'] / 1e9:.3f} GFLOP per image per step")
-    print(f"fp32 matmul peak measured: {results[0]['peak_gflops']:.1f} GFLOP/s\n")
-    print(f"{'determinism':<12}{'batch':>6}{'plain img/s':>13}{'ganforge img/s':>16}{'ratio':>7}{'GFLOP/s':>9}{'% peak':>8}")
+    print(f"fp32 matmul peak measured: {results[0]['peak_gflops']:.1f} GFLOP/s")
+    print(f"medians of {len(results[0]['rows'][0]['plain'])} alternating rounds (min-max in brackets)\n")
+    print(f"{'determinism':<12}{'batch':>6}{'plain img/s':>22}{'ganforge img/s':>22}{'ratio':>7}{'GFLOP/s':>9}{'% peak':>8}")
     for result in results:
         for row in result["rows"]:
-            gflops = row["ganforge"] * result["flops_per_image"] / 1e9
+            plain, ours = statistics.median(row["plain"]), statistics.median(row["ganforge"])
+            gflops = ours * result["flops_per_image"] / 1e9
+            spread = lambda values: f"[{min(values):.0f}-{max(values):.0f}]"  # noqa: E731
             print(
-                f"{'on' if result['deterministic'] else 'off':<12}{row['batch']:>6}{row['plain']:>13.1f}"
-                f"{row['ganforge']:>16.1f}{row['ganforge'] / row['plain']:>7.2f}{gflops:>9.1f}"
-                f"{100 * gflops / result['peak_gflops']:>7.1f}%"
+                f"{'on' if result['deterministic'] else 'off':<12}{row['batch']:>6}"
+                f"{plain:>12.1f} {spread(row['plain']):>9}{ours:>12.1f} {spread(row['ganforge']):>9}"
+                f"{ours / plain:>7.2f}{gflops:>9.1f}{100 * gflops / result['peak_gflops']:>7.1f}%"
             )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per batch size")
     parser.add_argument("--deterministic", choices=["on", "off"], help="measure one setting in this process (internal)")
     args = parser.parse_args()
     if args.deterministic:
-        print(json.dumps(measure(args.deterministic == "on", args.steps)))
+        print(json.dumps(measure(args.deterministic == "on", args.steps, args.rounds)))
         return
     results = []
     for setting in ("off", "on"):
         child = subprocess.run(
-            [sys.executable, __file__, "--steps", str(args.steps), "--deterministic", setting],
+            [sys.executable, __file__, "--steps", str(args.steps), "--rounds", str(args.rounds), "--deterministic", setting],
             capture_output=True, text=True, check=True,
         )
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
