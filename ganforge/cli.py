@@ -53,7 +53,7 @@ def user_errors(command):
 def _console():
     from rich.console import Console
 
-    return Console()
+    return Console(highlight=False)
 
 
 @app.command()

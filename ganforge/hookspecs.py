@@ -23,7 +23,10 @@ entry-point group. It implements any of the hooks below; each hook receives a
   is built, and ``ganforge plugins --show NAME`` prints it.
 - ``help``: one line shown by ``ganforge plugins``.
 
-What each factory receives and returns is documented on its hook. The
+What each factory receives and returns is documented on its hook. A factory
+that cannot work with its parameters or the data's shape raises
+``ValueError`` with a plain message: ganforge reports it as an error in the
+recipe's table for that component (exit code 2, no traceback). The
 contract version below changes only when an existing factory signature does.
 """
 import pluggy
@@ -96,7 +99,8 @@ def register_sinks(register):
     Factory: ``factory(run_dir, **params) -> sink`` with
     ``scalars(step, values: dict[str, float])``,
     ``images(step, name, grid: uint8 array (H, W, C))`` and ``close()``.
-    A sink may also define ``start(total_steps, first_step)``.
+    A sink may also define ``start(total_steps, first_step)`` and
+    ``progress(step)``, called after every step (keep it cheap).
     """
 
 

@@ -39,6 +39,10 @@ class ConsoleSink:
             )
             self._progress.start()
 
+    def progress(self, step: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=step)
+
     def scalars(self, step: int, values: dict[str, float]) -> None:
         speed = f"{values.get('speed/steps_per_s', 0):.1f} it/s {values.get('speed/images_per_s', 0):.0f} img/s"
         losses = f"D {values.get('loss/discriminator', float('nan')):.4f} G {values.get('loss/generator', float('nan')):.4f}"

@@ -82,6 +82,7 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             losses.append(step_fn(real, step))
             done = step + 1
             finished = done == config.steps
+            sinks.progress(done)
             if done % config.log_every == 0 or finished:
                 elapsed = time.perf_counter() - window_start
                 steps_per_s = (done - window_step) / elapsed

@@ -35,6 +35,10 @@ class SinkSet:
     def start(self, total_steps: int, first_step: int) -> None:
         self._each("start", total_steps, first_step)
 
+    def progress(self, step: int) -> None:
+        """Every step, for sinks that show progress between records (the console's bar)."""
+        self._each("progress", step)
+
     def scalars(self, step: int, values: dict[str, float]) -> None:
         self._each("scalars", step, values)
 
