@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 recipe_app = typer.Typer(help="Inspect and validate recipes.", no_args_is_help=True)
 app.add_typer(recipe_app, name="recipe")
+data_app = typer.Typer(help="Prepare datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -147,13 +149,39 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     parts = build_parts(loaded)
     console = _console()
     spec = parts.dataset.spec
+    dataset = parts.dataset
+    if getattr(dataset, "cache", True) is None:  # a cache not built yet: say so rather than build it here
+        size = f"{dataset.listed} images listed (decoded into a cache on first use, or by `ganforge data prepare`)"
+    else:
+        size = f"{len(dataset)} images"
     console.print(f"[green]ok[/]: {loaded.path}")
-    console.print(f"  dataset        {loaded.data['dataset']['name']}: {len(parts.dataset)} images of {spec}")
+    console.print(f"  dataset        {loaded.data['dataset']['name']}: {size} of {spec}")
     console.print(f"  generator      {loaded.data['generator']['name']}: {parts.generator.count_params():,} parameters, "
                   f"noise ({loaded.model.train.latent_dim},) -> {spec}")
     console.print(f"  discriminator  {loaded.data['discriminator']['name']}: {parts.discriminator.count_params():,} parameters, "
                   f"{spec} -> 1 logit")
     console.print(f"  loss           {loaded.data['loss']['name']}")
+
+
+@data_app.command("prepare")
+@user_errors
+def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
+    """Decode, crop and resize a recipe's dataset into its cache now (training does it on first use)."""
+    from ganforge.recipe import load_recipe
+    from ganforge.training.build import build_dataset
+
+    loaded = load_recipe(recipe, overrides or [])
+    dataset = build_dataset(loaded)
+    console = _console()
+    if not hasattr(dataset, "prepare"):
+        console.print(f"dataset {loaded.data['dataset']['name']!r} reads its data directly: nothing to prepare")
+        return
+    cache = dataset.prepare()
+    size_mb = cache.images.nbytes / 2**20
+    console.print(f"[green]ready[/]: {len(dataset)} images of {dataset.spec} for this recipe; "
+                  f"cache {cache.folder} ({len(cache.names)} images, {size_mb:.0f} MiB)")
+    if cache.skipped:
+        console.print(f"  {len(cache.skipped)} unreadable image(s) left out; the list is in {cache.folder / 'manifest.json'}")
 
 
 def _add_plugin_commands() -> None:

@@ -56,13 +56,6 @@ class ArrayDataset:
         return self.images[indices]
 
 
-def to_model_range(batch: np.ndarray) -> np.ndarray:
-    """uint8 pixels to float32 in [-1, 1]; float batches pass through as float32."""
-    if batch.dtype == np.uint8:
-        return batch.astype(np.float32) * (2.0 / 255.0) - 1.0
-    return batch.astype(np.float32, copy=False)
-
-
 class BatchSampler:
     """Shuffled batches without replacement, one fresh permutation per epoch.
 
@@ -93,4 +86,5 @@ class BatchSampler:
         return np.sort(self._order[start : start + self.batch_size])
 
     def batch(self, batch_number: int) -> np.ndarray:
-        return to_model_range(self.dataset.read(self.indices(batch_number)))
+        """The examples of batch ``batch_number`` as the dataset stores them (uint8 stays uint8)."""
+        return self.dataset.read(self.indices(batch_number))

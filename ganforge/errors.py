@@ -30,3 +30,7 @@ class PluginError(GanforgeError):
 
 class CheckpointError(GanforgeError):
     """A run folder or checkpoint that cannot be resumed from."""
+
+
+class DataError(GanforgeError):
+    """A dataset that cannot be read: missing files, unreadable images, a bad archive."""

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ganforge.data import ArrayDataset, BatchSampler, to_model_range
+from ganforge.data import ArrayDataset, BatchSampler
 from ganforge_mnist.embedded import load_digits
 
 
@@ -31,10 +31,10 @@ def test_too_small_dataset():
         BatchSampler(ArrayDataset(np.zeros((3, 2, 2, 1), np.uint8)), 4, seed=0)
 
 
-def test_uint8_is_scaled_to_minus_one_one():
-    scaled = to_model_range(np.array([0, 255, 128], np.uint8))
-    assert scaled.dtype == np.float32
-    assert scaled[0] == -1.0 and scaled[1] == 1.0 and abs(scaled[2]) < 0.01
+def test_batches_keep_the_datasets_dtype():
+    # uint8 pixels cross to the step as bytes; the step scales them
+    dataset = ArrayDataset(np.full((8, 2, 2, 1), 255, np.uint8))
+    assert BatchSampler(dataset, 4, seed=0).batch(1).dtype == np.uint8
 
 
 def test_digits_are_embedded_and_padded():

@@ -134,3 +134,24 @@ def test_a_sink_that_raises_is_dropped_and_training_goes_on(tiny_recipe, tmp_pat
     result = train(recipe, folder, registry=registry)
     assert result.step == 6 and len(read_metrics(folder)) == 6
     assert "sink 'broken' failed" in capfd.readouterr().err
+
+
+def test_the_step_scales_uint8_pixels_to_minus_one_one(tiny_recipe):
+    from ganforge.training.build import make_optimizer
+    from ganforge.training.step import AdversarialStep
+
+    recipe = load_recipe(tiny_recipe)
+    parts = build_parts(recipe)
+    initial = [model.get_weights() for model in (parts.generator, parts.discriminator)]
+    pixels = np.random.default_rng(0).integers(0, 256, (1, 16, 32, 32, 1), dtype=np.uint8)
+    results = []
+    for real in (pixels, pixels.astype(np.float32) / 127.5 - 1.0):
+        parts.generator.set_weights(initial[0])
+        parts.discriminator.set_weights(initial[1])
+        step = AdversarialStep(
+            parts.generator, parts.discriminator, parts.loss,
+            make_optimizer(recipe.model.generator_optimizer), make_optimizer(recipe.model.discriminator_optimizer),
+            batch_size=16, latent_dim=16, d_steps=1, seed=0,
+        )
+        results.append([float(value) for value in step(real, 0)])
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5)

@@ -136,11 +136,15 @@ def test_unknown_component_suggests_names(tmp_path):
     assert error.key == "dataset.name" and "did you mean 'digits'" in error.message
 
 
-def test_celeba_recipe_names_the_missing_plugin():
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / "dcgan_celeba.toml"
-    error = _error(recipe)
-    assert error.key == "dataset.name"
-    assert "no installed plugin provides dataset 'celeba'" in error.message
+def test_the_celeba_recipe_is_exactly_the_article():
+    recipe = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "dcgan_celeba.toml")
+    data = recipe.data
+    assert data["generator"]["preset"] == data["discriminator"]["preset"] == "article"
+    assert (data["train"]["batch_size"], data["train"]["steps"], data["train"]["d_steps"]) == (32, 100_000, 1)
+    for side in ("generator_optimizer", "discriminator_optimizer"):
+        assert (data[side]["learning_rate"], data[side]["beta_1"]) == (2e-4, 0.9)
+    assert (data["dataset"]["crop"], data["dataset"]["resolution"], data["dataset"]["split"]) == ("none", 64, "all")
+    assert data["loss"]["name"] == "nonsaturating"
 
 
 def test_missing_file_and_bad_toml(tmp_path):

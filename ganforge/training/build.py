@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from ganforge.backend import tensorflow
-from ganforge.errors import RecipeError
+from ganforge.data import BatchSampler
+from ganforge.errors import DataError, RecipeError
 from ganforge.recipe import Recipe
 from ganforge.registry import Registry, get_registry
 
@@ -35,22 +36,35 @@ def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: An
     factory = registry.get(kind, name).load_factory()
     try:
         return factory(*args, **params)
-    except ValueError as error:  # the contract: ValueError means "these parameters cannot work"
+    except (ValueError, DataError) as error:  # the contract: "these parameters or files cannot work"
         raise _factory_error(recipe, section, error) from None
+
+
+def build_dataset(recipe: Recipe, registry: Registry | None = None):
+    """The dataset alone: no TensorFlow needed (``ganforge data prepare`` uses it)."""
+    return _call(recipe, registry or get_registry(), "dataset", "dataset")
+
+
+def batch_sampler(recipe: Recipe, dataset) -> BatchSampler:
+    """Prepare the dataset if it has a cache to build, then batch it."""
+    if hasattr(dataset, "prepare"):
+        dataset.prepare()
+    batch_size = recipe.model.train.batch_size
+    if len(dataset) < batch_size:
+        raise RecipeError(
+            f"the dataset holds {len(dataset)} images, fewer than one batch of {batch_size}",
+            file=recipe.origins.get("train.batch_size", str(recipe.path)),
+            key="train.batch_size",
+        )
+    return BatchSampler(dataset, batch_size, recipe.model.seed)
 
 
 def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     registry = registry or get_registry()
     tensorflow()
     train = recipe.model.train
-    dataset = _call(recipe, registry, "dataset", "dataset")
+    dataset = build_dataset(recipe, registry)
     spec = dataset.spec
-    if len(dataset) < train.batch_size:
-        raise RecipeError(
-            f"the dataset holds {len(dataset)} images, fewer than one batch of {train.batch_size}",
-            file=recipe.origins.get("train.batch_size", str(recipe.path)),
-            key="train.batch_size",
-        )
     generator = _call(recipe, registry, "generator", "generator", spec, train.latent_dim)
     discriminator = _call(recipe, registry, "discriminator", "discriminator", spec)
     loss = _call(recipe, registry, "loss", "loss")

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import backend
-from ganforge.data import BatchSampler
 from ganforge.errors import CheckpointError
 from ganforge.images import make_grid, to_uint8
 from ganforge.recipe import Recipe
 from ganforge.registry import Registry, get_registry
 from ganforge.training import checkpoint, run_dir as run_folder
-from ganforge.training.build import build_parts, make_optimizer
+from ganforge.training.build import batch_sampler, build_parts, make_optimizer
 from ganforge.training.records import SinkSet
 from ganforge.training.step import AdversarialStep
 
@@ -62,7 +61,7 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             raise CheckpointError(f"{resume_from}: saved with seed {header.get('seed')}, the recipe says {seed}")
         first_step = header["step"]
 
-    sampler = BatchSampler(parts.dataset, config.batch_size, seed)
+    sampler = batch_sampler(recipe, parts.dataset)
     noise = fixed_noise(seed, config.samples, config.latent_dim)
     checkpoints = run_dir / run_folder.CHECKPOINTS
     last_checkpoint = resume_from

@@ -43,7 +43,9 @@ class AdversarialStep:
         self._compiled = tf.function(self._step, jit_compile=jit_compile, reduce_retracing=True)
 
     def __call__(self, real_batches, step: int):
-        """``real_batches``: float32 (d_steps, batch, H, W, C). Returns (D loss, G loss) tensors."""
+        """``real_batches``: (d_steps, batch, H, W, C), uint8 pixels or floats in [-1, 1].
+
+        Returns the (D loss, G loss) tensors of the last updates."""
         tf = tensorflow()
         return self._compiled(tf.convert_to_tensor(real_batches), tf.constant(step, tf.int64))
 
@@ -55,6 +57,11 @@ class AdversarialStep:
     def _step(self, real_batches, step):
         tf = tensorflow()
         generator, discriminator = self.generator, self.discriminator
+        if real_batches.dtype == tf.uint8:
+            # pixels are scaled here, on the device, so the host moves bytes, not floats
+            real_batches = tf.cast(real_batches, tf.float32) * (2.0 / 255.0) - 1.0
+        else:
+            real_batches = tf.cast(real_batches, tf.float32)
         for draw in range(self.d_steps):
             fake = generator(self._noise(step, draw), training=True)
             with tf.GradientTape() as tape:

@@ -1,0 +1,150 @@
+"""Reading CelebA's files: the images, the official partition, the attributes.
+
+Both distributions are understood: the original text files
+(``list_eval_partition.txt``, ``list_attr_celeba.txt``) and the CSV files of
+the widely used Kaggle copy (``list_eval_partition.csv``,
+``list_attr_celeba.csv``).
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import os
+from pathlib import Path
+
+from ganforge.datacache import CachedImageDataset, FolderSource, ZipSource, open_zip
+from ganforge.errors import DataError
+from ganforge.imagefiles import Preprocess
+
+IMAGE_FOLDER = "img_align_celeba"
+IMAGE_ZIP = "img_align_celeba.zip"
+PARTITION = "list_eval_partition"
+ATTRIBUTES = "list_attr_celeba"
+SPLITS = {"train": "0", "val": "1", "test": "2"}
+
+LAYOUT = f"""expected layout:
+  <root>/{IMAGE_FOLDER}/000001.jpg ... 202599.jpg   (or <root>/{IMAGE_ZIP})
+  <root>/{PARTITION}.txt   (needed for split = train, val or test)
+  <root>/{ATTRIBUTES}.txt     (needed for attribute filters)
+CelebA comes from its authors' page (search "CelebA dataset", mmlab.ie.cuhk.edu.hk)
+or the Kaggle copy "celeba-dataset"; see docs/datasets.md."""
+
+
+def candidate_roots(root: str | None) -> list[Path]:
+    if root is not None:
+        return [Path(root).expanduser()]
+    found = [Path(os.environ["GANFORGE_CELEBA"]).expanduser()] if os.environ.get("GANFORGE_CELEBA") else []
+    return found + [Path.home() / "datasets" / "celeba", Path("data") / "celeba"]
+
+
+def find_root(root: str | None) -> Path:
+    candidates = candidate_roots(root)
+    for candidate in candidates:
+        if (candidate / IMAGE_FOLDER).is_dir() or (candidate / IMAGE_ZIP).is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise DataError(f"CelebA not found: looked for {IMAGE_FOLDER}/ or {IMAGE_ZIP} in {looked}\n{LAYOUT}")
+
+
+def image_source(root: Path):
+    """The source and the names of its JPEGs, keyed by file name (000001.jpg)."""
+    folder = root / IMAGE_FOLDER
+    if folder.is_dir():
+        names = sorted(name for name in os.listdir(folder) if name.lower().endswith(".jpg"))
+        source, by_file = FolderSource(folder), {name: name for name in names}
+    else:
+        with open_zip(root / IMAGE_ZIP) as archive:
+            members = sorted(n for n in archive.namelist() if n.lower().endswith(".jpg") and "__MACOSX" not in n)
+        source, by_file = ZipSource(root / IMAGE_ZIP), {Path(n).name: n for n in members}
+    if not by_file:
+        where = folder if folder.is_dir() else root / IMAGE_ZIP
+        raise DataError(f"{where}: no .jpg images in it\n{LAYOUT}")
+    return source, by_file
+
+
+def _table_file(root: Path, stem: str, needed_for: str) -> Path:
+    for suffix in (".txt", ".csv"):
+        if (root / f"{stem}{suffix}").is_file():
+            return root / f"{stem}{suffix}"
+    raise DataError(f"{root / (stem + '.txt')}: missing, and the recipe needs it for {needed_for}\n{LAYOUT}")
+
+
+def read_partition(root: Path) -> dict[str, str]:
+    """file name -> "0" (train), "1" (val) or "2" (test)."""
+    path = _table_file(root, PARTITION, "its split")
+    rows = _rows(path)
+    partition = {}
+    for number, row in rows:
+        if len(row) != 2 or row[1] not in ("0", "1", "2"):
+            raise DataError(f"{path}:{number}: expected '<file> <0|1|2>', got {' '.join(row)!r}")
+        partition[row[0]] = row[1]
+    return partition
+
+
+def read_attributes(root: Path) -> tuple[list[str], dict[str, list[int]]]:
+    """(attribute names, file name -> list of +1/-1)."""
+    path = _table_file(root, ATTRIBUTES, "its attribute filter")
+    rows = _rows(path)
+    if path.suffix == ".csv":
+        header, body = rows[0][1][1:], rows[1:]
+    else:
+        # line 1: the image count; line 2: the 40 names; then one row per image
+        if len(rows) < 2:
+            raise DataError(f"{path}: too short to be CelebA's attribute file")
+        header, body = rows[1][1], rows[2:]
+    values = {}
+    for number, row in body:
+        if len(row) != len(header) + 1:
+            raise DataError(f"{path}:{number}: expected a file name and {len(header)} values, got {len(row)} fields")
+        try:
+            values[row[0]] = [int(v) for v in row[1:]]
+        except ValueError:
+            raise DataError(f"{path}:{number}: attribute values must be 1 or -1") from None
+    return header, values
+
+
+def _rows(path: Path) -> list[tuple[int, list[str]]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read ({error})") from None
+    lines = text.splitlines()
+    if path.suffix == ".csv":
+        parsed = list(csv.reader(lines))
+        # the Kaggle CSVs carry a header line (image_id, partition / attributes)
+        body = parsed[1:] if path.stem == PARTITION else parsed
+        start = 2 if path.stem == PARTITION else 1
+        return [(start + i, row) for i, row in enumerate(body) if row]
+    return [(i + 1, line.split()) for i, line in enumerate(lines) if line.strip()]
+
+
+def select(root: Path, files: list[str], split: str, attributes: dict[str, bool]) -> list[str]:
+    """The file names of ``split`` whose attributes match; raises ValueError if none do."""
+    selected = files
+    if split != "all":
+        partition = read_partition(root)
+        selected = [f for f in selected if partition.get(f) == SPLITS[split]]
+    if attributes:
+        names, values = read_attributes(root)
+        for attribute in attributes:
+            if attribute not in names:
+                close = difflib.get_close_matches(attribute, names, n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(names)})"
+                raise ValueError(f"attributes: CelebA has no attribute {attribute!r}{hint}")
+        wanted = [(names.index(a), 1 if v else -1) for a, v in attributes.items()]
+        selected = [f for f in selected if f in values and all(values[f][i] == v for i, v in wanted)]
+    if not selected:
+        raise ValueError(f"no image matches split = {split!r} and attributes = {attributes}")
+    return selected
+
+
+def celeba_dataset(root=None, split="all", attributes=None, crop="none", resolution=64, on_error="skip", cache_dir=None):
+    found = find_root(root)
+    source, by_file = image_source(found)
+    chosen = select(found, sorted(by_file), split, attributes or {})
+    # the cache always holds every image, so splits and filters share it
+    return CachedImageDataset(
+        "celeba", source, [by_file[f] for f in sorted(by_file)], Preprocess(crop, resolution, 3),
+        cache_root=Path(cache_dir).expanduser() if cache_dir else None, on_error=on_error,
+        selection=[by_file[f] for f in chosen],
+    )
