@@ -1,0 +1,121 @@
+"""Is data ever the bottleneck? Cache build and batch delivery against the step.
+
+In one run, on CelebA-shaped files this script writes (178x218 JPEGs):
+
+- cache build: images/s decoding, cropping and resizing into the cache, on
+  every core (``ganforge data prepare`` does exactly this);
+- delivery: shuffled 64x64x3 batches/s drawn from the memory-mapped cache the
+  way the training loop draws them (``BatchSampler``);
+- consumption: images/s the article's DCGAN training step takes at batch 32
+  on this machine.
+
+Goals: delivery >= 20x consumption, and >= 100,000 images/s (what a GPU
+would ask for).
+
+    python benchmarks/data_throughput.py               # 4,000 images, about 2 minutes
+    python benchmarks/data_throughput.py --images 20000
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCH = 32
+
+
+def write_jpegs(folder: Path, count: int) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (218, 178, 3), dtype=np.uint8)
+    folder.mkdir(parents=True)
+    for index in range(count):
+        # a smooth picture with per-file noise: JPEG work close to a photo's
+        noise = rng.integers(0, 24, (218, 178, 3), dtype=np.uint8)
+        Image.fromarray(base // 2 + noise + np.uint8(index % 64)).save(folder / f"{index + 1:06d}.jpg", quality=90)
+
+
+def delivery_images_per_s(dataset, batch_size: int, batches: int) -> float:
+    from ganforge.data import BatchSampler
+
+    sampler = BatchSampler(dataset, batch_size, seed=0)
+    sampler.batch(0)
+    start = time.perf_counter()
+    checksum = 0
+    for number in range(batches):
+        checksum += int(sampler.batch(number)[0, 0, 0, 0])  # touch the data so nothing is skipped
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def step_images_per_s(dataset, steps: int) -> float:
+    from ganforge.backend import tensorflow
+
+    tensorflow()  # first, so TensorFlow's start-up notices stay quiet
+    import keras
+
+    from ganforge.data import BatchSampler
+    from ganforge.training.step import AdversarialStep
+    from ganforge_dcgan.models import build_discriminator, build_generator
+    from ganforge_losses.bce import NonSaturating
+
+    generator = build_generator(dataset.spec, 100, preset="article")
+    discriminator = build_discriminator(dataset.spec, preset="article")
+    step = AdversarialStep(
+        generator, discriminator, NonSaturating(),
+        keras.optimizers.Adam(2e-4, beta_1=0.9), keras.optimizers.Adam(2e-4, beta_1=0.9),
+        batch_size=BATCH, latent_dim=100, d_steps=1, seed=0,
+    )
+    sampler = BatchSampler(dataset, BATCH, seed=0)
+    for number in range(3):
+        step(sampler.batch(number)[None], number)[0].numpy()
+    start = time.perf_counter()
+    for number in range(steps):
+        losses = step(sampler.batch(number)[None], number)
+    losses[0].numpy()
+    return steps * BATCH / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=4000, help="JPEGs to write and prepare")
+    parser.add_argument("--steps", type=int, default=15, help="timed training steps")
+    args = parser.parse_args()
+
+    from ganforge.datacache import CachedImageDataset, FolderSource
+    from ganforge.imagefiles import Preprocess
+
+    with tempfile.TemporaryDirectory() as workdir:
+        folder = Path(workdir) / "img_align_celeba"
+        print(f"writing {args.images} JPEGs of 178x218 ...")
+        write_jpegs(folder, args.images)
+        names = sorted(p.name for p in folder.iterdir())
+
+        dataset = CachedImageDataset("bench", FolderSource(folder), names, Preprocess("none", 64, 3), cache_root=Path(workdir) / "cache")
+        start = time.perf_counter()
+        dataset.prepare()
+        build = args.images / (time.perf_counter() - start)
+
+        reused = CachedImageDataset("bench", FolderSource(folder), names, Preprocess("none", 64, 3), cache_root=Path(workdir) / "cache")
+        start = time.perf_counter()
+        reused.prepare()
+        reuse_s = time.perf_counter() - start
+
+        delivery = {size: delivery_images_per_s(dataset, size, batches=max(200, 400_000 // size // 4)) for size in (32, 64, 256)}
+        consumption = step_images_per_s(dataset, args.steps)
+
+    print(f"\ncache build     {build:>12,.0f} images/s   ({args.images} JPEGs 178x218 -> 64x64x3, all cores)")
+    print(f"cache reuse     {reuse_s:>12.2f} s          (manifest check of {args.images} files)")
+    for size, rate in delivery.items():
+        print(f"delivery b={size:<4}{rate:>12,.0f} images/s   (shuffled, from the memory-mapped cache)")
+    print(f"step consumes   {consumption:>12,.1f} images/s   (article DCGAN, batch {BATCH}, this CPU)")
+    ratio = delivery[BATCH] / consumption
+    print(f"\ndelivery / consumption at batch {BATCH}: {ratio:,.0f}x  (goal >= 20x)")
+    print(f"delivery at batch 64: {delivery[64]:,.0f} images/s  (goal >= 100,000)")
+
+
+if __name__ == "__main__":
+    main()
