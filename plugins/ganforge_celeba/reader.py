@@ -27,7 +27,8 @@ LAYOUT = f"""expected layout:
   <root>/{PARTITION}.txt   (needed for split = train, val or test)
   <root>/{ATTRIBUTES}.txt     (needed for attribute filters)
 CelebA comes from its authors' page (search "CelebA dataset", mmlab.ie.cuhk.edu.hk)
-or the Kaggle copy "celeba-dataset"; see docs/datasets.md."""
+or the Kaggle copy "celeba-dataset"; point ganforge at it with --set dataset.root=PATH
+or GANFORGE_CELEBA=PATH (docs/datasets.md)."""
 
 
 def candidate_roots(root: str | None) -> list[Path]:
