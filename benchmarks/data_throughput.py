@@ -39,6 +39,17 @@ def write_jpegs(folder: Path, count: int) -> None:
         Image.fromarray(base // 2 + noise + np.uint8(index % 64)).save(folder / f"{index + 1:06d}.jpg", quality=90)
 
 
+def anonymous_memory_mib() -> float:
+    """Memory that is the process's own (not the page cache of mapped files), Linux only."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def delivery_images_per_s(dataset, batch_size: int, batches: int) -> float:
     from ganforge.data import BatchSampler
 
@@ -49,6 +60,21 @@ def delivery_images_per_s(dataset, batch_size: int, batches: int) -> float:
     for number in range(batches):
         checksum += int(sampler.batch(number)[0, 0, 0, 0])  # touch the data so nothing is skipped
     return batches * batch_size / (time.perf_counter() - start)
+
+
+def large_cache_delivery(path: Path, rows: int) -> tuple[float, float, float]:
+    """Delivery from a CelebA-sized memory-mapped cache: (images/s, MiB of cache, MiB of own memory gained)."""
+    from ganforge.data import ArrayDataset
+
+    images = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(rows, 64, 64, 3))
+    for start in range(0, rows, 10_000):  # fill it in slices: never the whole array in memory
+        images[start : start + 10_000] = np.uint8(start % 251)
+    images.flush()
+    del images
+    dataset = ArrayDataset(np.load(path, mmap_mode="r"))
+    before = anonymous_memory_mib()
+    rate = delivery_images_per_s(dataset, 64, batches=rows // 64)  # one whole epoch, shuffled
+    return rate, rows * 64 * 64 * 3 / 2**20, anonymous_memory_mib() - before
 
 
 def step_images_per_s(dataset, steps: int) -> float:
@@ -83,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4000, help="JPEGs to write and prepare")
     parser.add_argument("--steps", type=int, default=15, help="timed training steps")
+    parser.add_argument("--large", type=int, default=202_599, help="rows of the CelebA-sized cache for the memory check (0: skip)")
     args = parser.parse_args()
 
     from ganforge.datacache import CachedImageDataset, FolderSource
@@ -104,13 +131,20 @@ def main() -> None:
         reused.prepare()
         reuse_s = time.perf_counter() - start
 
+        memory_before = anonymous_memory_mib()
         delivery = {size: delivery_images_per_s(dataset, size, batches=max(200, 400_000 // size // 4)) for size in (32, 64, 256)}
+        memory_growth = anonymous_memory_mib() - memory_before
+        cache_mib = dataset.cache.images.nbytes / 2**20
+        large = large_cache_delivery(Path(workdir) / "large.npy", args.large) if args.large else None
         consumption = step_images_per_s(dataset, args.steps)
 
     print(f"\ncache build     {build:>12,.0f} images/s   ({args.images} JPEGs 178x218 -> 64x64x3, all cores)")
     print(f"cache reuse     {reuse_s:>12.2f} s          (manifest check of {args.images} files)")
     for size, rate in delivery.items():
         print(f"delivery b={size:<4}{rate:>12,.0f} images/s   (shuffled, from the memory-mapped cache)")
+    print(f"memory          {memory_growth:>+12.1f} MiB      (process-owned memory while delivering ~{sum(max(200, 400_000 // s // 4) * s for s in (32, 64, 256)):,} images from a {cache_mib:.0f} MiB cache)")
+    if large:
+        print(f"large cache b=64{large[0]:>12,.0f} images/s   (one shuffled epoch of a {large[1]:,.0f} MiB cache; own memory {large[2]:+.1f} MiB)")
     print(f"step consumes   {consumption:>12,.1f} images/s   (article DCGAN, batch {BATCH}, this CPU)")
     ratio = delivery[BATCH] / consumption
     print(f"\ndelivery / consumption at batch {BATCH}: {ratio:,.0f}x  (goal >= 20x)")

@@ -249,6 +249,8 @@ def _decode_all(source, names, preprocess, images_path: Path, *, on_error, worke
             index, name, error = found[0]
             raise DataError(f"{name}: {error} (set on_error = \"skip\" to leave unreadable images out)")
 
+    if progress.disable:  # a log, not a terminal: a line before and after instead of a bar
+        print(f"ganforge: preparing {label}: decoding {len(names)} images into a cache in {images_path.parent.parent}", file=sys.stderr)
     with progress:
         task = progress.add_task(label, total=len(names))
         if len(names) < IN_PROCESS_BELOW or workers <= 1:
@@ -267,6 +269,8 @@ def _decode_all(source, names, preprocess, images_path: Path, *, on_error, worke
                     for future in futures:
                         future.cancel()
                     raise
+    if progress.disable:
+        print(f"ganforge: prepared {label}: {len(names) - len(failures)} images", file=sys.stderr)
     return sorted(failures)
 
 

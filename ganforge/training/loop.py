@@ -9,7 +9,7 @@ import numpy as np
 
 from ganforge import backend
 from ganforge.errors import CheckpointError
-from ganforge.images import make_grid, to_uint8
+from ganforge.grids import make_grid, to_uint8
 from ganforge.recipe import Recipe
 from ganforge.registry import Registry, get_registry
 from ganforge.training import checkpoint, run_dir as run_folder
