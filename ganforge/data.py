@@ -7,26 +7,57 @@ uninterrupted run would have seen, whatever dataset it trains on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 
-@dataclass(frozen=True)
 class DataSpec:
-    """The shape of a dataset's examples, which generators and discriminators are sized from."""
+    """The shape of one example, which generators and discriminators are sized from.
 
-    height: int
-    width: int
-    channels: int
+    ``DataSpec(64, 64, 3)`` describes images (height, width, channels);
+    ``DataSpec(2)`` points in the plane. ``height``, ``width`` and
+    ``channels`` exist only for images: a component that needs them raises
+    a clear ValueError for anything else.
+    """
+
+    def __init__(self, *shape: int):
+        if not shape or any(not isinstance(d, (int, np.integer)) or d <= 0 for d in shape):
+            raise ValueError(f"a data shape is one or more positive sizes, got {shape}")
+        self.shape = tuple(int(d) for d in shape)
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        return (self.height, self.width, self.channels)
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    def _image_dim(self, index: int) -> int:
+        if not self.is_image:
+            raise ValueError(f"needs images (height x width x channels), but the dataset gives examples of shape {self.shape}")
+        return self.shape[index]
+
+    @property
+    def height(self) -> int:
+        return self._image_dim(0)
+
+    @property
+    def width(self) -> int:
+        return self._image_dim(1)
+
+    @property
+    def channels(self) -> int:
+        return self._image_dim(2)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, DataSpec) and other.shape == self.shape
+
+    def __hash__(self) -> int:
+        return hash(self.shape)
+
+    def __repr__(self) -> str:
+        return f"DataSpec{self.shape}"
 
     def __str__(self) -> str:
-        return f"{self.height}x{self.width}x{self.channels}"
+        return "x".join(str(d) for d in self.shape)
 
 
 class Dataset(Protocol):
@@ -39,13 +70,16 @@ class Dataset(Protocol):
 
 
 class ArrayDataset:
-    """A dataset held in one array in memory (or memory-mapped)."""
+    """A dataset held in one array in memory (or memory-mapped).
+
+    (N, H, W) grayscale images get a channel axis; (N, D) arrays are points.
+    """
 
     def __init__(self, images: np.ndarray):
-        if images.ndim == 3:
+        if images.ndim == 3 and images.dtype == np.uint8:
             images = images[..., None]
-        if images.ndim != 4:
-            raise ValueError(f"expected images shaped (N, H, W, C), got {images.shape}")
+        if images.ndim < 2:
+            raise ValueError(f"expected examples shaped (N, ...), got {images.shape}")
         self.images = images
         self.spec = DataSpec(*images.shape[1:])
 

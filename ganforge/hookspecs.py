@@ -83,12 +83,27 @@ def register_losses(register):
 
 
 @hookspec
-def register_metrics(register):
-    """Register evaluation metrics.
+def register_penalties(register):
+    """Register penalties on the discriminator's input gradients (R1, WGAN-GP's).
 
-    Factory: ``factory(**params) -> metric``. The evaluation contract is
-    provisional in contract version 1: metrics registered now are listed and
-    validated but not yet run by the training loop.
+    Factory: ``factory(**params) -> penalty`` with ``points`` ("real" or
+    "interpolated": where ganforge takes the gradient of D's output with
+    respect to its input), ``every`` (apply every N discriminator updates)
+    and ``from_gradients(gradients) -> scalar`` in keras.ops, given the
+    per-example gradients of shape ``(batch, *spec.shape)``.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register evaluation metrics, run every ``[eval] every`` steps.
+
+    Factory: ``factory(**params) -> metric`` with
+    ``evaluate(context) -> dict[str, float]``. ``context`` has ``step``,
+    ``spec``, ``dataset``, ``generate(count) -> numpy array`` (samples of
+    the generator, its EMA when one is kept) and
+    ``save_image(name, uint8 array (H, W, C))``. Provisional in contract
+    version 1: the context may gain fields.
     """
 
 

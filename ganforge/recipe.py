@@ -31,6 +31,7 @@ COMPONENT_SECTIONS = {
     "generator": "generator",
     "discriminator": "discriminator",
     "loss": "loss",
+    "penalty": "penalty",  # optional
 }
 SET_ORIGIN = "--set"
 
@@ -49,6 +50,9 @@ class TrainConfig(_Section):
     checkpoint_every: int = Field(1000, gt=0, description="steps between checkpoints")
     keep_checkpoints: int = Field(3, ge=1, description="newest checkpoints kept on disk")
     log_every: int = Field(50, gt=0, description="steps between records to metrics.jsonl and sinks")
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="one-sided: D's target for real becomes 1 - s")
+    label_noise: float = Field(0.0, ge=0, lt=0.5, description="probability that each of D's targets is flipped")
+    ema_decay: float = Field(0.0, ge=0, lt=1, description="0: off; else keep an EMA of G's weights for samples and evaluation")
     jit_compile: bool = Field(False, description="compile the step with XLA (measure first: slower on many CPUs)")
     deterministic: bool = Field(True, description="deterministic TensorFlow ops: same seed, same losses")
 
@@ -68,6 +72,11 @@ class ComponentConfig(BaseModel):
     name: str = Field(min_length=1)
 
 
+class EvalConfig(_Section):
+    every: int = Field(0, ge=0, description="steps between evaluations (0: only at the end, when metrics are listed)")
+    metrics: list[ComponentConfig] = Field([], description="metrics to run, each a table with name and parameters")
+
+
 class RecipeModel(_Section):
     name: str = Field(min_length=1, description="run name; run folders are <output_dir>/<name>-<time>")
     seed: int = Field(0, ge=0, description="seeds weights, noise and data order")
@@ -76,6 +85,8 @@ class RecipeModel(_Section):
     generator: ComponentConfig
     discriminator: ComponentConfig
     loss: ComponentConfig = ComponentConfig(name="nonsaturating")
+    penalty: ComponentConfig | None = None
+    eval: EvalConfig = EvalConfig()
     train: TrainConfig = TrainConfig()
     generator_optimizer: OptimizerConfig = OptimizerConfig()
     discriminator_optimizer: OptimizerConfig = OptimizerConfig()
@@ -274,8 +285,16 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
     registry = registry or get_registry()
     resolved = model.model_dump()
     for section, kind in COMPONENT_SECTIONS.items():
-        values = data.get(section, {"name": getattr(model, section).name})
+        default = getattr(model, section)
+        if default is None and section not in data:
+            resolved.pop(section, None)  # an optional component the recipe does not use
+            continue
+        values = data.get(section, {"name": default.name if default else ""})
         resolved[section] = _validate_component(registry, kind, section, values, origins, file)
+    resolved["eval"]["metrics"] = [
+        _validate_component(registry, "metric", f"eval.metrics[{i}]", dict(m), origins, file)
+        for i, m in enumerate(data.get("eval", {}).get("metrics", []))
+    ]
     for position, sink in enumerate(model.sinks):
         try:
             registry.get("sink", sink)

@@ -31,6 +31,7 @@ HOOKS = {
     "discriminator": "register_discriminators",
     "dataset": "register_datasets",
     "loss": "register_losses",
+    "penalty": "register_penalties",
     "metric": "register_metrics",
     "sink": "register_sinks",
     "command": "register_commands",

@@ -2,7 +2,7 @@
 proving their shapes meet before any training starts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,9 @@ class Parts:
     generator: Any
     discriminator: Any
     loss: Any
+    penalties: list = field(default_factory=list)
+    ema_generator: Any = None
+    metrics: list = field(default_factory=list)  # (name, metric)
 
 
 def _factory_error(recipe: Recipe, section: str, error: Exception) -> RecipeError:
@@ -31,8 +34,9 @@ def _factory_error(recipe: Recipe, section: str, error: Exception) -> RecipeErro
     return RecipeError(f"{section} {name!r}: {error}", file=recipe.origins.get(f"{section}.name", str(recipe.path)), key=section)
 
 
-def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: Any) -> Any:
-    name, params = recipe.component(section)
+def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: Any, values: dict | None = None) -> Any:
+    params = dict(values if values is not None else recipe.data[section])
+    name = params.pop("name")
     factory = registry.get(kind, name).load_factory()
     try:
         return factory(*args, **params)
@@ -69,7 +73,42 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     discriminator = _call(recipe, registry, "discriminator", "discriminator", spec)
     loss = _call(recipe, registry, "loss", "loss")
     check_shapes(recipe, spec, generator, discriminator)
-    return Parts(dataset, generator, discriminator, loss)
+    penalties = _penalties(recipe, registry, loss)
+    _check_label_options(recipe, loss)
+    ema_generator = None
+    if train.ema_decay > 0:
+        # a second instance from the same factory: works for any generator, functional or subclassed
+        ema_generator = _call(recipe, registry, "generator", "generator", spec, train.latent_dim)
+        ema_generator.set_weights(generator.get_weights())
+    metrics = [
+        (values["name"], _call(recipe, registry, f"eval.metrics[{index}]", "metric", values=values))
+        for index, values in enumerate(recipe.data["eval"]["metrics"])
+    ]
+    return Parts(dataset, generator, discriminator, loss, penalties, ema_generator, metrics)
+
+
+def _penalties(recipe: Recipe, registry: Registry, loss) -> list:
+    penalties = [loss.penalty] if getattr(loss, "penalty", None) is not None else []
+    if "penalty" in recipe.data:
+        loss_name, penalty_name = recipe.data["loss"]["name"], recipe.data["penalty"]["name"]
+        if not getattr(loss, "accepts_penalty", True):
+            reason = "has a gradient penalty of its own" if penalties else "keeps D Lipschitz its own way"
+            raise RecipeError(
+                f"loss {loss_name!r} {reason}: it cannot take penalty {penalty_name!r} (remove [penalty] or change the loss)",
+                file=recipe.origins.get("penalty.name", str(recipe.path)), key="penalty.name",
+            )
+        penalties.append(_call(recipe, registry, "penalty", "penalty"))
+    return penalties
+
+
+def _check_label_options(recipe: Recipe, loss) -> None:
+    train = recipe.model.train
+    for key in ("label_smoothing", "label_noise"):
+        if getattr(train, key) and not getattr(loss, "supports_targets", False):
+            raise RecipeError(
+                f"loss {recipe.data['loss']['name']!r} has no labels to smooth or flip (it is not a classification loss)",
+                file=recipe.origins.get(f"train.{key}", str(recipe.path)), key=f"train.{key}",
+            )
 
 
 def check_shapes(recipe: Recipe, spec, generator, discriminator) -> None:

@@ -24,8 +24,15 @@ from __future__ import annotations
 from ganforge.backend import tensorflow
 
 
+# Separate random streams per draw, keyed with the step: noise, labels, penalty points.
+NOISE, LABELS, INTERPOLATION = 0, 1, 2
+
+
 class AdversarialStep:
-    def __init__(self, generator, discriminator, loss, generator_optimizer, discriminator_optimizer, *, batch_size: int, latent_dim: int, d_steps: int, seed: int, jit_compile: bool = False):
+    def __init__(self, generator, discriminator, loss, generator_optimizer, discriminator_optimizer, *,
+                 batch_size: int, latent_dim: int, d_steps: int, seed: int, jit_compile: bool = False,
+                 penalties=(), label_smoothing: float = 0.0, label_noise: float = 0.0,
+                 ema_generator=None, ema_decay: float = 0.0):
         tf = tensorflow()
         self.generator = generator
         self.discriminator = discriminator
@@ -36,6 +43,11 @@ class AdversarialStep:
         self.latent_dim = latent_dim
         self.d_steps = d_steps
         self.seed = seed
+        self.penalties = list(penalties)
+        self.label_smoothing = label_smoothing
+        self.label_noise = label_noise
+        self.ema_generator = ema_generator
+        self.ema_decay = ema_decay
         # Build the optimizers' slots now so checkpoints can be restored into
         # them before the first step runs.
         generator_optimizer.build(generator.trainable_variables)
@@ -49,10 +61,46 @@ class AdversarialStep:
         tf = tensorflow()
         return self._compiled(tf.convert_to_tensor(real_batches), tf.constant(step, tf.int64))
 
+    def _key(self, step, draw: int, stream: int):
+        tf = tensorflow()
+        counter = (step * (self.d_steps + 1) + draw) * 4 + stream
+        return tf.stack([tf.constant(self.seed, tf.int64), counter])
+
     def _noise(self, step, draw: int):
         tf = tensorflow()
-        key = tf.stack([tf.constant(self.seed, tf.int64), step * (self.d_steps + 1) + draw])
-        return tf.random.stateless_normal((self.batch_size, self.latent_dim), seed=key)
+        return tf.random.stateless_normal((self.batch_size, self.latent_dim), seed=self._key(step, draw, NOISE))
+
+    def _targets(self, step, draw: int):
+        """D's targets: 1 for real (1 - smoothing), 0 for fake, each flipped with probability label_noise."""
+        tf = tensorflow()
+        real = tf.fill((self.batch_size, 1), 1.0 - self.label_smoothing)
+        fake = tf.zeros((self.batch_size, 1))
+        if self.label_noise:
+            flips = tf.random.stateless_uniform((2, self.batch_size, 1), seed=self._key(step, draw, LABELS)) < self.label_noise
+            real, fake = tf.where(flips[0], 0.0, real), tf.where(flips[1], 1.0, fake)
+        return real, fake
+
+    def _penalty(self, penalty, real, fake, step, draw: int):
+        tf = tensorflow()
+
+        def value():
+            points = real
+            if penalty.points == "interpolated":
+                shape = (self.batch_size,) + (1,) * (len(real.shape) - 1)
+                alpha = tf.random.stateless_uniform(shape, seed=self._key(step, draw, INTERPOLATION))
+                points = alpha * real + (1.0 - alpha) * fake
+            with tf.GradientTape() as tape:
+                tape.watch(points)
+                outputs = self.discriminator(points, training=True)
+            gradients = tape.gradient(outputs, points)
+            return tf.cast(penalty.from_gradients(gradients), tf.float32) * float(penalty.every)
+
+        every = getattr(penalty, "every", 1)
+        if every <= 1:
+            return value()
+        # lazy: only every N-th discriminator update pays for the penalty
+        update = step * self.d_steps + draw
+        return tf.cond(update % every == 0, value, lambda: tf.constant(0.0))
 
     def _step(self, real_batches, step):
         tf = tensorflow()
@@ -62,18 +110,33 @@ class AdversarialStep:
             real_batches = tf.cast(real_batches, tf.float32) * (2.0 / 255.0) - 1.0
         else:
             real_batches = tf.cast(real_batches, tf.float32)
+        labelled = self.label_smoothing or self.label_noise
         for draw in range(self.d_steps):
+            real = real_batches[draw]
             fake = generator(self._noise(step, draw), training=True)
             with tf.GradientTape() as tape:
-                real_logits = discriminator(real_batches[draw], training=True)
+                real_logits = discriminator(real, training=True)
                 fake_logits = discriminator(fake, training=True)
-                discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits)
+                if labelled:
+                    discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits, *self._targets(step, draw))
+                else:
+                    discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits)
+                for penalty in self.penalties:
+                    discriminator_loss += self._penalty(penalty, real, fake, step, draw)
             gradients = tape.gradient(discriminator_loss, discriminator.trainable_variables)
             self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
+            if hasattr(self.loss, "constrain_discriminator"):
+                self.loss.constrain_discriminator(discriminator)
 
         with tf.GradientTape() as tape:
             fake = generator(self._noise(step, self.d_steps), training=True)
             generator_loss = self.loss.generator_loss(discriminator(fake, training=True))
         gradients = tape.gradient(generator_loss, generator.trainable_variables)
         self.generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+        if self.ema_generator is not None:
+            for average, current in zip(self.ema_generator.weights, generator.weights):
+                if "float" in str(average.dtype):
+                    average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
+                else:  # counters and seeds are copied, not averaged
+                    average.assign(current)
         return discriminator_loss, generator_loss

@@ -14,14 +14,17 @@ log(sigmoid(x)) is computed as -softplus(-x), so no logit overflows.
 from keras import ops
 
 
-def _bce_with_logits(logits, label: float):
+def _bce_with_logits(logits, label):
     # BCE(sigmoid(x), y) = softplus(x) - y*x, stable for every x
     return ops.mean(ops.softplus(logits) - label * logits)
 
 
 class Minimax:
-    def discriminator_loss(self, real_logits, fake_logits):
-        return _bce_with_logits(real_logits, 1.0) + _bce_with_logits(fake_logits, 0.0)
+    # label smoothing and label noise give other targets than 1 and 0
+    supports_targets = True
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets=1.0, fake_targets=0.0):
+        return _bce_with_logits(real_logits, real_targets) + _bce_with_logits(fake_logits, fake_targets)
 
     def generator_loss(self, fake_logits):
         return -_bce_with_logits(fake_logits, 0.0)
