@@ -34,6 +34,10 @@ COMPONENT_SECTIONS = {
     "penalty": "penalty",  # optional
 }
 SET_ORIGIN = "--set"
+# Optional components; `name = "none"` switches one off (a child recipe
+# cannot delete its parent's table, but it can say "none").
+OPTIONAL_SECTIONS = ("penalty",)
+NO_COMPONENT = "none"
 
 
 class _Section(BaseModel):
@@ -286,7 +290,8 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
     resolved = model.model_dump()
     for section, kind in COMPONENT_SECTIONS.items():
         default = getattr(model, section)
-        if default is None and section not in data:
+        unused = section not in data or data[section].get("name") == NO_COMPONENT
+        if section in OPTIONAL_SECTIONS and unused:
             resolved.pop(section, None)  # an optional component the recipe does not use
             continue
         values = data.get(section, {"name": default.name if default else ""})

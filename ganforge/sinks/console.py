@@ -44,6 +44,10 @@ class ConsoleSink:
             self._progress.update(self._task, completed=step)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
+        if "loss/discriminator" not in values:  # an evaluation record: print it once, whole
+            shown = "  ".join(f"{key.removeprefix('eval/')} {value:.4g}" for key, value in values.items())
+            self.console.print(f"step {step}  {shown}", highlight=False, markup=False)
+            return
         speed = f"{values.get('speed/steps_per_s', 0):.1f} it/s {values.get('speed/images_per_s', 0):.0f} img/s"
         losses = f"D {values.get('loss/discriminator', float('nan')):.4f} G {values.get('loss/generator', float('nan')):.4f}"
         if self._progress is not None:

@@ -80,10 +80,16 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
         # a second instance from the same factory: works for any generator, functional or subclassed
         ema_generator = _call(recipe, registry, "generator", "generator", spec, train.latent_dim)
         ema_generator.set_weights(generator.get_weights())
-    metrics = [
-        (values["name"], _call(recipe, registry, f"eval.metrics[{index}]", "metric", values=values))
-        for index, values in enumerate(recipe.data["eval"]["metrics"])
-    ]
+    metrics = []
+    for index, values in enumerate(recipe.data["eval"]["metrics"]):
+        section = f"eval.metrics[{index}]"
+        metric = _call(recipe, registry, section, "metric", values=values)
+        try:
+            if hasattr(metric, "check"):  # a metric that cannot measure this dataset says so before training
+                metric.check(spec, dataset)
+        except ValueError as error:
+            raise RecipeError(f"metric {values['name']!r}: {error}", file=str(recipe.path), key=section) from None
+        metrics.append((values["name"], metric))
     return Parts(dataset, generator, discriminator, loss, penalties, ema_generator, metrics)
 
 

@@ -28,6 +28,21 @@ from ganforge.backend import tensorflow
 NOISE, LABELS, INTERPOLATION = 0, 1, 2
 
 
+def penalty_value(penalty, discriminator, real, fake, alpha=None):
+    """``penalty`` at its points: real images, or ``alpha * real + (1 - alpha) * fake``.
+
+    Taking D's gradient with respect to its input is the backend-specific
+    part, so it lives here; the penalty's maths is keras.ops in its plugin.
+    """
+    tf = tensorflow()
+    real = tf.convert_to_tensor(real, tf.float32)
+    points = real if penalty.points == "real" else alpha * real + (1.0 - alpha) * tf.convert_to_tensor(fake, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(points)
+        outputs = discriminator(points, training=True)
+    return tf.cast(penalty.from_gradients(tape.gradient(outputs, points)), tf.float32)
+
+
 class AdversarialStep:
     def __init__(self, generator, discriminator, loss, generator_optimizer, discriminator_optimizer, *,
                  batch_size: int, latent_dim: int, d_steps: int, seed: int, jit_compile: bool = False,
@@ -84,16 +99,9 @@ class AdversarialStep:
         tf = tensorflow()
 
         def value():
-            points = real
-            if penalty.points == "interpolated":
-                shape = (self.batch_size,) + (1,) * (len(real.shape) - 1)
-                alpha = tf.random.stateless_uniform(shape, seed=self._key(step, draw, INTERPOLATION))
-                points = alpha * real + (1.0 - alpha) * fake
-            with tf.GradientTape() as tape:
-                tape.watch(points)
-                outputs = self.discriminator(points, training=True)
-            gradients = tape.gradient(outputs, points)
-            return tf.cast(penalty.from_gradients(gradients), tf.float32) * float(penalty.every)
+            shape = (self.batch_size,) + (1,) * (len(real.shape) - 1)
+            alpha = tf.random.stateless_uniform(shape, seed=self._key(step, draw, INTERPOLATION))
+            return penalty_value(penalty, self.discriminator, real, fake, alpha) * float(penalty.every)
 
         every = getattr(penalty, "every", 1)
         if every <= 1:
