@@ -155,3 +155,18 @@ def test_a_toy_dataset_with_image_networks(tmp_path):
 def test_mode_coverage_on_a_dataset_without_modes(tmp_path):
     error = check_error(tmp_path, TINY_RECIPE + '\n[eval]\nmetrics = [{ name = "mode_coverage" }]\n')
     assert error.key == "eval.metrics[0]" and "known modes" in error.message
+
+
+def test_the_categorical_code_makes_equally_likely_categories():
+    from ganforge.backend import tensorflow
+
+    tensorflow()
+    from ganforge_toy2d.mlp import CategoricalCode
+
+    noise = np.random.default_rng(0).standard_normal((100_000, 3)).astype("float32")
+    coded = np.asarray(CategoricalCode(10)(noise))
+    assert coded.shape == (100_000, 12)
+    np.testing.assert_array_equal(coded[:, 10:], noise[:, 1:])  # the rest of the noise passes through
+    frequencies = coded[:, :10].sum(axis=0) / len(noise)
+    np.testing.assert_allclose(frequencies, 0.1, atol=0.005)
+    assert set(np.unique(coded[:, :10].sum(axis=1))) == {1.0}  # one-hot

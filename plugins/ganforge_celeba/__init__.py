@@ -6,23 +6,19 @@ See docs/datasets.md for the layout.
 """
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ganforge import hookimpl
+from ganforge.dataparams import CachedImageParams
 
 
-class CelebAParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CelebAParams(CachedImageParams):
     root: Optional[str] = Field(None, description="CelebA folder (default: $GANFORGE_CELEBA, ~/datasets/celeba, ./data/celeba)")
     split: Literal["train", "val", "test", "all"] = Field("all", description="official partition; all = the 202,599 images")
     attributes: dict[str, bool] = Field({}, description="keep images with these attribute values, e.g. { Smiling = true }")
     crop: Literal["none", "center178", "center160", "center140"] = Field(
         "none", description="none: squash 178x218 to a square (the article); centerN: centred NxN box first"
     )
-    resolution: int = Field(64, ge=4, le=1024, description="side of the square images trained on")
-    on_error: Literal["skip", "fail"] = Field("skip", description="unreadable images: leave out and report, or stop")
-    cache_dir: Optional[str] = Field(None, description="where prepared caches go (default $GANFORGE_CACHE or ~/.cache/ganforge)")
 
 
 @hookimpl

@@ -4,24 +4,20 @@ jpg, png, webp, bmp, gif and tiff files, in nested folders, of any size and
 mode (grayscale, RGBA, CMYK, palette: all converted), cropped and resized
 once into a cache (see ganforge.datacache) and trained from there.
 """
-from typing import Literal, Optional
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ganforge import hookimpl
+from ganforge.dataparams import CachedImageParams
 
 
-class ImagesParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ImagesParams(CachedImageParams):
     root: str = Field(description="folder of images (searched recursively) or a .zip of them")
     crop: Literal["none", "center", "center178", "center160", "center140"] = Field(
         "center", description="none: squash the frame to a square; center: the largest centred square; centerN: a centred NxN box"
     )
-    resolution: int = Field(64, ge=4, le=1024, description="side of the square images trained on")
     channels: Literal[1, 3] = Field(3, description="3: RGB, 1: grayscale")
-    on_error: Literal["skip", "fail"] = Field("skip", description="unreadable files: leave out and report, or stop")
-    cache_dir: Optional[str] = Field(None, description="where prepared caches go (default $GANFORGE_CACHE or ~/.cache/ganforge)")
 
 
 @hookimpl

@@ -24,6 +24,7 @@ class MLPParams(BaseModel):
     hidden: int = Field(256, ge=1, description="units per hidden layer")
     layers: int = Field(3, ge=1, description="hidden layers")
     activation: Literal["relu", "leaky_relu", "tanh"] = Field("relu", description="hidden activation")
+    categories: int = Field(0, ge=0, description="generator only: turn the first noise coordinate into a one-hot code of this many equally likely values (0: off)")
 
 
 class ModeCoverageParams(BaseModel):
