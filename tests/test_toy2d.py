@@ -170,3 +170,8 @@ def test_the_categorical_code_makes_equally_likely_categories():
     frequencies = coded[:, :10].sum(axis=0) / len(noise)
     np.testing.assert_allclose(frequencies, 0.1, atol=0.005)
     assert set(np.unique(coded[:, :10].sum(axis=1))) == {1.0}  # one-hot
+
+
+def test_a_metric_parameter_that_cannot_work_names_the_metric(tmp_path):
+    error = check_error(tmp_path, TOY, ['eval.metrics=[{name = "mode_coverage", samples = 0}]'])
+    assert error.key == "eval.metrics[0].samples"

@@ -29,8 +29,7 @@ class Parts:
     metrics: list = field(default_factory=list)  # (name, metric)
 
 
-def _factory_error(recipe: Recipe, section: str, error: Exception) -> RecipeError:
-    name = recipe.data[section]["name"]
+def _factory_error(recipe: Recipe, section: str, name: str, error: Exception) -> RecipeError:
     return RecipeError(f"{section} {name!r}: {error}", file=recipe.origins.get(f"{section}.name", str(recipe.path)), key=section)
 
 
@@ -41,7 +40,7 @@ def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: An
     try:
         return factory(*args, **params)
     except (ValueError, DataError) as error:  # the contract: "these parameters or files cannot work"
-        raise _factory_error(recipe, section, error) from None
+        raise _factory_error(recipe, section, name, error) from None
 
 
 def build_dataset(recipe: Recipe, registry: Registry | None = None):
