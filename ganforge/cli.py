@@ -150,7 +150,8 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     console = _console()
     spec = parts.dataset.spec
     dataset = parts.dataset
-    if getattr(dataset, "cache", True) is None:  # a cache not built yet: say so rather than build it here
+    waiting_for_cache = hasattr(dataset, "prepare") and getattr(dataset, "cache", None) is None
+    if waiting_for_cache:  # say so, rather than spend minutes decoding here
         size = f"{dataset.listed} images listed (decoded into a cache on first use, or by `ganforge data prepare`)"
     else:
         size = f"{len(dataset)} images"
