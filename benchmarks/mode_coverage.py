@@ -76,7 +76,7 @@ def main() -> None:
             rows.append((name, results, times))
 
     lines = [
-        f"| recipe | modes | % high quality | reverse KL | seconds per run |",
+        "| recipe | modes | % high quality | reverse KL | seconds per run |",
         "|---|---|---|---|---|",
     ]
     for name, results, times in rows:

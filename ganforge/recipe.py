@@ -110,10 +110,6 @@ class Recipe:
     def name(self) -> str:
         return self.model.name
 
-    def component(self, section: str) -> tuple[str, dict[str, Any]]:
-        params = dict(self.data[section])
-        return params.pop("name"), params
-
     def to_toml(self) -> str:
         import tomli_w
 

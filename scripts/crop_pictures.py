@@ -6,7 +6,6 @@ its 178x218 frame (eyes near row 112), so the picture needs no dataset.
 from io import BytesIO
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from ganforge.imagefiles import Preprocess, crop_box, decode

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import TINY_RECIPE, write
 from ganforge import hookimpl
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
-from ganforge.registry import Registry, get_registry
+from ganforge.registry import Registry
 from ganforge.training import checkpoint
 from ganforge.training import run_dir as run_folder
 from ganforge.training.build import build_parts
