@@ -246,7 +246,7 @@ def _decode_all(source, names, preprocess, images_path: Path, *, on_error, worke
     def collect(found: list[tuple[int, str, str]]) -> None:
         failures.extend(found)
         if found and on_error == "fail":
-            index, name, error = found[0]
+            _, name, error = found[0]
             raise DataError(f"{name}: {error} (set on_error = \"skip\" to leave unreadable images out)")
 
     if progress.disable:  # a log, not a terminal: a line before and after instead of a bar

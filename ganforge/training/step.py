@@ -26,6 +26,7 @@ from ganforge.backend import tensorflow
 
 # Separate random streams per draw, keyed with the step: noise, labels, penalty points.
 NOISE, LABELS, INTERPOLATION = 0, 1, 2
+STREAMS = 3
 
 
 def penalty_value(penalty, discriminator, real, fake, alpha=None):
@@ -78,7 +79,7 @@ class AdversarialStep:
 
     def _key(self, step, draw: int, stream: int):
         tf = tensorflow()
-        counter = (step * (self.d_steps + 1) + draw) * 4 + stream
+        counter = (step * (self.d_steps + 1) + draw) * STREAMS + stream
         return tf.stack([tf.constant(self.seed, tf.int64), counter])
 
     def _noise(self, step, draw: int):
