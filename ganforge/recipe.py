@@ -67,6 +67,11 @@ class OptimizerConfig(_Section):
     beta_1: float = Field(0.5, ge=0, lt=1)
     beta_2: float = Field(0.999, ge=0, lt=1)
     epsilon: float = Field(1e-7, gt=0)
+    schedule: Literal["constant", "linear", "cosine"] = Field(
+        "constant", description="learning-rate decay: constant, or linear / cosine down to final_scale"
+    )
+    decay_start: float = Field(0.0, ge=0, lt=1, description="fraction of training before the decay begins")
+    final_scale: float = Field(0.0, ge=0, le=1, description="the last learning rate, as a fraction of learning_rate")
 
 
 class ComponentConfig(BaseModel):

@@ -73,7 +73,9 @@ def test_the_run_folder_holds_what_a_person_needs(tiny_recipe, tmp_path):
     assert load_recipe(folder / "recipe.toml").data == recipe.data
     records = read_metrics(folder)
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
-    assert set(records[0]) == {"step", "loss/discriminator", "loss/generator", "speed/steps_per_s", "speed/images_per_s"}
+    assert set(records[0]) == {"step", "loss/discriminator", "loss/generator", "speed/steps_per_s", "speed/images_per_s",
+        "lr/generator", "lr/discriminator",
+    }
     grids = sorted(p.name for p in (folder / "samples").iterdir())
     assert grids == ["step_00000003.png", "step_00000006.png"]
     grid = np.asarray(Image.open(folder / "samples" / grids[-1]))
@@ -149,8 +151,40 @@ def test_the_step_scales_uint8_pixels_to_minus_one_one(tiny_recipe):
         parts.discriminator.set_weights(initial[1])
         step = AdversarialStep(
             parts.generator, parts.discriminator, parts.loss,
-            make_optimizer(recipe.model.generator_optimizer), make_optimizer(recipe.model.discriminator_optimizer),
+            make_optimizer(recipe.model.generator_optimizer, 1), make_optimizer(recipe.model.discriminator_optimizer, 1),
             batch_size=16, latent_dim=16, d_steps=1, seed=0,
         )
         results.append([float(value) for value in step(real, 0)])
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
+
+
+def test_learning_rate_schedules_hold_then_decay():
+    from ganforge.training.schedules import HoldThenDecay
+
+    linear = HoldThenDecay(1.0, total=100, decay_start=50, final_scale=0.1, shape="linear")
+    cosine = HoldThenDecay(1.0, total=100, decay_start=0, final_scale=0.0, shape="cosine")
+    rates = {step: float(linear(step)) for step in (0, 50, 75, 100, 150)}
+    assert rates == pytest.approx({0: 1.0, 50: 1.0, 75: 0.55, 100: 0.1, 150: 0.1})
+    assert float(cosine(50)) == pytest.approx(0.5)
+    assert float(cosine(25)) == pytest.approx(0.5 * (1 + np.cos(np.pi / 4)))
+
+
+def test_a_scheduled_run_logs_its_rates_and_resumes_exactly(tiny_recipe, tmp_path):
+    overrides = [
+        "train.steps=8", "train.checkpoint_every=4", "train.log_every=4", "train.d_steps=2",
+        "generator_optimizer.schedule=linear", "generator_optimizer.learning_rate=0.001",
+        "discriminator_optimizer.schedule=cosine", "discriminator_optimizer.decay_start=0.5",
+        "discriminator_optimizer.learning_rate=0.001",
+    ]
+    whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
+    records = read_metrics(whole.run_dir)
+    # G: linear from 1e-3 to 0 over 8 updates; D: 16 updates, held for 8, cosine over the last 8
+    assert [r["lr/generator"] for r in records] == pytest.approx([0.0005, 0.0])
+    assert [r["lr/discriminator"] for r in records] == pytest.approx([0.001, 0.0], abs=1e-9)
+
+    # resume from the whole run's step-4 checkpoint: the schedule picks up from the saved counters
+    recipe, folder = start_run(tiny_recipe, tmp_path / "resumed", overrides)
+    resumed = train(recipe, folder, resume_from=whole.run_dir / run_folder.CHECKPOINTS / "step_00000004.npz")
+    whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
+    for key in whole_arrays:
+        np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)

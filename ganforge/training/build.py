@@ -143,9 +143,12 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator) -> None:
         )
 
 
-def make_optimizer(config):
+def make_optimizer(config, updates: int):
+    """Adam for ``updates`` updates in all (the schedule's length)."""
     import keras
 
+    from ganforge.training.schedules import learning_rate
+
     return keras.optimizers.Adam(
-        learning_rate=config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
+        learning_rate=learning_rate(config, updates), beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
     )

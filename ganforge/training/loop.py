@@ -33,8 +33,8 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     backend.configure(seed, config.deterministic)
 
     parts = build_parts(recipe, registry)
-    generator_optimizer = make_optimizer(recipe.model.generator_optimizer)
-    discriminator_optimizer = make_optimizer(recipe.model.discriminator_optimizer)
+    generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps)
+    discriminator_optimizer = make_optimizer(recipe.model.discriminator_optimizer, config.steps * config.d_steps)
     step_fn = AdversarialStep(
         parts.generator, parts.discriminator, parts.loss, generator_optimizer, discriminator_optimizer,
         batch_size=config.batch_size, latent_dim=config.latent_dim, d_steps=config.d_steps, seed=seed,
@@ -88,6 +88,9 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
                     "loss/generator": float(g_loss),
                     "speed/steps_per_s": steps_per_s,
                     "speed/images_per_s": steps_per_s * config.batch_size,
+                    # the rate the next update will use (it moves when a schedule is set)
+                    "lr/generator": float(generator_optimizer.learning_rate),
+                    "lr/discriminator": float(discriminator_optimizer.learning_rate),
                 }
                 sinks.scalars(done, last_scalars)
                 losses.clear()
