@@ -6,13 +6,13 @@ so ``ganforge --help`` and ``ganforge plugins`` answer at once.
 """
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ganforge.cli_support import console as _console, user_errors
 from ganforge.errors import CheckpointError, GanforgeError
 
 app = typer.Typer(
@@ -32,30 +32,6 @@ SetOption = Annotated[
     typer.Option("--set", "-s", help="override a recipe key, e.g. --set train.steps=200 (value read as TOML)"),
 ]
 RecipeArgument = Annotated[str, typer.Argument(help="recipe file, or the name of a bundled recipe (quickstart)")]
-
-
-def fail(message: str, code: int = 2) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
-def user_errors(command):
-    """Report GanforgeError as one line and exit code 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except GanforgeError as error:
-            fail(str(error))
-
-    return wrapper
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False)
 
 
 @app.command()
@@ -198,6 +174,9 @@ def _add_plugin_commands() -> None:
 
 
 def main() -> None:
+    from ganforge import cli_trained
+
+    cli_trained.add_commands(app)
     _add_plugin_commands()
     app()
 

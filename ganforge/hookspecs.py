@@ -108,6 +108,22 @@ def register_metrics(register):
 
 
 @hookspec
+def register_feature_networks(register):
+    """Register feature networks: what FID, KID and their kin compare images by.
+
+    Factory: ``factory(**params) -> network`` with ``input_shape`` (H, W, C),
+    ``describe() -> str`` (the weights and layer, for reports) and
+    ``__call__(images) -> (features, logits)``: ``images`` float32 in
+    [-1, 1] of ``input_shape``, batch first; ``features`` (N, D);
+    ``logits`` (N, classes), or None when the network has no classifier.
+    ganforge resizes and converts channels before the call (see
+    ``ganforge.features``). Loading weights happens in the factory, from
+    local files only: a missing file is a ``ValueError`` that says what file
+    is needed and where to get it.
+    """
+
+
+@hookspec
 def register_sinks(register):
     """Register sinks: places the training loop's records go.
 

@@ -84,6 +84,8 @@ class ComponentConfig(BaseModel):
 class EvalConfig(_Section):
     every: int = Field(0, ge=0, description="steps between evaluations (0: only at the end, when metrics are listed)")
     metrics: list[ComponentConfig] = Field([], description="metrics to run, each a table with name and parameters")
+    best: str = Field("", description="keep checkpoints/best.npz by this result, e.g. \"fid/fid\" (metric/value); empty: off")
+    best_mode: Literal["min", "max"] = Field("min", description="whether smaller or larger is better for `best`")
 
 
 class RecipeModel(_Section):
@@ -301,12 +303,27 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         _validate_component(registry, "metric", f"eval.metrics[{i}]", dict(m), origins, file)
         for i, m in enumerate(data.get("eval", {}).get("metrics", []))
     ]
+    _check_best(model.eval, origins, file)
     for position, sink in enumerate(model.sinks):
         try:
             registry.get("sink", sink)
         except PluginError as error:
             raise RecipeError(str(error), file=_origin_of("sinks", origins, file), key=f"sinks[{position}]") from None
     return Recipe(path=path, data=resolved, model=model, origins=origins)
+
+
+def _check_best(config: EvalConfig, origins: dict[str, str], file: str) -> None:
+    """``best`` must be "metric/value" with the metric among those listed."""
+    if not config.best:
+        return
+    metric, _, value = config.best.partition("/")
+    listed = [m.name for m in config.metrics]
+    if metric not in listed or not value:
+        hint = f"metrics listed: {', '.join(listed)}" if listed else "no metrics are listed in [eval] metrics"
+        raise RecipeError(
+            f"{config.best!r} should be \"metric/value\", e.g. \"fid/fid\", naming a metric in [eval] metrics ({hint})",
+            file=_origin_of("eval.best", origins, file), key="eval.best",
+        )
 
 
 def _validate_component(registry: Registry, kind: str, section: str, values: dict[str, Any], origins: dict[str, str], file: str) -> dict[str, Any]:

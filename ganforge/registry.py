@@ -33,6 +33,7 @@ HOOKS = {
     "loss": "register_losses",
     "penalty": "register_penalties",
     "metric": "register_metrics",
+    "features": "register_feature_networks",
     "sink": "register_sinks",
     "command": "register_commands",
 }

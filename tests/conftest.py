@@ -57,3 +57,28 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300
         [sys.executable, "-m", "ganforge", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit code 2, no traceback, and each fragment in the one-line message."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="session")
+def trained_features(tmp_path_factory) -> Path:
+    """A cache folder whose features/ holds the digits classifier, trained once per test session."""
+    from ganforge_mnist.classifier import ensure_trained
+
+    root = tmp_path_factory.mktemp("cache")
+    ensure_trained(root / "features")
+    return root
+
+
+@pytest.fixture
+def feature_cache(trained_features, monkeypatch) -> Path:
+    """GANFORGE_CACHE pointing at the trained classifier, for this test and the processes it starts."""
+    monkeypatch.setenv("GANFORGE_CACHE", str(trained_features))
+    return trained_features

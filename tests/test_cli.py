@@ -3,14 +3,7 @@ import json
 
 import pytest
 
-from conftest import TINY_RECIPE, run_cli, write
-
-
-def assert_user_error(result, *fragments):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for fragment in fragments:
-        assert fragment in result.stderr, result.stderr
+from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 
 
 @pytest.mark.parametrize(

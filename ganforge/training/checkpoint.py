@@ -23,6 +23,7 @@ from ganforge.errors import CheckpointError
 FORMAT_VERSION = 1
 HEADER_KEY = "__header__"
 NAME_PATTERN = re.compile(r"^step_(\d{8})\.npz$")
+BEST = "best.npz"  # beside the step files; never pruned by ``keep``
 
 
 def checkpoint_path(folder: Path, step: int) -> Path:
@@ -39,6 +40,20 @@ def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
 
 def save(folder: Path, step: int, groups: dict[str, list[Any]], extra: dict[str, Any], keep: int) -> Path:
     """Write ``groups`` (name -> Keras variables) at ``step``; keep the newest ``keep`` files."""
+    target = _write(checkpoint_path(folder, step), step, groups, extra)
+    for _, old in list_checkpoints(folder)[:-keep]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def save_best(folder: Path, step: int, groups: dict[str, list[Any]], extra: dict[str, Any]) -> Path:
+    """Replace ``best.npz`` (``extra`` says by which measure it is best)."""
+    return _write(folder / BEST, step, groups, extra)
+
+
+def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[str, Any]) -> Path:
+    """Write to a temporary name, flush to disk, then rename: a crash leaves the old file or the new one."""
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {}
     layout: dict[str, list[list[Any]]] = {}
@@ -51,7 +66,6 @@ def save(folder: Path, step: int, groups: dict[str, list[Any]], extra: dict[str,
     header = {"format": FORMAT_VERSION, "step": step, "layout": layout, **extra}
     arrays[HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
 
-    target = checkpoint_path(folder, step)
     temporary = folder / f".{target.name}.partial"
     with open(temporary, "wb") as file:
         np.savez(file, **arrays)
@@ -59,8 +73,6 @@ def save(folder: Path, step: int, groups: dict[str, list[Any]], extra: dict[str,
         os.fsync(file.fileno())
     os.replace(temporary, target)
     _fsync_folder(folder)
-    for _, old in list_checkpoints(folder)[:-keep]:
-        old.unlink(missing_ok=True)
     return target
 
 
@@ -80,27 +92,45 @@ def restore(path: Path, groups: dict[str, list[Any]]) -> dict[str, Any]:
         layout = header["layout"]
         if set(layout) != set(groups):
             raise CheckpointError(f"{path}: holds {sorted(layout)}, expected {sorted(groups)}")
-        values = {}
-        for group, variables in groups.items():
-            saved = layout[group]
-            if len(saved) != len(variables):
-                raise CheckpointError(
-                    f"{path}: {group} has {len(saved)} variables, the model built from the recipe has {len(variables)} "
-                    "(was the recipe's model changed since the run started?)"
-                )
-            for index, (variable, (saved_path, saved_shape)) in enumerate(zip(variables, saved)):
-                if list(variable.shape) != saved_shape:
-                    raise CheckpointError(
-                        f"{path}: {group} variable {saved_path} has shape {saved_shape}, the model's "
-                        f"{variable.path} has {list(variable.shape)}"
-                    )
-                try:
-                    values[group, index] = archive[f"{group}/{index:05d}"]
-                except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
-                    raise CheckpointError(f"{path}: damaged ({group} variable {index}: {error})") from None
+        values = _read_checked(archive, path, layout, groups)
     for (group, index), value in values.items():
         groups[group][index].assign(value)
     return header
+
+
+def restore_group(path: Path, group: str, variables: list[Any]) -> dict[str, Any]:
+    """Assign one saved group (say, the generator) to ``variables``; returns the header."""
+    with _open(path) as archive:
+        header = _header(archive, path)
+        if group not in header["layout"]:
+            raise CheckpointError(f"{path}: holds no {group} (it has {', '.join(sorted(header['layout']))})")
+        values = _read_checked(archive, path, header["layout"], {group: variables})
+    for (_, index), value in values.items():
+        variables[index].assign(value)
+    return header
+
+
+def _read_checked(archive, path: Path, layout: dict, groups: dict[str, list[Any]]) -> dict:
+    """The saved arrays for ``groups``, after checking every count and shape against the models."""
+    values = {}
+    for group, variables in groups.items():
+        saved = layout[group]
+        if len(saved) != len(variables):
+            raise CheckpointError(
+                f"{path}: {group} has {len(saved)} variables, the model built from the recipe has {len(variables)} "
+                "(was the recipe's model changed since the run started?)"
+            )
+        for index, (variable, (saved_path, saved_shape)) in enumerate(zip(variables, saved)):
+            if list(variable.shape) != saved_shape:
+                raise CheckpointError(
+                    f"{path}: {group} variable {saved_path} has shape {saved_shape}, the model's "
+                    f"{variable.path} has {list(variable.shape)}"
+                )
+            try:
+                values[group, index] = archive[f"{group}/{index:05d}"]
+            except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+                raise CheckpointError(f"{path}: damaged ({group} variable {index}: {error})") from None
+    return values
 
 
 def _open(path: Path):

@@ -6,7 +6,10 @@ so evaluating never changes what training draws.
 """
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,6 +19,7 @@ from ganforge.grids import make_grid, to_uint8
 FIXED_NOISE_STREAM = 2**31 - 1
 EVAL_NOISE_STREAM = 2**31 - 2
 EVAL_BATCH = 500
+EVALUATIONS = "evaluations.jsonl"  # in the run folder: each result with what it depended on
 
 
 @dataclass
@@ -30,7 +34,8 @@ class EvalContext:
 
 
 class Evaluation:
-    def __init__(self, generator, dataset, metrics, sinks, *, seed: int, latent_dim: int, samples: int):
+    def __init__(self, generator, dataset, metrics, sinks, *, seed: int, latent_dim: int, samples: int, run_dir: Path | None = None):
+        self.run_dir = run_dir
         self.generator = generator
         self.dataset = dataset
         self.metrics = metrics
@@ -58,12 +63,29 @@ class Evaluation:
             return
         self.sinks.images(step, "samples", picture)
 
-    def run_metrics(self, step: int) -> None:
+    def run_metrics(self, step: int) -> dict[str, float]:
+        """Every metric's results, as ``{"metric/value": number}``; also sent to the sinks."""
         context = EvalContext(
             step, self.dataset.spec, self.dataset,
             lambda count: self.generate(count, step),
             lambda name, image: self.sinks.images(step, name, image),
         )
+        everything = {}
         for name, metric in self.metrics:
-            results = metric.evaluate(context)
-            self.sinks.scalars(step, {f"eval/{name}/{key}": float(value) for key, value in results.items()})
+            started = time.perf_counter()
+            results = {key: float(value) for key, value in metric.evaluate(context).items()}
+            self.sinks.scalars(step, {f"eval/{name}/{key}": value for key, value in results.items()})
+            everything.update({f"{name}/{key}": value for key, value in results.items()})
+            if self.run_dir is not None:
+                record = {
+                    "step": step, "metric": name, "results": results,
+                    **(metric.describe() if hasattr(metric, "describe") else {}),
+                    "seconds": round(time.perf_counter() - started, 3),
+                }
+                append_evaluation(self.run_dir, record)
+        return everything
+
+
+def append_evaluation(run_dir: Path, record: dict) -> None:
+    with open(run_dir / EVALUATIONS, "a", encoding="utf-8") as file:
+        file.write(json.dumps(record) + "\n")

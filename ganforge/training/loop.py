@@ -65,9 +65,10 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     # samples and evaluation use the averaged generator when there is one
     evaluation = Evaluation(
         parts.ema_generator or parts.generator, parts.dataset, parts.metrics, sinks,
-        seed=seed, latent_dim=config.latent_dim, samples=config.samples,
+        seed=seed, latent_dim=config.latent_dim, samples=config.samples, run_dir=run_dir,
     )
     evaluate_every = recipe.model.eval.every
+    best = BestKeeper.resume(recipe, checkpoints)
 
     losses = []
     window_start, window_step = time.perf_counter(), first_step
@@ -98,7 +99,9 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             if done % config.sample_every == 0 or finished:
                 evaluation.save_samples(done)
             if parts.metrics and ((evaluate_every and done % evaluate_every == 0) or finished):
-                evaluation.run_metrics(done)
+                results = evaluation.run_metrics(done)
+                if best.improved(results):
+                    checkpoint.save_best(checkpoints, done, state, {"seed": seed, "recipe": recipe.name, "best": best.record()})
             if done % config.checkpoint_every == 0 or finished:
                 last_checkpoint = checkpoint.save(
                     checkpoints, done, state, {"seed": seed, "recipe": recipe.name}, keep=config.keep_checkpoints
@@ -106,3 +109,33 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     finally:
         sinks.close()
     return RunResult(run_dir, config.steps, last_checkpoint, last_scalars)
+
+
+class BestKeeper:
+    """Tracks the best value of ``[eval] best``; on resume, starts from the one saved in best.npz."""
+
+    def __init__(self, key: str, mode: str, value: float | None):
+        self.key, self.mode, self.value = key, mode, value
+
+    @classmethod
+    def resume(cls, recipe: Recipe, checkpoints: Path) -> "BestKeeper":
+        key, mode = recipe.model.eval.best, recipe.model.eval.best_mode
+        saved = checkpoints / checkpoint.BEST
+        value = None
+        if key and saved.is_file():
+            previous = checkpoint.read_header(saved).get("best", {})
+            if previous.get("key") == key and previous.get("mode") == mode:
+                value = previous["value"]
+        return cls(key, mode, value)
+
+    def improved(self, results: dict[str, float]) -> bool:
+        if not self.key or self.key not in results or not np.isfinite(results[self.key]):
+            return False
+        new = results[self.key]
+        if self.value is not None and not (new < self.value if self.mode == "min" else new > self.value):
+            return False
+        self.value = new
+        return True
+
+    def record(self) -> dict:
+        return {"key": self.key, "mode": self.mode, "value": self.value}

@@ -17,6 +17,19 @@ def digits(classes: Optional[list[int]] = None, pad: int = 2):
     return load_digits(classes, pad)
 
 
+def digits_features():
+    """The digits classifier as a feature network; trained on first use, then cached."""
+    from ganforge.datacache import default_cache_root
+    from ganforge_mnist.classifier import DigitsNetwork
+
+    return DigitsNetwork(default_cache_root() / "features")
+
+
+@hookimpl
+def register_feature_networks(register):
+    register("digits", digits_features, help="a CNN trained once on the embedded digits: 128-d features, 10 logits")
+
+
 @hookimpl
 def register_datasets(register):
     register("digits", digits, help="5,000 embedded MNIST digits, 32x32x1, no download")

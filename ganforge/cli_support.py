@@ -1,0 +1,33 @@
+"""What every ganforge command shares: one-line errors with exit code 2, and the console."""
+from __future__ import annotations
+
+import functools
+import sys
+
+import typer
+
+from ganforge.errors import GanforgeError
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def user_errors(command):
+    """Report GanforgeError as one line and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except GanforgeError as error:
+            fail(str(error))
+
+    return wrapper
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False)

@@ -1,0 +1,117 @@
+"""Commands that use a trained generator: ``eval``, ``sample``, ``interpolate``, ``export``.
+
+TARGET is a run folder (its newest checkpoint, or ``--best``) or a
+checkpoint file inside one. The generator is the EMA one when the run kept
+it, unless ``--raw``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ganforge.cli_support import console, user_errors
+
+Target = Annotated[Path, typer.Argument(help="run folder, or a checkpoint file in one")]
+Best = Annotated[bool, typer.Option("--best", help="use checkpoints/best.npz instead of the newest checkpoint")]
+Raw = Annotated[bool, typer.Option("--raw", help="use the raw generator weights even when the run kept an EMA")]
+Seed = Annotated[int, typer.Option("--seed", help="noise seed: the same seed gives the same images")]
+
+
+def eval_command(
+    target: Annotated[Path, typer.Argument(help="run folder, checkpoint file, or a folder of images (with --against)")],
+    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="metric to run (repeatable); default: the recipe's [eval] metrics")] = None,
+    samples: Annotated[Optional[int], typer.Option("--samples", min=1, help="generated images per metric")] = None,
+    reference_samples: Annotated[Optional[int], typer.Option("--reference-samples", min=1, help="real images per metric")] = None,
+    features: Annotated[Optional[str], typer.Option("--features", help="feature network by name (digits, inception_v3, ...)")] = None,
+    against: Annotated[Optional[Path], typer.Option("--against", help="a folder of real images to compare with, instead of the recipe's dataset")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="folder against folder: also write the results to this new JSON file")] = None,
+    best: Best = False,
+    raw: Raw = False,
+    seed: Seed = 0,
+) -> None:
+    """Measure a trained generator (FID, KID, ...), or one folder of images against another."""
+    from ganforge import evaluate
+    from ganforge.errors import DataError
+    from ganforge.training.run_dir import is_run
+
+    options = evaluate.Options(metric or [], samples, reference_samples, features, seed)
+    show = console()
+    if target.is_dir() and not is_run(target):
+        if against is None:
+            raise DataError(f"{target}: not a run folder; to compare two folders of images, add --against REAL_FOLDER")
+        records = evaluate.evaluate_folders(target, against, options, out)
+        where = f" (saved to {out})" if out else ""
+    else:
+        run_dir, records = evaluate.evaluate_run(target, options, against=against, best=best, raw=raw)
+        where = f" (appended to {run_dir / 'evaluations.jsonl'})"
+    for record in records:
+        values = "  ".join(f"{key} {value:.6g}" for key, value in record["results"].items())
+        show.print(f"[bold]{record['metric']}[/]  {values}")
+        details = [f"{key}: {record[key]}" for key in ("features", "resize", "samples", "reference_samples") if key in record]
+        show.print("  " + "; ".join(details))
+    show.print(f"{len(records)} metric(s) measured{where}")
+
+
+def sample_command(
+    target: Target,
+    out: Annotated[Path, typer.Option("--out", "-o", help="a new PNG file (grid) or a new folder (--separate)")],
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="how many images")] = 64,
+    separate: Annotated[bool, typer.Option("--separate", help="one PNG per image in the folder --out, not a grid")] = False,
+    seed: Seed = 0,
+    best: Best = False,
+    raw: Raw = False,
+) -> None:
+    """Draw images from a trained generator: one grid, or N separate PNGs."""
+    from ganforge import generating, trained as trained_runs
+
+    trained = trained_runs.load(target, best=best, raw=raw)
+    written = generating.sample(trained, out, count, seed, separate)
+    console().print(f"{count} samples from {trained.describe()}, seed {seed}: "
+                    f"{out if not separate else f'{len(written)} files in {out}'}")
+
+
+def interpolate_command(
+    target: Target,
+    out: Annotated[Path, typer.Option("--out", "-o", help="new grid PNG; the GIF goes beside it with .gif")],
+    seeds: Annotated[list[int], typer.Option("--seed", help="seeds to walk through, in order (at least 2; repeatable)")] = None,
+    frames: Annotated[int, typer.Option("--frames", min=2, help="images per leg of the walk")] = 8,
+    frame_ms: Annotated[int, typer.Option("--frame-ms", min=10, help="milliseconds per GIF frame")] = 120,
+    best: Best = False,
+    raw: Raw = False,
+) -> None:
+    """A latent walk between seeds' noise vectors: a grid PNG and an animated GIF."""
+    from ganforge import generating, trained as trained_runs
+
+    seeds = seeds or [0, 1, 2, 0]
+    trained = trained_runs.load(target, best=best, raw=raw)
+    gif = out.with_suffix(".gif")
+    generating.interpolate(trained, out, gif, seeds, frames, frame_ms)
+    console().print(f"walk through seeds {seeds} from {trained.describe()}: {out} and {gif}")
+
+
+def export_command(
+    target: Target,
+    out: Annotated[Path, typer.Option("--out", "-o", help="a new folder for generator.keras, saved_model/ and generator.json")],
+    best: Best = False,
+    raw: Raw = False,
+) -> None:
+    """Save the generator as a .keras file and a TensorFlow SavedModel, usable without ganforge."""
+    from ganforge import generating, trained as trained_runs
+
+    trained = trained_runs.load(target, best=best, raw=raw)
+    about = generating.export(trained, out)
+    show = console()
+    show.print(f"exported {trained.describe()} to {out}/")
+    show.print(f"  SavedModel: model = tf.saved_model.load('{out}/saved_model'); model.serve(noise)  "
+               f"with noise float32 (batch, {about['latent_dim']}) -> images in [-1, 1]")
+    if about["keras_file_needs_modules"]:
+        show.print(f"  generator.keras uses custom layers from {', '.join(about['keras_file_needs_modules'])}: import them before keras.saving.load_model")
+
+
+def add_commands(app: typer.Typer) -> None:
+    app.command("eval")(user_errors(eval_command))
+    app.command("sample")(user_errors(sample_command))
+    app.command("interpolate")(user_errors(interpolate_command))
+    app.command("export")(user_errors(export_command))

@@ -1,0 +1,91 @@
+"""Feature networks, as metrics use them: built by name, fed images of any size.
+
+A metric names its feature network the way a recipe names any component:
+``features = "digits"`` or ``features = { name = "inception_v3", weights = "..." }``.
+Images reach the network through ``extract``, which resizes them with a
+named filter and repeats a single channel to three when the network wants
+colour. Every number a metric reports is only comparable to others made with
+the same network, filter and sample count, so ``describe`` gives all three.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+import numpy as np
+import pydantic
+
+from ganforge.registry import Registry, get_registry
+
+RESIZE_FILTERS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
+BATCH = 250
+
+FeaturesParam = Union[str, dict[str, Any]]
+
+
+@dataclass
+class Features:
+    features: np.ndarray  # (N, D) float64
+    logits: np.ndarray | None  # (N, classes), when the network classifies
+
+
+def build_feature_network(value: FeaturesParam, registry: Registry | None = None):
+    """The network a metric's ``features`` parameter names. Errors are ``ValueError``s naming the key."""
+    registry = registry or get_registry()
+    params = {"name": value} if isinstance(value, str) else dict(value)
+    name = params.pop("name", None)
+    if not isinstance(name, str):
+        raise ValueError("features: give a feature network's name, e.g. features = \"digits\"")
+    try:
+        component = registry.get("features", name)
+    except Exception as error:  # PluginError: unknown name, with suggestions
+        raise ValueError(f"features: {error}") from None
+    try:
+        component.params.model_validate(params, strict=True)
+    except pydantic.ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        raise ValueError(f"features.{where}: {problem['msg']}") from None
+    return component.load_factory()(**params)
+
+
+def fit_to_input(images: np.ndarray, input_shape: tuple[int, int, int], resize: str) -> np.ndarray:
+    """Images (N, H, W, C) in [-1, 1], resized and channel-matched to ``input_shape``."""
+    from ganforge.backend import tensorflow
+
+    if resize not in RESIZE_FILTERS:
+        raise ValueError(f"resize: unknown filter {resize!r}; choose one of {', '.join(RESIZE_FILTERS)}")
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"the feature network takes images (N, H, W, C); got shape {images.shape}")
+    height, width, channels = input_shape
+    have = images.shape[-1]
+    if have != channels:
+        if have == 1 and channels == 3:
+            images = np.repeat(images, 3, axis=-1)  # grey as colour, as FID on MNIST is usually computed
+        else:
+            raise ValueError(f"the feature network takes {channels}-channel images; these have {have}")
+    if images.shape[1:3] != (height, width):
+        tf = tensorflow()
+        resized = tf.image.resize(images, (height, width), method=resize, antialias=resize != "nearest")
+        images = np.clip(resized.numpy(), -1.0, 1.0)
+    return images
+
+
+def extract(network, images: np.ndarray, resize: str) -> Features:
+    """Features (and logits) of ``images`` in [-1, 1], in batches."""
+    features, logits = [], []
+    for start in range(0, len(images), BATCH):
+        batch = fit_to_input(images[start:start + BATCH], tuple(network.input_shape), resize)
+        batch_features, batch_logits = network(batch)
+        features.append(np.asarray(batch_features, np.float64).reshape(len(batch), -1))
+        if batch_logits is not None:
+            logits.append(np.asarray(batch_logits, np.float64))
+    return Features(np.concatenate(features), np.concatenate(logits) if logits else None)
+
+
+def to_unit_range(images: np.ndarray) -> np.ndarray:
+    """Dataset images (uint8 0..255, or float already in [-1, 1]) as float32 in [-1, 1]."""
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 127.5 - 1.0
+    return np.asarray(images, np.float32)

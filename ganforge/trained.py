@@ -1,0 +1,81 @@
+"""A trained generator, loaded from a run folder or one of its checkpoints.
+
+``ganforge eval``, ``sample``, ``interpolate`` and ``export`` all start here.
+The run folder's ``recipe.toml`` rebuilds the networks; the checkpoint's
+layout must match them, so a checkpoint from another recipe is refused
+before anything is read into the models.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ganforge.errors import CheckpointError
+from ganforge.recipe import Recipe, load_recipe
+from ganforge.training import checkpoint, run_dir as run_folder
+
+
+@dataclass
+class Trained:
+    recipe: Recipe
+    run_dir: Path
+    checkpoint: Path
+    step: int
+    generator: object  # the Keras model whose weights were restored
+    weights: str  # "ema" or "raw"
+    dataset: object
+
+    @property
+    def latent_dim(self) -> int:
+        return self.recipe.model.train.latent_dim
+
+    def generate(self, noise: np.ndarray, batch: int = 500) -> np.ndarray:
+        return np.concatenate([
+            np.asarray(self.generator(noise[start:start + batch], training=False))
+            for start in range(0, len(noise), batch)
+        ])
+
+    def describe(self) -> str:
+        return f"{self.checkpoint} (step {self.step}, {self.weights} weights)"
+
+
+def locate(target: Path, best: bool = False) -> tuple[Path, Path]:
+    """(run folder, checkpoint) for a run folder (its newest checkpoint, or best.npz) or a checkpoint file."""
+    if target.is_file():
+        folder = target.parent.parent
+        if target.parent.name != run_folder.CHECKPOINTS or not run_folder.is_run(folder):
+            raise CheckpointError(f"{target}: not inside a run folder's {run_folder.CHECKPOINTS}/ (its recipe.toml is needed)")
+        return folder, target
+    if not target.is_dir():
+        raise CheckpointError(f"{target}: no such run folder or checkpoint")
+    if not run_folder.is_run(target):
+        raise CheckpointError(f"{target}: not a run folder (it has no {run_folder.RECIPE_FILE})")
+    checkpoints = target / run_folder.CHECKPOINTS
+    if best:
+        chosen = checkpoints / checkpoint.BEST
+        if not chosen.is_file():
+            raise CheckpointError(f"{target}: no {run_folder.CHECKPOINTS}/{checkpoint.BEST} (the recipe's [eval] best keeps one)")
+        return target, chosen
+    found = checkpoint.list_checkpoints(checkpoints)
+    if not found:
+        raise CheckpointError(f"{target}: no checkpoint in {run_folder.CHECKPOINTS}/")
+    return target, found[-1][1]
+
+
+def load(target: Path, *, best: bool = False, raw: bool = False, recipe_file: Path | None = None) -> Trained:
+    """Rebuild the run's generator and restore it (the EMA weights, when the run kept them, unless ``raw``)."""
+    from ganforge.training.build import build_parts
+
+    folder, path = locate(Path(target), best)
+    recipe = load_recipe(recipe_file or folder / run_folder.RECIPE_FILE)
+    header = checkpoint.read_header(path)
+    if header.get("recipe") != recipe.name:
+        raise CheckpointError(f"{path}: saved by recipe {header.get('recipe')!r}, not {recipe.name!r} ({recipe.path})")
+    parts = build_parts(recipe)
+    use_ema = parts.ema_generator is not None and not raw
+    group = "ema_generator" if use_ema else "generator"
+    model = parts.ema_generator if use_ema else parts.generator
+    checkpoint.restore_group(path, group, model.weights)
+    return Trained(recipe, folder, path, header["step"], model, "ema" if use_ema else "raw", parts.dataset)
