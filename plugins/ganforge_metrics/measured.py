@@ -87,8 +87,10 @@ class KID(FeatureMetric):
     def __init__(self, features, samples, reference_samples, resize, subsets: int, subset_size: int):
         if subsets < 1 or subset_size < 2:
             raise ValueError(f"subsets must be >= 1 and subset_size >= 2; got {subsets} and {subset_size}")
-        super().__init__(features, samples, reference_samples, resize, minimum=subset_size)
-        self.subsets, self.subset_size = subsets, subset_size
+        super().__init__(features, samples, reference_samples, resize, minimum=2)
+        self.subsets = subsets
+        # like the reference implementations: subsets no larger than the samples there are
+        self.subset_size = min(subset_size, samples, reference_samples)
 
     def compare(self, real, generated):
         from ganforge_metrics.kernel import kid
