@@ -13,13 +13,11 @@ with the published rows beneath, and writes it to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+from runs import RECIPES, mean_std, train_and_evaluate
 
 # (method, ring modes, ring % high quality, grid modes, grid % high quality), from ARTICLE.md
 PUBLISHED = [
@@ -29,29 +27,6 @@ PUBLISHED = [
     ("GAN (PacGAN table)", "6.3", "98.2", "17.3", "94.8"),
     ("PacGAN4", "7.8", "95.9", "24.8", "93.6"),
 ]
-
-
-def run_one(recipe_path: Path, seed: int, steps: int | None, workdir: Path) -> tuple[dict, float]:
-    from ganforge.recipe import load_recipe
-    from ganforge.training import run_dir
-    from ganforge.training.loop import train
-
-    overrides = [f"seed={seed}", 'sinks=["jsonl"]']
-    if steps:
-        overrides.append(f"train.steps={steps}")
-    recipe = load_recipe(recipe_path, overrides)
-    folder = run_dir.create(workdir, recipe.name, recipe.to_toml())
-    start = time.perf_counter()
-    train(recipe, folder)
-    seconds = time.perf_counter() - start
-    records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    final = [r for r in records if "eval/mode_coverage/modes" in r][-1]
-    return {key.rsplit("/", 1)[-1]: value for key, value in final.items() if key.startswith("eval/")}, seconds
-
-
-def mean_std(values: list[float], digits: int) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
 
 
 def main() -> None:
@@ -68,7 +43,7 @@ def main() -> None:
         for name in names:
             results, times = [], []
             for seed in range(args.seeds):
-                result, seconds = run_one(RECIPES / f"{name}.toml", seed, args.steps, Path(workdir))
+                result, seconds = train_and_evaluate(RECIPES / f"{name}.toml", seed, args.steps, Path(workdir), "mode_coverage")
                 results.append(result)
                 times.append(seconds)
                 print(f"{name} seed {seed}: {result['modes']:.0f} modes, {result['high_quality_percent']:.1f}% high quality, "

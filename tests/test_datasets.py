@@ -280,3 +280,21 @@ def test_the_article_recipe_trains_on_a_celeba_tree(tmp_path, celeba):
     [run] = (tmp_path / "runs").iterdir()
     assert (run / "samples" / "step_00000003.png").is_file()
     assert (run / "checkpoints" / "step_00000003.npz").is_file()
+
+
+def test_stacked_digits_put_three_embedded_digits_in_the_colour_channels():
+    from ganforge_mnist.embedded import read_embedded
+    from ganforge_mnist.stacked import StackedDigits
+
+    digits, labels = read_embedded()
+    stacked = StackedDigits(size=5000, seed=3)
+    again = StackedDigits(size=5000, seed=3)
+    images = stacked.read(np.array([0, 7, 4999]))
+    assert stacked.spec.shape == (32, 32, 3) and images.dtype == np.uint8 and len(stacked) == 5000
+    np.testing.assert_array_equal(images, again.read(np.array([0, 7, 4999])))
+    for channel in range(3):
+        np.testing.assert_array_equal(images[1, 2:30, 2:30, channel], digits[stacked.table[7, channel]])
+    triple = [int(labels[stacked.table[7, channel]]) for channel in range(3)]
+    assert stacked.modes[7] == 100 * triple[0] + 10 * triple[1] + triple[2]
+    assert len(np.unique(stacked.modes)) > 990  # 5,000 draws over 1,000 triples miss about 7 of them
+    assert not np.array_equal(StackedDigits(size=5000, seed=4).table, stacked.table)

@@ -1,7 +1,6 @@
 """Evaluation in the loop, the best checkpoint, and `ganforge eval` on runs and folders."""
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 

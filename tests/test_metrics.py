@@ -152,3 +152,30 @@ def test_any_keras_file_serves_features_from_a_named_layer(tmp_path):
         build_feature_network({"name": "keras_file", "path": str(path)})
     with pytest.raises(ValueError, match="features: .*'digitz'"):
         build_feature_network("digitz")
+
+
+# -- Stacked MNIST --------------------------------------------------------
+def test_stacked_mode_histogram_on_hand_built_labels():
+    from ganforge_mnist.stacked import mode_histogram
+
+    every_triple = np.array([[a, b, c] for a in range(10) for b in range(10) for c in range(10)])
+    assert mode_histogram(every_triple) == pytest.approx({"modes": 1000, "reverse_kl": 0.0})
+    one_triple = np.tile([[1, 2, 3]], (50, 1))
+    assert mode_histogram(one_triple) == pytest.approx({"modes": 1, "reverse_kl": np.log(1000)})
+    two_triples = np.array([[1, 2, 3], [3, 2, 1]] * 10)
+    assert mode_histogram(two_triples) == pytest.approx({"modes": 2, "reverse_kl": np.log(500)})
+
+
+def test_stacked_modes_reads_the_triples_of_real_stacked_digits(feature_cache):
+    from ganforge.data import DataSpec
+    from ganforge.features import to_unit_range
+    from ganforge_mnist.stacked import StackedDigits, StackedModes
+
+    stacked = StackedDigits(size=600, seed=1)
+    metric = StackedModes(samples=600, features="digits")
+    metric.check(stacked.spec, stacked)
+    labels = metric.labels(to_unit_range(stacked.read(np.arange(600))))
+    read = labels @ np.array([100, 10, 1])
+    assert np.mean(read == stacked.modes) > 0.9
+    with pytest.raises(ValueError, match="needs 3-channel images"):
+        metric.check(DataSpec(32, 32, 1), None)
