@@ -49,6 +49,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
     args = parser.parse_args()
 
+    from ganforge.backend import tensorflow
+
+    tensorflow()  # imported quietly, before the classifier imports it
     real = real_data_row(26_000)
     print(f"real stacked digits: {real['modes']} modes, KL {real['reverse_kl']:.3f}, "
           f"{100 * real['triples_read_right']:.1f}% of triples read right", flush=True)

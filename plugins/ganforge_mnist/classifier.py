@@ -42,6 +42,9 @@ def split() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray
 
 
 def build_model():
+    from ganforge.backend import tensorflow
+
+    tensorflow()  # quietly, before Keras imports it
     import keras
     from keras import layers
 
@@ -61,7 +64,7 @@ def train_and_save(folder: Path) -> dict:
     """Train from a fixed seed, score on the held-out digits, save weights then the report (atomically)."""
     from ganforge.backend import configure
 
-    configure(SEED, deterministic=True)  # imports TensorFlow quietly, first
+    configure(SEED, deterministic=True)  # imports TensorFlow quietly, and seeds the weights below
     import keras
 
     (train_x, train_y), (test_x, test_y) = split()
