@@ -127,11 +127,23 @@ def register_feature_networks(register):
 def register_sinks(register):
     """Register sinks: places the training loop's records go.
 
-    Factory: ``factory(run_dir, **params) -> sink`` with
-    ``scalars(step, values: dict[str, float])``,
-    ``images(step, name, grid: uint8 array (H, W, C))`` and ``close()``.
-    A sink may also define ``start(total_steps, first_step)`` and
-    ``progress(step)``, called after every step (keep it cheap).
+    Factory: ``factory(run_dir, **params) -> sink``; the run folder holds
+    the resolved ``recipe.toml``. A recipe lists a sink by name, or as a
+    table ``{ name = "...", ...params }``. Every method is optional:
+
+    - ``start(total_steps, first_step)``: once, before the first step
+      (``first_step`` > 0 when resuming);
+    - ``progress(step)``: after every step (keep it cheap);
+    - ``scalars(step, values: dict[str, float])``: losses, speed, learning
+      rates, evaluation results (keys ``section/name``);
+    - ``images(step, name, image: uint8 array (H, W, C))``: sample grids,
+      metric plots;
+    - ``table(step, name, columns: list[str], rows: list[list])``;
+    - ``text(step, name, text)``: e.g. the resolved recipe, at the start;
+    - ``checkpoint(step, path)``: after each checkpoint is written;
+    - ``close()``: at the end, also after an error or interruption.
+
+    A sink that raises is reported once and dropped; training goes on.
     """
 
 

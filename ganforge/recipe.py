@@ -101,7 +101,9 @@ class RecipeModel(_Section):
     train: TrainConfig = TrainConfig()
     generator_optimizer: OptimizerConfig = OptimizerConfig()
     discriminator_optimizer: OptimizerConfig = OptimizerConfig()
-    sinks: list[str] = Field(["console", "jsonl", "png"], description="where records go")
+    sinks: list[str | ComponentConfig] = Field(
+        ["console", "jsonl", "png"], description="where records go: sink names, or tables { name = ..., parameters }"
+    )
 
 
 @dataclass
@@ -271,7 +273,8 @@ def _origin_of(dotted: str, origins: dict[str, str], default_file: str) -> str:
     while dotted:
         if dotted in origins:
             return origins[dotted]
-        dotted = dotted.rpartition(".")[0]
+        # "a.b[2].c" -> "a.b[2]" -> "a.b" -> "a"
+        dotted = dotted[: dotted.rindex("[")] if dotted.endswith("]") else dotted.rpartition(".")[0]
     return default_file
 
 
@@ -304,11 +307,12 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         for i, m in enumerate(data.get("eval", {}).get("metrics", []))
     ]
     _check_best(model.eval, origins, file)
-    for position, sink in enumerate(model.sinks):
-        try:
-            registry.get("sink", sink)
-        except PluginError as error:
-            raise RecipeError(str(error), file=_origin_of("sinks", origins, file), key=f"sinks[{position}]") from None
+    resolved["sinks"] = [
+        # a bare name stays a bare name in the saved recipe; a table gets its defaults written out
+        sink if isinstance(sink, str) and not _has_required_params(registry, sink)
+        else _validate_component(registry, "sink", f"sinks[{position}]", {"name": sink} if isinstance(sink, str) else dict(sink), origins, file)
+        for position, sink in enumerate(data.get("sinks", model.sinks))
+    ]
     return Recipe(path=path, data=resolved, model=model, origins=origins)
 
 
@@ -324,6 +328,15 @@ def _check_best(config: EvalConfig, origins: dict[str, str], file: str) -> None:
             f"{config.best!r} should be \"metric/value\", e.g. \"fid/fid\", naming a metric in [eval] metrics ({hint})",
             file=_origin_of("eval.best", origins, file), key="eval.best",
         )
+
+
+def _has_required_params(registry: Registry, name: str) -> bool:
+    """Whether a sink named bare needs a table instead (its check then reports what is missing)."""
+    try:
+        component = registry.get("sink", name)
+    except PluginError:
+        return True  # unknown: let _validate_component name the key and suggest a spelling
+    return any(field.is_required() for field in component.params.model_fields.values())
 
 
 def _validate_component(registry: Registry, kind: str, section: str, values: dict[str, Any], origins: dict[str, str], file: str) -> dict[str, Any]:

@@ -4,6 +4,27 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
+
+
+def keep_records(path: Path, keep: Callable[[dict], bool]) -> None:
+    """Rewrite a JSON-lines file with only the records ``keep`` accepts.
+
+    A resumed run repeats the steps after its checkpoint; the records an
+    interrupted run wrote for them would otherwise appear twice.
+    """
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if keep(json.loads(line)):
+                kept.append(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by the interruption
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    os.replace(temporary, path)
 
 
 class JsonlSink:
@@ -14,23 +35,9 @@ class JsonlSink:
         self._file = None
 
     def start(self, total_steps: int, first_step: int) -> None:
-        if first_step > 0 and self.path.exists():
-            self._drop_records_after(first_step)
+        if first_step > 0:
+            keep_records(self.path, lambda record: record.get("step", 0) <= first_step)
         self._file = open(self.path, "a", encoding="utf-8")
-
-    def _drop_records_after(self, step: int) -> None:
-        # A resumed run repeats the steps after its checkpoint; the records an
-        # interrupted run wrote for them would otherwise appear twice.
-        kept = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                if json.loads(line).get("step", 0) <= step:
-                    kept.append(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by the interruption
-        temporary = self.path.with_name(f".{self.FILE}.tmp")
-        temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(temporary, self.path)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         self._file.write(json.dumps({"step": step, **values}) + "\n")

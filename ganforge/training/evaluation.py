@@ -71,18 +71,21 @@ class Evaluation:
             lambda name, image: self.sinks.images(step, name, image),
         )
         everything = {}
+        rows = []
         for name, metric in self.metrics:
             started = time.perf_counter()
             results = {key: float(value) for key, value in metric.evaluate(context).items()}
             self.sinks.scalars(step, {f"eval/{name}/{key}": value for key, value in results.items()})
             everything.update({f"{name}/{key}": value for key, value in results.items()})
+            described = metric.describe() if hasattr(metric, "describe") else {}
             if self.run_dir is not None:
                 record = {
-                    "step": step, "metric": name, "results": results,
-                    **(metric.describe() if hasattr(metric, "describe") else {}),
+                    "step": step, "metric": name, "results": results, **described,
                     "seconds": round(time.perf_counter() - started, 3),
                 }
                 append_evaluation(self.run_dir, record)
+            rows += [[name, key, value, json.dumps(described)] for key, value in results.items()]
+        self.sinks.table(step, "evaluation", ["metric", "result", "value", "measured with"], rows)
         return everything
 
 

@@ -13,7 +13,8 @@ from ganforge.recipe import Recipe
 from ganforge.registry import Registry, get_registry
 from ganforge.training import checkpoint, run_dir as run_folder
 from ganforge.training.build import batch_sampler, build_parts, make_optimizer
-from ganforge.training.evaluation import Evaluation
+from ganforge.sinks.jsonl import keep_records
+from ganforge.training.evaluation import EVALUATIONS, Evaluation
 from ganforge.training.records import SinkSet
 from ganforge.training.step import AdversarialStep
 
@@ -55,12 +56,15 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
         if header.get("seed") != seed:
             raise CheckpointError(f"{resume_from}: saved with seed {header.get('seed')}, the recipe says {seed}")
         first_step = header["step"]
+        # evaluations the interrupted run made after its checkpoint will be made again
+        keep_records(run_dir / EVALUATIONS, lambda r: r.get("source") == "ganforge eval" or r.get("step", 0) <= first_step)
 
     sampler = batch_sampler(recipe, parts.dataset)
     checkpoints = run_dir / run_folder.CHECKPOINTS
     last_checkpoint = resume_from
-    sinks = SinkSet.open(recipe.model.sinks, run_dir, registry)
+    sinks = SinkSet.open(recipe.data["sinks"], run_dir, registry)
     sinks.start(config.steps, first_step)
+    sinks.text(first_step, "recipe", recipe.to_toml())
 
     # samples and evaluation use the averaged generator when there is one
     evaluation = Evaluation(
@@ -106,6 +110,7 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
                 last_checkpoint = checkpoint.save(
                     checkpoints, done, state, {"seed": seed, "recipe": recipe.name}, keep=config.keep_checkpoints
                 )
+                sinks.checkpoint(done, last_checkpoint)
     finally:
         sinks.close()
     return RunResult(run_dir, config.steps, last_checkpoint, last_scalars)

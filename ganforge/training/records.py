@@ -17,8 +17,20 @@ class SinkSet:
         self._sinks = sinks
 
     @classmethod
-    def open(cls, names: list[str], run_dir: Path, registry: Registry) -> "SinkSet":
-        return cls([(name, registry.get("sink", name).load_factory()(run_dir)) for name in names])
+    def open(cls, entries: list[str | dict], run_dir: Path, registry: Registry) -> "SinkSet":
+        """Build each sink: a bare name, or a table of its name and parameters (as the recipe resolved it).
+
+        A sink that cannot even be built is reported and left out, like one that fails later.
+        """
+        sinks = []
+        for entry in entries:
+            params = {"name": entry} if isinstance(entry, str) else dict(entry)
+            name = params.pop("name")
+            try:
+                sinks.append((name, registry.get("sink", name).load_factory()(run_dir, **params)))
+            except Exception as error:
+                print(f"ganforge: sink {name!r} could not start and is left out: {type(error).__name__}: {error}", file=sys.stderr)
+        return cls(sinks)
 
     def _each(self, method: str, *args: Any) -> None:
         for entry in list(self._sinks):
@@ -44,6 +56,15 @@ class SinkSet:
 
     def images(self, step: int, name: str, grid) -> None:
         self._each("images", step, name, grid)
+
+    def table(self, step: int, name: str, columns: list[str], rows: list[list]) -> None:
+        self._each("table", step, name, columns, rows)
+
+    def text(self, step: int, name: str, text: str) -> None:
+        self._each("text", step, name, text)
+
+    def checkpoint(self, step: int, path: Path) -> None:
+        self._each("checkpoint", step, path)
 
     def close(self) -> None:
         self._each("close")
