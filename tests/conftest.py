@@ -51,8 +51,8 @@ def tiny_recipe(tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """The real `ganforge` command, as a user would run it."""
-    full_env = {**os.environ, **(env or {})}
+    """The real `ganforge` command, as a user would run it; ``env`` values of None unset a variable."""
+    full_env = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
     return subprocess.run(
         [sys.executable, "-m", "ganforge", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,

@@ -4,6 +4,7 @@ import json
 import netrc
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -48,8 +49,7 @@ class WandbSink:
             id=saved or secrets.token_hex(4), resume="allow",
             settings=wandb.Settings(init_timeout=init_timeout, console="off", silent=True),
         )
-        self.run = self._start(mode, arguments)
-        self.mode = mode if self.run is not None else "disabled"
+        self.run, self.mode = self._start(mode, arguments)
         if self.run is None:
             return
         partial = self.run_dir / f".{ID_FILE}.tmp"
@@ -65,15 +65,16 @@ class WandbSink:
             return None
 
     def _start(self, mode: str, arguments: dict):
-        """Online, falling back to offline, falling back to none; never an exception that stops training."""
+        """(run, mode): online, falling back to offline, falling back to none; never an exception that stops training."""
         for attempt in ([mode, "offline"] if mode == "online" else [mode]):
             try:
-                return self.wandb.init(mode=attempt, **arguments)
+                return self.wandb.init(mode=attempt, **arguments), attempt
             except Exception as error:  # wandb raises many kinds (UsageError, CommError, timeouts)
-                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+                reason = " ".join(str(error).split())[:300] or type(error).__name__
                 fallback = "going on offline" if attempt == "online" else "going on without W&B"
                 say(f"could not start {attempt} ({reason}); {fallback}")
-        return None
+                self.wandb.teardown()  # W&B's service still holds the failed run's id; a fresh one does not
+        return None, "disabled"
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         if self.run is not None:
@@ -89,8 +90,8 @@ class WandbSink:
             self.run.log({f"tables/{name}": self.wandb.Table(columns=columns, data=rows)}, step=step)
 
     def text(self, step: int, name: str, text: str) -> None:
-        if self.run is not None and name == "recipe":  # the config holds it as keys; the file keeps comments' order
-            self.run.save(str(self.run_dir / "recipe.toml"), base_path=str(self.run_dir), policy="now")
+        if self.run is not None and name == "recipe":  # the config holds it as keys; the file is handier to rerun
+            shutil.copyfile(self.run_dir / "recipe.toml", Path(self.run.dir) / "recipe.toml")  # files in run.dir are uploaded
 
     def checkpoint(self, step: int, path: Path) -> None:
         if self.run is not None and self.log_checkpoints:

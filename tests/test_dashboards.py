@@ -1,0 +1,149 @@
+"""Sinks as dashboards: W&B offline runs and TensorBoard event files, read back; failures never stop training."""
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wandb_records
+from conftest import run_cli
+
+TOY_OVERRIDES = [
+    "train.steps=4", "train.batch_size=64", "train.log_every=1", "train.sample_every=2",
+    "train.checkpoint_every=2", "eval.every=2", "output_dir=\"runs\"",
+]
+FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"  # 40 characters, like a real key
+
+
+def toy_run(tmp_path: Path, sinks: str, *extra: str, env: dict | None = None, resume: str | None = None):
+    """The ring8 recipe, cut to 4 steps, run as a user would, with these sinks."""
+    args = ["run", resume] if resume else ["run", "ring8"]
+    if resume:
+        args.append("--resume")
+    overrides = [*TOY_OVERRIDES, f"sinks={sinks}", *extra]
+    for override in overrides:
+        args += ["--set", override]
+    isolated = {"HOME": str(tmp_path), "WANDB_API_KEY": None, "WANDB_MODE": None, "WANDB_BASE_URL": None, **(env or {})}
+    return run_cli(*args, cwd=tmp_path, env=isolated)
+
+
+def only_run(tmp_path: Path) -> Path:
+    (folder,) = (tmp_path / "runs").iterdir()
+    return folder
+
+
+def wandb_files(run: Path) -> list[Path]:
+    return sorted(run.glob("wandb/offline-run-*/run-*.wandb"))
+
+
+def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tmp_path):
+    done = toy_run(tmp_path, '["jsonl", { name = "wandb", project = "toys", tags = ["ring"] }]')
+    assert done.returncode == 0, done.stderr
+    run = only_run(tmp_path)
+    assert "wandb sync" in done.stderr  # offline without a key, and it says how to upload
+    (file,) = wandb_files(run)
+    config = wandb_records.config(file)
+    assert config["train"]["steps"] == 4 and config["dataset"]["name"] == "ring"
+    rows = wandb_records.history(file)
+    assert sorted({row["_step"] for row in rows}) == [1, 2, 3, 4]
+    by_step = {}
+    for row in rows:
+        by_step.setdefault(row["_step"], {}).update(row)
+    assert {"loss/discriminator", "loss/generator", "speed/images_per_s", "lr/generator"} <= set(by_step[1])
+    assert "eval/mode_coverage/modes" in by_step[2] and "eval/mode_coverage/reverse_kl" in by_step[4]
+    for step in (2, 4):
+        for image in ("samples", "mode_coverage"):
+            path = by_step[step][f"images/{image}/path"]
+            assert (file.parent / "files" / path).is_file(), path
+            assert by_step[step][f"images/{image}/caption"] == f"step {step}"
+    assert by_step[4]["tables/evaluation/_type"] == "table-file"
+    assert (file.parent / "files" / "recipe.toml").is_file()
+    # the scalars W&B holds are the ones metrics.jsonl holds
+    jsonl = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for record in jsonl:
+        for key, value in record.items():
+            if key != "step":
+                assert by_step[record["step"]][key] == pytest.approx(value), key
+
+
+def test_resuming_a_run_resumes_its_wandb_run(tmp_path):
+    first = toy_run(tmp_path, '[{ name = "wandb" }]', "train.steps=2")
+    assert first.returncode == 0, first.stderr
+    run = only_run(tmp_path)
+    saved = json.loads((run / "wandb-run.json").read_text())
+    time.sleep(1.1)  # offline run folders are named to the second
+    second = toy_run(tmp_path, '[{ name = "wandb" }]', "train.steps=4", resume=str(run))
+    assert second.returncode == 0, second.stderr
+    files = wandb_files(run)
+    assert len(files) == 2
+    assert [wandb_records.run_id(f) for f in files] == [saved["id"], saved["id"]]
+    assert sorted({row["_step"] for row in wandb_records.history(files[1])}) == [3, 4]
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, "could not start online"),  # no key anywhere
+        ({"WANDB_API_KEY": FAKE_KEY, "WANDB_BASE_URL": "http://127.0.0.1:9"}, "could not start online"),  # no server
+    ],
+)
+def test_online_without_a_key_or_a_network_goes_on_offline_and_never_hangs(tmp_path, env, expected):
+    started = time.perf_counter()
+    done = toy_run(tmp_path, '["jsonl", { name = "wandb", mode = "online", init_timeout = 5 }]', env=env)
+    assert done.returncode == 0, done.stderr
+    assert time.perf_counter() - started < 240
+    assert expected in done.stderr and "going on offline" in done.stderr
+    run = only_run(tmp_path)
+    assert len(wandb_files(run)) == 1
+    assert len((run / "metrics.jsonl").read_text().splitlines()) >= 4
+    # the key never reaches the run folder or the output
+    for path in run.rglob("*"):
+        if path.is_file():
+            assert FAKE_KEY.encode() not in path.read_bytes(), path
+    assert FAKE_KEY not in done.stdout + done.stderr
+
+
+def test_disabled_wandb_writes_nothing(tmp_path):
+    done = toy_run(tmp_path, '["jsonl", { name = "wandb", mode = "disabled" }]')
+    assert done.returncode == 0, done.stderr
+    assert not wandb_files(only_run(tmp_path))
+
+
+def test_tensorboard_event_files_hold_scalars_images_and_the_recipe(tmp_path):
+    import tensorflow as tf
+
+    done = toy_run(tmp_path, '["jsonl", "tensorboard"]')
+    assert done.returncode == 0, done.stderr
+    (events,) = (only_run(tmp_path) / "tensorboard").glob("events.out.tfevents.*")
+    seen = {}
+    for event in tf.compat.v1.train.summary_iterator(str(events)):
+        for value in event.summary.value:
+            seen.setdefault(value.tag, []).append((event.step, value))
+    assert [step for step, _ in seen["loss/discriminator"]] == [1, 2, 3, 4]
+    assert [step for step, _ in seen["images/samples"]] == [2, 4]
+    assert [step for step, _ in seen["eval/mode_coverage/modes"]] == [2, 4]
+    (_, recipe), = seen["recipe"]
+    text = tf.make_ndarray(recipe.tensor).item().decode()
+    assert 'name = "ring8"' in text
+    (_, table), *_ = seen["evaluation"]
+    assert "| mode_coverage | modes |" in tf.make_ndarray(table.tensor).item().decode()
+    loss = tf.make_ndarray(seen["loss/discriminator"][0][1].tensor)
+    assert np.isfinite(loss)
+
+
+def test_a_sink_that_cannot_write_is_reported_and_training_goes_on(tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the sink wants a folder")
+    done = toy_run(tmp_path, f'["jsonl", {{ name = "tensorboard", folder = "{blocked}/tb" }}]')
+    assert done.returncode == 0, done.stderr
+    assert "sink 'tensorboard'" in done.stderr
+    assert len((only_run(tmp_path) / "metrics.jsonl").read_text().splitlines()) >= 4
+
+
+def test_an_unknown_sink_stops_the_run_before_it_starts(tmp_path):
+    done = toy_run(tmp_path, '["jsonl", "wandbb"]')
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "sinks[1]" in done.stderr and "did you mean 'wandb'" in done.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
