@@ -161,6 +161,19 @@ def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
         console.print(f"  {len(cache.skipped)} unreadable image(s) left out; the list is in {cache.folder / 'manifest.json'}")
 
 
+@app.command()
+@user_errors
+def report(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="where to write the page (default RUN/report.html)")] = None,
+) -> None:
+    """Write one self-contained HTML page for a run: curves, samples over time, evaluations, recipe."""
+    from ganforge import report as run_report
+
+    written = run_report.write(run, out)
+    _console().print(f"report: {written} ({written.stat().st_size / 1024:.0f} KiB; opens in any browser, offline)")
+
+
 def _add_plugin_commands() -> None:
     from ganforge.registry import get_registry
 

@@ -147,3 +147,35 @@ def test_an_unknown_sink_stops_the_run_before_it_starts(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "sinks[1]" in done.stderr and "did you mean 'wandb'" in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_the_report_is_one_self_contained_page(tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    done = toy_run(tmp_path, '["jsonl", "png"]')
+    assert done.returncode == 0, done.stderr
+    run = only_run(tmp_path)
+    report = run_cli("report", str(run), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    page = (run / "report.html").read_text()
+    assert "<script" not in page and not re.search(r"(src|href)=\"(https?:|//)", page)  # nothing to fetch
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
+    assert {"Losses", "Throughput (images/s)", "mode_coverage/modes", "step 2", "step 4", "mode_coverage"} <= set(images)
+    assert "<td>mode_coverage</td>" in page and "name = &quot;ring8&quot;" in page
+
+    assert_unchanged = page
+    bad = run_cli("report", str(tmp_path / "runs"), cwd=tmp_path)
+    assert bad.returncode == 2 and "not a run folder" in bad.stderr
+    assert (run / "report.html").read_text() == assert_unchanged
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser:  # scripts/screenshot_report.sh does the same by hand
+        shot = tmp_path / "report.png"
+        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600",
+                        f"--screenshot={shot}", (run / "report.html").as_uri()], capture_output=True, timeout=120, check=False)
+        from PIL import Image
+
+        pixels = np.asarray(Image.open(shot).convert("L"))
+        assert pixels.shape == (1600, 1200) and pixels.std() > 10  # something was drawn, not a blank page
