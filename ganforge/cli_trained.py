@@ -26,6 +26,7 @@ def eval_command(
     reference_samples: Annotated[Optional[int], typer.Option("--reference-samples", min=1, help="real images per metric")] = None,
     features: Annotated[Optional[str], typer.Option("--features", help="feature network by name (digits, inception_v3, ...)")] = None,
     against: Annotated[Optional[Path], typer.Option("--against", help="a folder of real images to compare with, instead of the recipe's dataset")] = None,
+    reference_set: Annotated[Optional[list[str]], typer.Option("--reference-set", help="change a parameter of the recipe's dataset for the reference, e.g. split=test (repeatable)")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="folder against folder: also write the results to this new JSON file")] = None,
     best: Best = False,
     raw: Raw = False,
@@ -36,7 +37,7 @@ def eval_command(
     from ganforge.errors import DataError
     from ganforge.training.run_dir import is_run
 
-    options = evaluate.Options(metric or [], samples, reference_samples, features, seed)
+    options = evaluate.Options(metric or [], samples, reference_samples, features, seed, tuple(reference_set or ()))
     show = console()
     if target.is_dir() and not is_run(target):
         if against is None:

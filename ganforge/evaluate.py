@@ -31,6 +31,7 @@ class Options:
     reference_samples: int | None = None
     features: str | None = None
     seed: int = 0
+    reference_overrides: tuple[str, ...] = ()  # e.g. ("split=test",): the run's dataset with other parameters
 
 
 def build_metrics(options: Options, recipe_metrics: list[dict], registry: Registry) -> list[tuple[str, object]]:
@@ -109,9 +110,18 @@ def evaluate_run(target: Path, options: Options, *, against: Path | None, best: 
     if against is not None:
         reference = read_folder(against, spec.height, spec.channels)
         reference_name = f"folder {against}"
+    elif options.reference_overrides:
+        from ganforge.recipe import load_recipe
+        from ganforge.training.build import build_dataset
+
+        changed = load_recipe(trained.recipe.path, [f"dataset.{override}" for override in options.reference_overrides])
+        reference = build_dataset(changed)
+        reference_name = f"dataset {changed.data['dataset']['name']!r} with {', '.join(options.reference_overrides)}"
     else:
         reference = trained.dataset
         reference_name = f"dataset {trained.recipe.data['dataset']['name']!r} of the run's recipe"
+    if hasattr(reference, "prepare"):
+        reference.prepare()  # an image cache, built on first use
     metrics = build_metrics(options, trained.recipe.data["eval"]["metrics"], get_registry())
     rng = np.random.default_rng([options.seed, NOISE_SEED])
 

@@ -153,3 +153,13 @@ def test_fid_on_points_is_refused(tmp_path):
     recipe = load_recipe("recipes/ring8.toml", ['eval.metrics=[{ name = "fid" }]'])
     with pytest.raises(RecipeError, match="needs images"):
         build_parts(recipe)
+
+
+def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, feature_cache, tmp_path):
+    args = ["--metric", "fid", "--samples", "200", "--reference-samples", "200"]
+    done = run_cli("eval", str(evaluated_run), *args, "--reference-set", "classes=[7]", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    record = read_jsonl(evaluated_run / "evaluations.jsonl")[-1]
+    assert record["reference"] == "dataset 'digits' with classes=[7]"
+    assert_user_error(run_cli("eval", str(evaluated_run), *args, "--reference-set", "clases=[7]", cwd=tmp_path),
+                      "dataset.clases", "did you mean 'classes'")
