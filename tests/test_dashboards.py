@@ -39,7 +39,7 @@ def wandb_files(run: Path) -> list[Path]:
 
 
 def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tmp_path):
-    done = toy_run(tmp_path, '["jsonl", { name = "wandb", project = "toys", tags = ["ring"] }]')
+    done = toy_run(tmp_path, '["jsonl", { name = "wandb", project = "toys", tags = ["ring"], log_checkpoints = true }]')
     assert done.returncode == 0, done.stderr
     run = only_run(tmp_path)
     assert "wandb sync" in done.stderr  # offline without a key, and it says how to upload
@@ -60,6 +60,8 @@ def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tm
             assert by_step[step][f"images/{image}/caption"] == f"step {step}"
     assert by_step[4]["tables/evaluation/_type"] == "table-file"
     assert (file.parent / "files" / "recipe.toml").is_file()
+    models = [entry for entry in wandb_records.artifacts(file) if entry[0] == "model"]
+    assert models == [("model", ["latest", "step-2"], ["step_00000002.npz"]), ("model", ["latest", "step-4"], ["step_00000004.npz"])]
     # the scalars W&B holds are the ones metrics.jsonl holds
     jsonl = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     for record in jsonl:
@@ -157,6 +159,13 @@ def test_the_report_is_one_self_contained_page(tmp_path):
     done = toy_run(tmp_path, '["jsonl", "png"]')
     assert done.returncode == 0, done.stderr
     run = only_run(tmp_path)
+    # metrics.jsonl's schema: ascending integer steps, every other value a finite number under "section/name"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == sorted(r["step"] for r in records) and all(type(r["step"]) is int for r in records)
+    for record in records:
+        for key, value in record.items():
+            if key != "step":
+                assert key.split("/")[0] in {"loss", "speed", "lr", "eval"} and np.isfinite(value), (key, value)
     report = run_cli("report", str(run), cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     page = (run / "report.html").read_text()

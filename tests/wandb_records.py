@@ -77,3 +77,12 @@ def run_id(path: Path) -> str:
         if record.WhichOneof("record_type") == "run":
             return record.run.run_id
     raise AssertionError(f"{path} holds no run record")
+
+
+def artifacts(path: Path) -> list[tuple[str, list[str], list[str]]]:
+    """(type, aliases, file paths) of each artifact the run logged."""
+    return [
+        (record.artifact.type, sorted(record.artifact.aliases), [entry.path for entry in record.artifact.manifest.contents])
+        for record in records(path)
+        if record.WhichOneof("record_type") == "artifact"
+    ]
