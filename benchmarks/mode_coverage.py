@@ -17,7 +17,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from runs import RECIPES, mean_std, train_and_evaluate
+from runs import RECIPES, emit, mean_std, train_and_evaluate
 
 # (method, ring modes, ring % high quality, grid modes, grid % high quality), from ARTICLE.md
 PUBLISHED = [
@@ -63,10 +63,7 @@ def main() -> None:
     lines += ["", f"{args.seeds} seeds each, 2,500 samples per evaluation.", "",
               "| published | ring modes | ring % high quality | grid modes | grid % high quality |", "|---|---|---|---|---|"]
     lines += [f"| {' | '.join(row)} |" for row in PUBLISHED]
-    table = "\n".join(lines)
-    print("\n" + table)
-    if args.out:
-        args.out.write_text(table + "\n")
+    emit("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

@@ -32,3 +32,10 @@ def train_and_evaluate(recipe_path: Path, seed: int, steps: int | None, workdir:
 def mean_std(values: list[float], digits: int) -> str:
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
+def emit(table: str, out: Path | None) -> None:
+    """Print the markdown table, and write it to ``out`` when given."""
+    print("\n" + table)
+    if out:
+        out.write_text(table + "\n")

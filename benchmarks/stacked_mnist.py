@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runs import RECIPES, mean_std, train_and_evaluate
+from runs import RECIPES, emit, mean_std, train_and_evaluate
 
 # (method, modes, KL), from ARTICLE.md
 PUBLISHED = [
@@ -71,10 +71,7 @@ def main() -> None:
         f"{mean_std([r['reverse_kl'] for r in results], 3)} | {statistics.mean(times) / 60:.0f} |",
     ]
     lines += [f"| {method} (published) | {modes} | {kl} | — |" for method, modes, kl in PUBLISHED]
-    table = "\n".join(lines)
-    print("\n" + table)
-    if args.out:
-        args.out.write_text(table + "\n")
+    emit("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,20 @@ def build_feature_network(value: FeaturesParam, registry: Registry | None = None
     return component.load_factory()(**params)
 
 
+class NetworkSlot:
+    """A metric's feature network, built on first use: creating a metric stays cheap, and a
+    missing weights file surfaces at the metric's ``check()``, before training."""
+
+    def __init__(self, value: FeaturesParam):
+        self.value = value
+        self._network = None
+
+    def get(self):
+        if self._network is None:
+            self._network = build_feature_network(self.value)
+        return self._network
+
+
 def fit_to_input(images: np.ndarray, input_shape: tuple[int, int, int], resize: str) -> np.ndarray:
     """Images (N, H, W, C) in [-1, 1], resized and channel-matched to ``input_shape``."""
     from ganforge.backend import tensorflow

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganforge.features import Features, build_feature_network, extract, to_unit_range
+from ganforge.features import Features, NetworkSlot, extract, to_unit_range
 
 REFERENCE_SEED = 0
 READ_CHUNK = 1000
@@ -23,18 +23,15 @@ class FeatureMetric:
         for key, value in (("samples", samples), ("reference_samples", reference_samples)):
             if value < minimum:
                 raise ValueError(f"{key}: this metric needs at least {minimum} samples; got {value}")
-        self.features = features
+        self._network = NetworkSlot(features)
         self.samples = samples
         self.reference_samples = reference_samples
         self.resize = resize
-        self._network = None
         self._reference: tuple[object, Features] | None = None
 
     @property
     def network(self):
-        if self._network is None:
-            self._network = build_feature_network(self.features)
-        return self._network
+        return self._network.get()
 
     def check(self, spec, dataset) -> None:
         """Before training: the data are images the network can take, and there are enough of them."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganforge.data import DataSpec
-from ganforge.features import build_feature_network, extract
+from ganforge.features import NetworkSlot, extract
 
 MODES = 1000
 
@@ -51,14 +51,11 @@ class StackedModes:
         if samples < 1:
             raise ValueError(f"samples must be >= 1; got {samples}")
         self.samples = samples
-        self.features = features
-        self._network = None
+        self._network = NetworkSlot(features)
 
     @property
     def network(self):
-        if self._network is None:
-            self._network = build_feature_network(self.features)
-        return self._network
+        return self._network.get()
 
     def check(self, spec, dataset) -> None:
         if not spec.is_image or spec.channels != 3:
