@@ -163,3 +163,11 @@ def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, featur
     assert record["reference"] == "dataset 'digits' with classes=[7]"
     assert_user_error(run_cli("eval", str(evaluated_run), *args, "--reference-set", "clases=[7]", cwd=tmp_path),
                       "dataset.clases", "did you mean 'classes'")
+
+
+def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, feature_cache, capfd):
+    recipe = load_recipe(write(tmp_path / "tiny.toml", EVALUATED.replace('best = "fid/fid"', 'best = "fid/fdi"')), ['sinks=["jsonl"]'])
+    run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    train(recipe, run)
+    assert capfd.readouterr().err.count("best = 'fid/fdi', but the metric reported fid/fid") == 1
+    assert not (run / "checkpoints" / checkpoint.BEST).exists()

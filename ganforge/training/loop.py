@@ -1,6 +1,7 @@
 """The training loop: plain Python around the compiled step."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,7 +135,14 @@ class BestKeeper:
         return cls(key, mode, value)
 
     def improved(self, results: dict[str, float]) -> bool:
-        if not self.key or self.key not in results or not np.isfinite(results[self.key]):
+        if self.key and self.key not in results:
+            # the metric's value names are only known once it has run: say so once, then stop looking
+            metric = self.key.partition("/")[0]
+            reported = ", ".join(k for k in results if k.startswith(f"{metric}/"))
+            print(f"ganforge: [eval] best = {self.key!r}, but the metric reported {reported or 'nothing'}; "
+                  "no best checkpoint is kept", file=sys.stderr)
+            self.key = ""
+        if not self.key or not np.isfinite(results[self.key]):
             return False
         new = results[self.key]
         if self.value is not None and not (new < self.value if self.mode == "min" else new > self.value):
