@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from ganforge.cli_support import console as _console, user_errors
-from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.errors import CheckpointError, GanforgeError, TrainingStopped
 
 app = typer.Typer(
     name="ganforge",
@@ -80,7 +80,12 @@ def run(
 
     try:
         result = train(loaded, folder, resume_from=resume_from)
-    except KeyboardInterrupt:
+    except TrainingStopped as stopped:
+        if stopped.exit_code == 3:  # diverged: an error
+            raise
+        print(f"\n{stopped}", file=sys.stderr)  # a signal, handled as asked: not an error
+        raise typer.Exit(stopped.exit_code) from None
+    except KeyboardInterrupt:  # before training began
         found = list_checkpoints(folder / run_folder.CHECKPOINTS)
         where = f"the last checkpoint is step {found[-1][0]}" if found else "no checkpoint was written yet"
         print(f"\ninterrupted; {where}. Continue with: ganforge run {folder} --resume", file=sys.stderr)

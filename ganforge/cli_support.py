@@ -22,7 +22,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except GanforgeError as error:
-            fail(str(error))
+            fail(str(error), getattr(error, "exit_code", 2))
 
     return wrapper
 

@@ -1,7 +1,8 @@
 """Errors a user can fix.
 
 Everything raised as a `GanforgeError` is printed by the CLI as one clear
-message (no traceback) and ends the process with exit code 2. Anything else
+message (no traceback) and ends the process with exit code 2 (or the
+error's own ``exit_code``). Anything else
 is a bug in ganforge or a plugin and keeps its traceback.
 """
 
@@ -34,3 +35,15 @@ class CheckpointError(GanforgeError):
 
 class DataError(GanforgeError):
     """A dataset that cannot be read: missing files, unreadable images, a bad archive."""
+
+
+class TrainingStopped(GanforgeError):
+    """Training ended early on purpose: a signal, or numbers that stopped being numbers.
+
+    ``exit_code``: 130 for SIGINT, 143 for SIGTERM (the shell's 128 + signal),
+    3 for a NaN or infinite loss.
+    """
+
+    def __init__(self, message: str, exit_code: int):
+        self.exit_code = exit_code
+        super().__init__(message)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import backend
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, TrainingStopped
 from ganforge.recipe import Recipe
 from ganforge.registry import Registry, get_registry
 from ganforge.training import checkpoint, run_dir as run_folder
@@ -18,6 +18,7 @@ from ganforge.sinks.jsonl import keep_records
 from ganforge.training.evaluation import EVALUATIONS, Evaluation
 from ganforge.training.records import SinkSet
 from ganforge.training.step import AdversarialStep
+from ganforge.training.stopping import NAMES, StopRequests, first_bad_loss
 
 
 @dataclass
@@ -78,40 +79,70 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     losses = []
     window_start, window_step = time.perf_counter(), first_step
     last_scalars: dict[str, float] = {}
+
+    def save(done: int) -> Path:
+        path = checkpoint.save(checkpoints, done, state, {"seed": seed, "recipe": recipe.name}, keep=config.keep_checkpoints)
+        sinks.checkpoint(done, path)
+        return path
+
+    def window_scalars(done: int) -> dict[str, float]:
+        """Losses averaged over the steps since the last record, speed, and the learning rates."""
+        steps_per_s = (done - window_step) / (time.perf_counter() - window_start)
+        d_loss, g_loss = np.mean(np.asarray(losses, dtype=np.float64), axis=0)
+        return {
+            "loss/discriminator": float(d_loss),
+            "loss/generator": float(g_loss),
+            "speed/steps_per_s": steps_per_s,
+            "speed/images_per_s": steps_per_s * config.batch_size,
+            # the rate the next update will use (it moves when a schedule is set)
+            "lr/generator": float(generator_optimizer.learning_rate),
+            "lr/discriminator": float(discriminator_optimizer.learning_rate),
+        }
+
+    def stop_if_diverged():
+        """Stop before a NaN reaches a checkpoint or a record."""
+        bad = first_bad_loss(losses)
+        if bad is None:
+            return
+        index, which, value = bad
+        where = f"{last_checkpoint} is the last good checkpoint" if last_checkpoint else "no checkpoint was written before it"
+        raise TrainingStopped(
+            f"step {window_step + index + 1}: the {which} loss is {value}; training stopped. {where}. "
+            f"Lower the learning rates or add a penalty, then resume: ganforge run {run_dir} --resume --set ...",
+            exit_code=3,
+        )
+
     try:
-        for step in range(first_step, config.steps):
-            real = np.stack([sampler.batch(step * config.d_steps + draw) for draw in range(config.d_steps)])
-            losses.append(step_fn(real, step))
-            done = step + 1
-            finished = done == config.steps
-            sinks.progress(done)
-            if done % config.log_every == 0 or finished:
-                elapsed = time.perf_counter() - window_start
-                steps_per_s = (done - window_step) / elapsed
-                d_loss, g_loss = np.mean(np.asarray(losses, dtype=np.float64), axis=0)
-                last_scalars = {
-                    "loss/discriminator": float(d_loss),
-                    "loss/generator": float(g_loss),
-                    "speed/steps_per_s": steps_per_s,
-                    "speed/images_per_s": steps_per_s * config.batch_size,
-                    # the rate the next update will use (it moves when a schedule is set)
-                    "lr/generator": float(generator_optimizer.learning_rate),
-                    "lr/discriminator": float(discriminator_optimizer.learning_rate),
-                }
-                sinks.scalars(done, last_scalars)
-                losses.clear()
-                window_start, window_step = time.perf_counter(), done
-            if done % config.sample_every == 0 or finished:
-                evaluation.save_samples(done)
-            if parts.metrics and ((evaluate_every and done % evaluate_every == 0) or finished):
-                results = evaluation.run_metrics(done)
-                if best.improved(results):
-                    checkpoint.save_best(checkpoints, done, state, {"seed": seed, "recipe": recipe.name, "best": best.record()})
-            if done % config.checkpoint_every == 0 or finished:
-                last_checkpoint = checkpoint.save(
-                    checkpoints, done, state, {"seed": seed, "recipe": recipe.name}, keep=config.keep_checkpoints
-                )
-                sinks.checkpoint(done, last_checkpoint)
+        with StopRequests() as stop:
+            for step in range(first_step, config.steps):
+                real = np.stack([sampler.batch(step * config.d_steps + draw) for draw in range(config.d_steps)])
+                losses.append(step_fn(real, step))
+                done = step + 1
+                finished = done == config.steps
+                sinks.progress(done)
+                if done % config.log_every == 0 or finished or done % config.checkpoint_every == 0 or stop.received:
+                    stop_if_diverged()
+                if stop.received:
+                    last_checkpoint = save(done)
+                    name = NAMES[stop.received]
+                    raise TrainingStopped(
+                        f"{name}: stopped after step {done}, checkpoint {last_checkpoint}. "
+                        f"Continue with: ganforge run {run_dir} --resume",
+                        exit_code=128 + stop.received,
+                    )
+                if done % config.log_every == 0 or finished:
+                    last_scalars = window_scalars(done)
+                    sinks.scalars(done, last_scalars)
+                    losses.clear()
+                    window_start, window_step = time.perf_counter(), done
+                if done % config.sample_every == 0 or finished:
+                    evaluation.save_samples(done)
+                if parts.metrics and ((evaluate_every and done % evaluate_every == 0) or finished):
+                    results = evaluation.run_metrics(done)
+                    if best.improved(results):
+                        checkpoint.save_best(checkpoints, done, state, {"seed": seed, "recipe": recipe.name, "best": best.record()})
+                if done % config.checkpoint_every == 0 or finished:
+                    last_checkpoint = save(done)
     finally:
         sinks.close()
     return RunResult(run_dir, config.steps, last_checkpoint, last_scalars)

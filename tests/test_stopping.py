@@ -1,0 +1,83 @@
+"""Stopping cleanly: SIGTERM and SIGINT write a checkpoint and exit 143 / 130; a NaN loss stops the run."""
+import json
+import signal
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+from conftest import TINY_RECIPE, run_cli, write
+from ganforge import hookimpl
+from ganforge.errors import TrainingStopped
+from ganforge.recipe import load_recipe
+from ganforge.registry import Registry
+from ganforge.training import checkpoint
+from ganforge.training import run_dir as run_folder
+from ganforge.training.loop import train
+from ganforge.training.stopping import first_bad_loss
+
+
+def records(run):
+    path = run / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.parametrize("sent, exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(tmp_path, sent, exit_code):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    args = ["run", str(recipe), "--set", "train.steps=100000", "--set", "train.checkpoint_every=100000",
+            "--set", 'sinks=["jsonl"]']
+    process = subprocess.Popen([sys.executable, "-m", "ganforge", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(records(next((tmp_path / "runs").glob("*"), tmp_path))) < 3:
+        time.sleep(0.2)
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == exit_code, stderr
+    assert "Traceback" not in stderr
+    (run,) = (tmp_path / "runs").iterdir()
+    [(step, path)] = checkpoint.list_checkpoints(run / "checkpoints")
+    assert step >= 3 and f"stopped after step {step}" in stderr and "--resume" in stderr
+    assert checkpoint.read_header(path)["step"] == step
+
+    resumed = run_cli("run", str(run), "--resume", "--set", f"train.steps={step + 2}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert checkpoint.list_checkpoints(run / "checkpoints")[-1][0] == step + 2
+
+
+class NanLoss:
+    """Finite for D, NaN for G from the first step: a run that has diverged."""
+
+    def discriminator_loss(self, real_logits, fake_logits):
+        from keras import ops
+
+        return ops.mean(ops.softplus(-real_logits)) + ops.mean(ops.softplus(fake_logits))
+
+    def generator_loss(self, fake_logits):
+        from keras import ops
+
+        return ops.mean(fake_logits) * ops.log(-ops.ones(()))
+
+
+def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_good_checkpoint(tmp_path):
+    module = types.ModuleType("nan_loss")
+    module.register_losses = hookimpl(lambda register: register("nan", NanLoss))
+    registry = Registry.from_entry_points()
+    registry.add_plugin("nan_loss", lambda: module, package="test-nan-loss")
+    recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="nan"', 'sinks=["jsonl"]'], registry=registry)
+    run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    with pytest.raises(TrainingStopped) as stopped:
+        train(recipe, run, registry=registry)
+    assert stopped.value.exit_code == 3
+    assert "step 1: the generator loss is nan" in str(stopped.value) and "no checkpoint was written" in str(stopped.value)
+    assert records(run) == [] and not checkpoint.list_checkpoints(run / "checkpoints")  # no NaN written anywhere
+
+
+def test_first_bad_loss_finds_the_first_non_finite_value():
+    assert first_bad_loss([(1.0, 2.0), (0.5, 0.4)]) is None
+    assert first_bad_loss([(1.0, 2.0), (0.5, np.inf), (np.nan, 1.0)]) == (1, "generator", np.inf)
+    assert first_bad_loss([]) is None
