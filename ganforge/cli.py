@@ -44,7 +44,7 @@ def run(
     """Train a GAN from a recipe."""
     from ganforge.recipe import load_recipe
     from ganforge.training import run_dir as run_folder
-    from ganforge.training.checkpoint import list_checkpoints
+    from ganforge.training.checkpoint import list_checkpoints, newest_good
 
     overrides = overrides or []
     console = _console()
@@ -60,12 +60,14 @@ def run(
                 )
         if not run_folder.is_run(folder):
             raise CheckpointError(f"--resume: {folder} is not a run folder (it has no {run_folder.RECIPE_FILE})")
-        found = list_checkpoints(folder / run_folder.CHECKPOINTS)
-        if not found:
+        if not list_checkpoints(folder / run_folder.CHECKPOINTS):
             raise CheckpointError(f"--resume: {folder} has no checkpoint in {run_folder.CHECKPOINTS}/ to continue from")
+        good = newest_good(folder / run_folder.CHECKPOINTS, lambda message: print(f"ganforge: {message}", file=sys.stderr))
+        if good is None:
+            raise CheckpointError(f"--resume: every checkpoint in {folder / run_folder.CHECKPOINTS} is damaged")
         loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
         run_folder.write_recipe(folder, loaded.to_toml())
-        step, resume_from = found[-1]
+        step, resume_from = good
         if step >= loaded.model.train.steps:
             console.print(f"{folder} already finished {step} of {loaded.model.train.steps} steps; "
                           f"to train longer: ganforge run {folder} --resume --set train.steps=N")

@@ -81,3 +81,33 @@ def test_first_bad_loss_finds_the_first_non_finite_value():
     assert first_bad_loss([(1.0, 2.0), (0.5, 0.4)]) is None
     assert first_bad_loss([(1.0, 2.0), (0.5, np.inf), (np.nan, 1.0)]) == (1, "generator", np.inf)
     assert first_bad_loss([]) is None
+
+
+def test_resume_skips_a_damaged_newest_checkpoint_and_says_so(tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    assert run_cli("run", str(recipe), "--set", 'sinks=["jsonl"]', cwd=tmp_path).returncode == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    newest = run / "checkpoints" / "step_00000006.npz"
+    newest.write_bytes(newest.read_bytes()[:-300])  # cut short, as by a full disk or an interrupted copy
+    done = run_cli("run", str(run), "--resume", "--set", "train.steps=8", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "step_00000006.npz" in done.stderr and "trying the checkpoint before it" in done.stderr
+    assert "from step 3" in done.stdout
+    assert checkpoint.list_checkpoints(run / "checkpoints")[-1][0] == 8
+    checkpoint.verify(run / "checkpoints" / "step_00000008.npz")
+
+
+def test_the_checksum_catches_changed_contents_that_the_zip_format_would_not(tmp_path):
+    recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['sinks=["jsonl"]'])
+    run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    path = train(recipe, run).checkpoint
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    first = next(key for key in arrays if key != checkpoint.HEADER_KEY)
+    arrays[first] = arrays[first] + 1  # a well-formed file with other numbers in it
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    with pytest.raises(Exception, match="do not match the checksum"):
+        checkpoint.verify(path)
+    assert_exit = run_cli("sample", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path)
+    assert assert_exit.returncode == 2 and "checksum" in assert_exit.stderr

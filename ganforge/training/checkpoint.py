@@ -2,13 +2,15 @@
 
 A checkpoint holds groups of variables (generator, discriminator and both
 optimizers' slots and step counters) plus a JSON header with the step, the
-seed and each variable's path and shape. Plain arrays, no pickle: loading a
-checkpoint cannot run code. Files are written under a temporary name,
-flushed to disk and renamed, so a crash mid-write never leaves a file that
-looks complete.
+seed, each variable's path and shape, and a SHA-256 of all the arrays.
+Plain arrays, no pickle: loading a checkpoint cannot run code. Files are
+written under a temporary name, flushed to disk and renamed, so a crash
+mid-write never leaves a file that looks complete; the checksum catches
+what a bad disk or a copy cut short does to one later.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -63,7 +65,7 @@ def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[st
             value = np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)
             arrays[f"{group}/{index:05d}"] = value
             layout[group].append([variable.path, list(value.shape)])
-    header = {"format": FORMAT_VERSION, "step": step, "layout": layout, **extra}
+    header = {"format": FORMAT_VERSION, "step": step, "layout": layout, "sha256": _digest(arrays), **extra}
     arrays[HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
 
     temporary = folder / f".{target.name}.partial"
@@ -74,6 +76,47 @@ def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[st
     os.replace(temporary, target)
     _fsync_folder(folder)
     return target
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over every array's name, shape, dtype and bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        value = np.ascontiguousarray(arrays[key])
+        digest.update(f"{key}|{value.shape}|{value.dtype.str}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def verify(path: Path) -> dict[str, Any]:
+    """The header, after checking every array against the checksum the header holds.
+
+    Catches what a crash or a bad disk leaves behind: a truncated file, a
+    flipped byte, a missing array. Checkpoints from before checksums pass.
+    """
+    with _open(path) as archive:
+        header = _header(archive, path)
+        expected = header.get("sha256")
+        if expected is None:
+            return header
+        try:
+            arrays = {key: archive[key] for key in archive.files if key != HEADER_KEY}
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise CheckpointError(f"{path}: damaged ({error})") from None
+    if _digest(arrays) != expected:
+        raise CheckpointError(f"{path}: damaged (its contents do not match the checksum written with it)")
+    return header
+
+
+def newest_good(folder: Path, warn) -> tuple[int, Path] | None:
+    """The newest checkpoint that verifies; ``warn(message)`` is told of each damaged one skipped."""
+    for step, path in reversed(list_checkpoints(folder)):
+        try:
+            verify(path)
+            return step, path
+        except CheckpointError as error:
+            warn(f"{error}; trying the checkpoint before it")
+    return None
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -87,6 +130,7 @@ def restore(path: Path, groups: dict[str, list[Any]]) -> dict[str, Any]:
     Everything is checked before anything is assigned, so a mismatched
     checkpoint leaves the models untouched.
     """
+    verify(path)
     with _open(path) as archive:
         header = _header(archive, path)
         layout = header["layout"]
@@ -100,6 +144,7 @@ def restore(path: Path, groups: dict[str, list[Any]]) -> dict[str, Any]:
 
 def restore_group(path: Path, group: str, variables: list[Any]) -> dict[str, Any]:
     """Assign one saved group (say, the generator) to ``variables``; returns the header."""
+    verify(path)
     with _open(path) as archive:
         header = _header(archive, path)
         if group not in header["layout"]:
