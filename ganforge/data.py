@@ -122,3 +122,14 @@ class BatchSampler:
     def batch(self, batch_number: int) -> np.ndarray:
         """The examples of batch ``batch_number`` as the dataset stores them (uint8 stays uint8)."""
         return self.dataset.read(self.indices(batch_number))
+
+
+def size_without_preparing(dataset) -> int:
+    """How many examples a dataset holds, without decoding a cache just to count them.
+
+    A cached image dataset not yet prepared reports the files it lists (some
+    may later prove unreadable and be skipped); any other dataset, its length.
+    """
+    if hasattr(dataset, "prepare") and getattr(dataset, "cache", None) is None and hasattr(dataset, "listed"):
+        return dataset.listed
+    return len(dataset)

@@ -171,3 +171,19 @@ def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, feature_
     train(recipe, run)
     assert capfd.readouterr().err.count("best = 'fid/fdi', but the metric reported fid/fid") == 1
     assert not (run / "checkpoints" / checkpoint.BEST).exists()
+
+
+def test_checking_fid_on_an_image_folder_does_not_decode_it(tmp_path, feature_cache):
+    from image_trees import gradient_face
+
+    from ganforge.training.build import build_parts
+
+    (tmp_path / "faces").mkdir()
+    for index in range(20):
+        gradient_face(index).save(tmp_path / "faces" / f"{index}.jpg")
+    recipe_text = TINY_RECIPE.replace('name = "digits"\nclasses = [0, 1]', f'name = "images"\nroot = "{tmp_path / "faces"}"\n'
+                                      f'resolution = 32\nchannels = 1\ncache_dir = "{tmp_path / "cache"}"')
+    recipe_text += '\n[eval]\nmetrics = [{ name = "fid", reference_samples = 50 }]\n'
+    with pytest.raises(RecipeError, match="reference_samples = 50, but the dataset holds only 20 images"):
+        build_parts(load_recipe(write(tmp_path / "faces.toml", recipe_text)))
+    assert not list((tmp_path / "cache").rglob("images.npy"))  # counted from the listing, nothing decoded

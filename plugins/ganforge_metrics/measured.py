@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganforge.data import size_without_preparing
 from ganforge.features import Features, NetworkSlot, extract, to_unit_range
 
 REFERENCE_SEED = 0
@@ -40,9 +41,9 @@ class FeatureMetric:
         probe = extract(self.network, np.zeros((2, *spec.shape), np.float32), self.resize)
         if self.needs_logits and probe.logits is None:
             raise ValueError(f"needs class logits, and the feature network {self.network.describe()} has none")
-        if dataset is not None and len(dataset) < self.reference_samples:
+        if dataset is not None and size_without_preparing(dataset) < self.reference_samples:
             raise ValueError(
-                f"reference_samples = {self.reference_samples}, but the dataset holds only {len(dataset)} images"
+                f"reference_samples = {self.reference_samples}, but the dataset holds only {size_without_preparing(dataset)} images"
             )
 
     def reference(self, dataset) -> Features:
