@@ -118,7 +118,7 @@ def params_from_signature(kind: str, name: str, factory: Callable[..., Any]) -> 
     """A pydantic model of a factory's keyword parameters, read from its typed signature."""
     skip = set(CONTRACT_ARGS.get(kind, ()))
     fields: dict[str, Any] = {}
-    hints = typing.get_type_hints(factory)
+    hints = typing.get_type_hints(factory, include_extras=True)  # keeps Annotated[..., Field(...)]: bounds, descriptions
     for parameter in inspect.signature(factory).parameters.values():
         if parameter.name in skip or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue

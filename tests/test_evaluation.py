@@ -132,7 +132,7 @@ def test_eval_compares_two_folders_of_images(feature_cache, tmp_path):
         (f'metrics = [{SMALL_FID}]\nbest = "kid/kid"', "eval.best"),
         (f'metrics = [{SMALL_FID}]\nbest = "fid"', "eval.best"),
         ('metrics = [{ name = "fid", reference_samples = 5000 }]', "reference_samples = 5000, but the dataset holds only 1000"),
-        ('metrics = [{ name = "kid", subsets = 0 }]', "subsets must be >= 1"),
+        ('metrics = [{ name = "kid", subsets = 0 }]', "eval.metrics[0].subsets"),
         ('metrics = [{ name = "fid", features = "digitz" }]', "'digitz'"),
         ('metrics = [{ name = "fid", resize = "cubic" }]', "eval.metrics[0].resize"),
         ('metrics = [{ name = "fid", features = { name = "keras_file", path = "nowhere.keras", layer = "x" } }]', "features.path: no such file"),

@@ -5,15 +5,23 @@ Every metric takes ``features``: a feature network's name (``"digits"``) or
 a table with its parameters (``{ name = "inception_v3", weights = "..." }``),
 and ``resize``, the filter that brings images to the network's input size.
 """
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from ganforge import hookimpl
 from ganforge.features import FeaturesParam
 
-Resize = Literal["bilinear", "bicubic", "area", "nearest", "lanczos3"]
+Features = Annotated[FeaturesParam, Field(description='feature network: a name ("digits") or { name = ..., parameters }')]
+Samples = Annotated[int, Field(ge=1, description="generated images measured")]
+Reference = Annotated[int, Field(ge=1, description="real images compared with (a fixed random choice)")]
+Resize = Annotated[
+    Literal["bilinear", "bicubic", "area", "nearest", "lanczos3"],
+    Field(description="filter that resizes images to the feature network's input"),
+]
 
 
-def fid(features: FeaturesParam = "digits", samples: int = 5000, reference_samples: int = 5000, resize: Resize = "bilinear"):
+def fid(features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear"):
     """Fréchet distance between Gaussians fitted to real and generated features."""
     from ganforge_metrics.measured import FID
 
@@ -21,8 +29,9 @@ def fid(features: FeaturesParam = "digits", samples: int = 5000, reference_sampl
 
 
 def kid(
-    features: FeaturesParam = "digits", samples: int = 5000, reference_samples: int = 5000, resize: Resize = "bilinear",
-    subsets: int = 100, subset_size: int = 1000,
+    features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear",
+    subsets: Annotated[int, Field(ge=1, description="random subsets averaged over")] = 100,
+    subset_size: Annotated[int, Field(ge=2, description="vectors per side in each subset (capped at the sample counts)")] = 1000,
 ):
     """Unbiased MMD² with the cubic polynomial kernel, averaged over subsets."""
     from ganforge_metrics.measured import KID
@@ -31,8 +40,8 @@ def kid(
 
 
 def precision_recall(
-    features: FeaturesParam = "digits", samples: int = 5000, reference_samples: int = 5000, resize: Resize = "bilinear",
-    k: int = 3,
+    features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear",
+    k: Annotated[int, Field(ge=1, description="neighbour that sets each point's ball")] = 3,
 ):
     """Improved precision and recall (k-NN manifolds)."""
     from ganforge_metrics.measured import PrecisionRecall
@@ -41,8 +50,8 @@ def precision_recall(
 
 
 def density_coverage(
-    features: FeaturesParam = "digits", samples: int = 5000, reference_samples: int = 5000, resize: Resize = "bilinear",
-    k: int = 5,
+    features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear",
+    k: Annotated[int, Field(ge=1, description="neighbour that sets each real point's ball")] = 5,
 ):
     """Density and coverage (k-NN balls around real samples)."""
     from ganforge_metrics.measured import DensityCoverage
@@ -50,21 +59,28 @@ def density_coverage(
     return DensityCoverage(features, samples, reference_samples, resize, k)
 
 
-def inception_score(features: FeaturesParam = "digits", samples: int = 5000, resize: Resize = "bilinear", splits: int = 10):
+def inception_score(
+    features: Features = "digits", samples: Samples = 5000, resize: Resize = "bilinear",
+    splits: Annotated[int, Field(ge=1, description="parts the samples are split into; mean and std over them")] = 10,
+):
     """exp(E KL(p(y|x) || p(y))) from the feature network's class logits."""
     from ganforge_metrics.measured import InceptionScore
 
     return InceptionScore(features, samples, resize, splits)
 
 
-def inception_v3(weights: str = ""):
+def inception_v3(weights: Annotated[str, Field(description="path to inception_v3_weights_tf_dim_ordering_tf_kernels.h5; default $GANFORGE_INCEPTION_WEIGHTS")] = ""):
     """Keras' ImageNet Inception-v3 from a local weights file (or $GANFORGE_INCEPTION_WEIGHTS)."""
     from ganforge_metrics.networks import InceptionV3
 
     return InceptionV3(weights)
 
 
-def keras_file(path: str, layer: str, logits_layer: str = ""):
+def keras_file(
+    path: Annotated[str, Field(description="a model saved with model.save('....keras')")],
+    layer: Annotated[str, Field(description="the layer whose output is the features")],
+    logits_layer: Annotated[str, Field(description="a layer of class logits, for the Inception Score")] = "",
+):
     """Any .keras model file (loaded in safe mode), features from a named layer."""
     from ganforge_metrics.networks import KerasFile
 

@@ -7,22 +7,27 @@
 a run: if W&B cannot be reached within ``init_timeout`` seconds, the run
 goes on offline (or without W&B) and one line says so.
 """
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
+
+from pydantic import Field
 
 from ganforge import hookimpl
 
 
 def wandb(
     run_dir,
-    project: str = "ganforge",
-    entity: str = "",
-    group: str = "",
-    tags: Optional[list[str]] = None,
-    notes: str = "",
-    run_name: str = "",
-    mode: Literal["auto", "online", "offline", "disabled"] = "auto",
-    init_timeout: float = 30.0,
-    log_checkpoints: bool = False,
+    project: Annotated[str, Field(min_length=1, description="W&B project")] = "ganforge",
+    entity: Annotated[str, Field(description="team or user; empty: your default")] = "",
+    group: Annotated[str, Field(description="W&B run group")] = "",
+    tags: Annotated[Optional[list[str]], Field(description="W&B run tags")] = None,
+    notes: Annotated[str, Field(description="W&B run notes")] = "",
+    run_name: Annotated[str, Field(description="W&B display name; empty: the run folder's name")] = "",
+    mode: Annotated[
+        Literal["auto", "online", "offline", "disabled"],
+        Field(description="auto: online with an API key, else offline"),
+    ] = "auto",
+    init_timeout: Annotated[float, Field(gt=0, description="seconds to wait for W&B before going on offline")] = 30.0,
+    log_checkpoints: Annotated[bool, Field(description="upload each checkpoint as a model artifact")] = False,
 ):
     """Scalars, sample grids, evaluation tables and the recipe to a W&B run (resumed with the ganforge run)."""
     from ganforge_wandb.sink import WandbSink
