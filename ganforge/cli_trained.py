@@ -51,7 +51,8 @@ def eval_command(
         values = "  ".join(f"{key} {value:.6g}" for key, value in record["results"].items())
         show.print(f"[bold]{record['metric']}[/]  {values}")
         details = [f"{key}: {record[key]}" for key in ("features", "resize", "samples", "reference_samples") if key in record]
-        show.print("  " + "; ".join(details))
+        if details:
+            show.print("  " + "; ".join(details))
     show.print(f"{len(records)} metric(s) measured{where}")
 
 

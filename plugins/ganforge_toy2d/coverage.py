@@ -43,3 +43,6 @@ class ModeCoverage:
         dataset = context.dataset
         context.save_image("mode_coverage", dataset.render(samples))
         return coverage(samples, dataset.modes, dataset.std)
+
+    def describe(self) -> dict:
+        return {"samples": self.samples}
