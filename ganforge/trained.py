@@ -64,18 +64,21 @@ def locate(target: Path, best: bool = False) -> tuple[Path, Path]:
     return target, found[-1][1]
 
 
-def load(target: Path, *, best: bool = False, raw: bool = False, recipe_file: Path | None = None) -> Trained:
-    """Rebuild the run's generator and restore it (the EMA weights, when the run kept them, unless ``raw``)."""
-    from ganforge.training.build import build_parts
+def load(target: Path, *, best: bool = False, raw: bool = False) -> Trained:
+    """Rebuild the run's generator and restore it (the EMA weights, when the run kept them, unless ``raw``).
+
+    Only the dataset (for its shape) and the generator are built: sampling
+    needs no discriminator, and no metric's feature network.
+    """
+    from ganforge.training.build import build_dataset, build_generator
 
     folder, path = locate(Path(target), best)
-    recipe = load_recipe(recipe_file or folder / run_folder.RECIPE_FILE)
+    recipe = load_recipe(folder / run_folder.RECIPE_FILE)
     header = checkpoint.read_header(path)
     if header.get("recipe") != recipe.name:
         raise CheckpointError(f"{path}: saved by recipe {header.get('recipe')!r}, not {recipe.name!r} ({recipe.path})")
-    parts = build_parts(recipe)
-    use_ema = parts.ema_generator is not None and not raw
-    group = "ema_generator" if use_ema else "generator"
-    model = parts.ema_generator if use_ema else parts.generator
-    checkpoint.restore_group(path, group, model.weights)
-    return Trained(recipe, folder, path, header["step"], model, "ema" if use_ema else "raw", parts.dataset)
+    dataset = build_dataset(recipe)
+    generator = build_generator(recipe, dataset.spec)
+    weights = "ema" if recipe.model.train.ema_decay > 0 and not raw else "raw"
+    checkpoint.restore_group(path, "ema_generator" if weights == "ema" else "generator", generator.weights)
+    return Trained(recipe, folder, path, header["step"], generator, weights, dataset)

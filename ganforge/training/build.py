@@ -62,6 +62,12 @@ def batch_sampler(recipe: Recipe, dataset) -> BatchSampler:
     return BatchSampler(dataset, batch_size, recipe.model.seed)
 
 
+def build_generator(recipe: Recipe, spec, registry: Registry | None = None):
+    """One generator as the recipe describes it, for data of ``spec`` (no discriminator, no metrics)."""
+    tensorflow()
+    return _call(recipe, registry or get_registry(), "generator", "generator", spec, recipe.model.train.latent_dim)
+
+
 def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     registry = registry or get_registry()
     tensorflow()
