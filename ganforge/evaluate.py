@@ -7,6 +7,7 @@ filter, sample counts).
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pydantic
 
 from ganforge.data import ArrayDataset
 from ganforge.errors import DataError, RecipeError
+from ganforge.features import to_unit_range
 from ganforge.imagefiles import IMAGE_SUFFIXES, Preprocess, decode
 from ganforge.registry import Registry, get_registry
 from ganforge.training.evaluation import EvalContext, append_evaluation
@@ -151,15 +153,13 @@ def evaluate_folders(generated: Path, reference: Path, options: Options, out: Pa
     def generate(count: int) -> np.ndarray:
         if count > len(fake):
             raise ValueError(f"needs {count} generated images; {generated} holds {len(fake)} (lower --samples)")
-        return fake.read(np.arange(count)).astype(np.float32) / 127.5 - 1.0
+        return to_unit_range(fake.read(np.arange(count)))
 
     records = [
         {"metric": name, "results": results, **description, "generated": str(generated), "reference": str(reference)}
         for name, results, description in measure(metrics, generate, real, 0)
     ]
     if out is not None:
-        import json
-
         partial = out.with_name(f".{out.name}.partial")
         partial.write_text(json.dumps(records, indent=2) + "\n")
         os.replace(partial, out)
