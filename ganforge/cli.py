@@ -83,7 +83,7 @@ def run(
     try:
         result = train(loaded, folder, resume_from=resume_from)
     except TrainingStopped as stopped:
-        if stopped.exit_code == 3:  # diverged: an error
+        if not stopped.asked_for:  # diverged, or the disk is full: an error
             raise
         print(f"\n{stopped}", file=sys.stderr)  # a signal, handled as asked: not an error
         raise typer.Exit(stopped.exit_code) from None

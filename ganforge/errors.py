@@ -41,9 +41,14 @@ class TrainingStopped(GanforgeError):
     """Training ended early on purpose: a signal, or numbers that stopped being numbers.
 
     ``exit_code``: 130 for SIGINT, 143 for SIGTERM (the shell's 128 + signal),
-    3 for a NaN or infinite loss.
+    3 for a NaN or infinite loss or weight, 74 for a checkpoint the disk would not take.
     """
 
     def __init__(self, message: str, exit_code: int):
         self.exit_code = exit_code
         super().__init__(message)
+
+    @property
+    def asked_for(self) -> bool:
+        """True when a signal asked for the stop: the user's wish, not an error."""
+        return self.exit_code in (130, 143)

@@ -59,6 +59,11 @@ class TrainConfig(_Section):
     ema_decay: float = Field(0.0, ge=0, lt=1, description="0: off; else keep an EMA of G's weights for samples and evaluation")
     jit_compile: bool = Field(False, description="compile the step with XLA (measure first: slower on many CPUs)")
     deterministic: bool = Field(True, description="deterministic TensorFlow ops: same seed, same losses")
+    on_divergence: Literal["stop", "rollback"] = Field(
+        "stop", description="when a loss or weight stops being finite: stop (exit 3), or roll back to the last checkpoint"
+    )
+    rollback_lr_factor: float = Field(0.5, gt=0, lt=1, description="each rollback multiplies both learning rates by this")
+    max_rollbacks: int = Field(3, ge=1, description="rollbacks allowed in one process before the run stops anyway")
 
 
 class OptimizerConfig(_Section):

@@ -35,7 +35,7 @@ class JsonlSink:
         self._file = None
 
     def start(self, total_steps: int, first_step: int) -> None:
-        if first_step > 0:
+        if first_step > 0:  # a resumed or rolled-back run repeats the steps after first_step
             keep_records(self.path, lambda record: record.get("step", 0) <= first_step)
         self._file = open(self.path, "a", encoding="utf-8")
 
@@ -45,6 +45,10 @@ class JsonlSink:
 
     def images(self, step, name, grid) -> None:
         pass
+
+    def rewind(self, step: int) -> None:
+        self.close()
+        self.start(0, step)
 
     def close(self) -> None:
         if self._file:

@@ -149,12 +149,15 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator) -> None:
         )
 
 
-def make_optimizer(config, updates: int):
-    """Adam for ``updates`` updates in all (the schedule's length)."""
+def make_optimizer(config, updates: int, scale=1.0):
+    """Adam for ``updates`` updates in all (the schedule's length), its rate multiplied by ``scale``.
+
+    ``scale`` may be a variable: the loop lowers it when it rolls back a diverged run.
+    """
     import keras
 
-    from ganforge.training.schedules import learning_rate
+    from ganforge.training.schedules import Scaled, learning_rate
 
     return keras.optimizers.Adam(
-        learning_rate=learning_rate(config, updates), beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
+        learning_rate=Scaled(learning_rate(config, updates), scale), beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
     )

@@ -10,6 +10,7 @@ what a bad disk or a copy cut short does to one later.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +39,19 @@ def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
         return []
     found = [(int(m.group(1)), path) for path in folder.iterdir() if (m := NAME_PATTERN.match(path.name))]
     return sorted(found)
+
+
+def remove_partial_files(folder: Path) -> list[Path]:
+    """Delete what a process killed mid-write left behind (never a finished checkpoint); returns them.
+
+    Only regular files, as ``_write`` makes them: anything else under such a
+    name was put there by someone else, on purpose.
+    """
+    found = sorted(folder.glob(".*.partial")) if folder.is_dir() else []
+    partial = [path for path in found if path.is_file() and not path.is_symlink()]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
 
 
 def save(folder: Path, step: int, groups: dict[str, list[Any]], extra: dict[str, Any], keep: int) -> Path:
@@ -69,11 +83,19 @@ def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[st
     arrays[HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
 
     temporary = folder / f".{target.name}.partial"
-    with open(temporary, "wb") as file:
-        np.savez(file, **arrays)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, target)
+    try:
+        with open(temporary, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except OSError as error:
+        # a full disk: drop the partial file (freeing its space), keep every finished one
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        if error.filename is None:
+            error.filename = str(target)
+        raise
     _fsync_folder(folder)
     return target
 

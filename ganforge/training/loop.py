@@ -18,7 +18,9 @@ from ganforge.sinks.jsonl import keep_records
 from ganforge.training.evaluation import EVALUATIONS, Evaluation
 from ganforge.training.records import SinkSet
 from ganforge.training.step import AdversarialStep
-from ganforge.training.stopping import NAMES, StopRequests, first_bad_loss
+from ganforge.training.stopping import (
+    NAMES, STORAGE_ERRNOS, STORAGE_EXIT_CODE, StopRequests, first_bad_loss, first_bad_variable, warn_if_disk_is_short,
+)
 
 
 @dataclass
@@ -34,10 +36,13 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     config = recipe.model.train
     seed = recipe.model.seed
     backend.configure(seed, config.deterministic)
+    from keras import Variable as keras_variable
 
     parts = build_parts(recipe, registry)
-    generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps)
-    discriminator_optimizer = make_optimizer(recipe.model.discriminator_optimizer, config.steps * config.d_steps)
+    # one multiplier for both rates: a rollback after divergence lowers it, checkpoints remember it
+    lr_scale = keras_variable(1.0, dtype="float32", trainable=False, name="lr_scale")
+    generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale)
+    discriminator_optimizer = make_optimizer(recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale)
     step_fn = AdversarialStep(
         parts.generator, parts.discriminator, parts.loss, generator_optimizer, discriminator_optimizer,
         batch_size=config.batch_size, latent_dim=config.latent_dim, d_steps=config.d_steps, seed=seed,
@@ -52,18 +57,22 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     }
     if parts.ema_generator is not None:
         state["ema_generator"] = parts.ema_generator.weights
-    first_step = 0
-    if resume_from is not None:
-        header = checkpoint.restore(resume_from, state)
-        if header.get("seed") != seed:
-            raise CheckpointError(f"{resume_from}: saved with seed {header.get('seed')}, the recipe says {seed}")
-        first_step = header["step"]
-        # evaluations the interrupted run made after its checkpoint will be made again
-        keep_records(run_dir / EVALUATIONS, lambda r: r.get("source") == "ganforge eval" or r.get("step", 0) <= first_step)
 
+    def restore(path: Path) -> int:
+        header = checkpoint.restore(path, state)
+        if header.get("seed") != seed:
+            raise CheckpointError(f"{path}: saved with seed {header.get('seed')}, the recipe says {seed}")
+        lr_scale.assign(header.get("lr_scale", 1.0))
+        # evaluations made after the checkpoint will be made again
+        keep_records(run_dir / EVALUATIONS, lambda r: r.get("source") == "ganforge eval" or r.get("step", 0) <= header["step"])
+        return header["step"]
+
+    first_step = 0 if resume_from is None else restore(resume_from)
     sampler = batch_sampler(recipe, parts.dataset)
     checkpoints = run_dir / run_folder.CHECKPOINTS
     last_checkpoint = resume_from
+    checkpoint.remove_partial_files(checkpoints)
+    warn_if_disk_is_short(checkpoints, state, config.keep_checkpoints)
     sinks = SinkSet.open(recipe.data["sinks"], run_dir, registry)
     sinks.start(config.steps, first_step)
     sinks.text(first_step, "recipe", recipe.to_toml())
@@ -79,9 +88,13 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     losses = []
     window_start, window_step = time.perf_counter(), first_step
     last_scalars: dict[str, float] = {}
+    rollbacks = 0
+
+    def header_extra() -> dict:
+        return {"seed": seed, "recipe": recipe.name, "lr_scale": float(lr_scale.numpy())}
 
     def save(done: int) -> Path:
-        path = checkpoint.save(checkpoints, done, state, {"seed": seed, "recipe": recipe.name}, keep=config.keep_checkpoints)
+        path = checkpoint.save(checkpoints, done, state, header_extra(), keep=config.keep_checkpoints)
         sinks.checkpoint(done, path)
         return path
 
@@ -99,50 +112,83 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             "lr/discriminator": float(discriminator_optimizer.learning_rate),
         }
 
-    def stop_if_diverged():
-        """Stop before a NaN reaches a checkpoint or a record."""
+    def divergence(done: int, check_weights: bool) -> str | None:
+        """What stopped being a number since the last check, if anything."""
         bad = first_bad_loss(losses)
-        if bad is None:
-            return
-        index, which, value = bad
-        where = f"{last_checkpoint} is the last good checkpoint" if last_checkpoint else "no checkpoint was written before it"
-        raise TrainingStopped(
-            f"step {window_step + index + 1}: the {which} loss is {value}; training stopped. {where}. "
-            f"Lower the learning rates or add a penalty, then resume: ganforge run {run_dir} --resume --set ...",
-            exit_code=3,
-        )
+        if bad is not None:
+            index, which, value = bad
+            return f"step {window_step + index + 1}: the {which} loss is {value}"
+        if check_weights and (variable := first_bad_variable(state)):
+            return f"step {done}: {variable} holds NaN or infinite values"
+        return None
+
+    def roll_back_or_stop(problem: str) -> int:
+        """Restore the last checkpoint with lower rates (returning its step), or stop with exit code 3."""
+        nonlocal rollbacks, window_start, window_step
+        if config.on_divergence != "rollback" or last_checkpoint is None or rollbacks >= config.max_rollbacks:
+            where = f"{last_checkpoint} is the last good checkpoint" if last_checkpoint else "no checkpoint was written before it"
+            tried = f" after {rollbacks} rollback(s)" if rollbacks else ""
+            raise TrainingStopped(
+                f"{problem}; training stopped{tried}. {where}. Lower the learning rates, add a penalty or set "
+                f"train.on_divergence = \"rollback\", then resume: ganforge run {run_dir} --resume --set ...",
+                exit_code=3,
+            )
+        rollbacks += 1
+        step = restore(last_checkpoint)
+        lr_scale.assign(float(lr_scale.numpy()) * config.rollback_lr_factor)
+        sinks.rewind(step)
+        losses.clear()
+        window_start, window_step = time.perf_counter(), step
+        print(f"ganforge: {problem}; rolled back to {last_checkpoint} (step {step}), learning rates now "
+              f"x{float(lr_scale.numpy()):g} (rollback {rollbacks} of {config.max_rollbacks})", file=sys.stderr)
+        return step
 
     try:
         with StopRequests() as stop:
-            for step in range(first_step, config.steps):
+            step = first_step
+            while step < config.steps:
                 real = np.stack([sampler.batch(step * config.d_steps + draw) for draw in range(config.d_steps)])
                 losses.append(step_fn(real, step))
-                done = step + 1
+                step = done = step + 1
                 finished = done == config.steps
                 sinks.progress(done)
-                if done % config.log_every == 0 or finished or done % config.checkpoint_every == 0 or stop.received:
-                    stop_if_diverged()
+                due_log = done % config.log_every == 0 or finished
+                due_checkpoint = done % config.checkpoint_every == 0 or finished or stop.received
+                due_eval = bool(parts.metrics) and ((evaluate_every and done % evaluate_every == 0) or finished)
+                if due_log or due_checkpoint or due_eval:
+                    # nothing non-finite may reach a record, a sample or a checkpoint
+                    if problem := divergence(done, check_weights=due_checkpoint or due_eval):
+                        step = roll_back_or_stop(problem)
+                        continue
                 if stop.received:
                     last_checkpoint = save(done)
-                    name = NAMES[stop.received]
                     raise TrainingStopped(
-                        f"{name}: stopped after step {done}, checkpoint {last_checkpoint}. "
+                        f"{NAMES[stop.received]}: stopped after step {done}, checkpoint {last_checkpoint}. "
                         f"Continue with: ganforge run {run_dir} --resume",
                         exit_code=128 + stop.received,
                     )
-                if done % config.log_every == 0 or finished:
+                if due_log:
                     last_scalars = window_scalars(done)
                     sinks.scalars(done, last_scalars)
                     losses.clear()
                     window_start, window_step = time.perf_counter(), done
                 if done % config.sample_every == 0 or finished:
                     evaluation.save_samples(done)
-                if parts.metrics and ((evaluate_every and done % evaluate_every == 0) or finished):
+                if due_eval:
                     results = evaluation.run_metrics(done)
                     if best.improved(results):
-                        checkpoint.save_best(checkpoints, done, state, {"seed": seed, "recipe": recipe.name, "best": best.record()})
+                        checkpoint.save_best(checkpoints, done, state, {**header_extra(), "best": best.record()})
                 if done % config.checkpoint_every == 0 or finished:
                     last_checkpoint = save(done)
+    except OSError as error:
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        kept = f"{last_checkpoint} is intact" if last_checkpoint else "no checkpoint had been written yet"
+        raise TrainingStopped(
+            f"{error.filename or run_dir}: cannot write ({error.strerror}); training stopped at step {step}. "
+            f"{kept}. Free some space, then continue with: ganforge run {run_dir} --resume",
+            exit_code=STORAGE_EXIT_CODE,
+        ) from None
     finally:
         sinks.close()
     return RunResult(run_dir, config.steps, last_checkpoint, last_scalars)

@@ -66,5 +66,9 @@ class SinkSet:
     def checkpoint(self, step: int, path: Path) -> None:
         self._each("checkpoint", step, path)
 
+    def rewind(self, step: int) -> None:
+        """Training went back to ``step`` (a rollback): sinks that can, forget what came after it."""
+        self._each("rewind", step)
+
     def close(self) -> None:
         self._each("close")

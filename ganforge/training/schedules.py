@@ -52,3 +52,24 @@ def learning_rate(config, updates: int):
     return HoldThenDecay(
         config.learning_rate, updates, int(round(config.decay_start * updates)), config.final_scale, config.schedule
     )
+
+
+@keras.saving.register_keras_serializable(package="ganforge")
+class Scaled(keras.optimizers.schedules.LearningRateSchedule):
+    """``rate`` (a float or a schedule) times ``scale``, a variable the loop lowers after a rollback.
+
+    The scale lives outside the optimizer's variables so that checkpoints keep
+    their layout; the loop saves it in each checkpoint's header instead.
+    """
+
+    def __init__(self, rate, scale):
+        self.rate = rate
+        self.scale = scale
+
+    def __call__(self, step):
+        base = self.rate(step) if callable(self.rate) else self.rate
+        return base * ops.convert_to_tensor(self.scale)
+
+    def get_config(self):
+        rate = keras.saving.serialize_keras_object(self.rate) if callable(self.rate) else self.rate
+        return {"rate": rate, "scale": float(ops.convert_to_numpy(self.scale))}

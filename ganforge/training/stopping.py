@@ -1,4 +1,4 @@
-"""Stopping a run cleanly: on SIGINT or SIGTERM, and when the losses stop being numbers.
+"""Stopping a run cleanly: on SIGINT or SIGTERM, when the numbers stop being numbers, when the disk fills.
 
 A signal does not interrupt a step: the handler only notes it, the loop
 finishes the step it is in, writes a checkpoint, and then stops. A second
@@ -8,8 +8,12 @@ anyway).
 """
 from __future__ import annotations
 
+import errno
+import shutil
 import signal
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -44,3 +48,29 @@ def first_bad_loss(losses: list) -> tuple[int, str, float] | None:
         return None
     index, column = np.argwhere(~np.isfinite(values))[0]
     return int(index), ("discriminator", "generator")[column], float(values[index, column])
+
+
+def first_bad_variable(groups: dict[str, list]) -> str | None:
+    """``"<group> variable <path>"`` of the first variable holding a NaN or an infinity, or None."""
+    for group, variables in groups.items():
+        for variable in variables:
+            if not np.isfinite(np.asarray(variable.numpy())).all():
+                return f"{group} variable {variable.path}"
+    return None
+
+
+# A disk that is full, over quota, read-only or failing: the run stops with its last checkpoint
+# intact and exit code 74 (EX_IOERR in sysexits.h), so a job script can tell it from a bug.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
+STORAGE_EXIT_CODE = 74
+
+
+def warn_if_disk_is_short(folder: Path, groups: dict[str, list], keep: int) -> None:
+    """Say at the start, not hours later, when the disk cannot hold ``keep`` checkpoints plus one being written."""
+    size = sum(int(np.prod(variable.shape)) * np.dtype(variable.dtype).itemsize for variables in groups.values() for variable in variables)
+    existing = folder if folder.exists() else folder.parent
+    free = shutil.disk_usage(existing).free
+    needed = (keep + 1) * size
+    if free < needed:
+        print(f"ganforge: warning: {existing} has {free / 2**20:.0f} MiB free; {keep} checkpoints of "
+              f"{size / 2**20:.0f} MiB plus one being written need {needed / 2**20:.0f} MiB", file=sys.stderr)
