@@ -95,7 +95,7 @@ def open_zip(path: Path) -> zipfile.ZipFile:
 def _decode_chunk(identity: dict[str, str], names: list[str], start: int, images_path: str, preprocess: dict) -> list[tuple[int, str, str]]:
     """Worker: decode ``names`` into rows ``start...`` of the cache; returns the failures."""
     options = Preprocess(**preprocess)
-    images = np.load(images_path, mmap_mode="r+")
+    images = np.load(images_path, mmap_mode="r+", allow_pickle=False)
     failures = []
     archive = zipfile.ZipFile(identity["root"]) if identity["kind"] == "zip" else None
     try:
@@ -161,7 +161,7 @@ def _read_manifest(folder: Path) -> dict | None:
 
 def _open(folder: Path, manifest: dict) -> ImageCache:
     try:
-        images = np.load(folder / IMAGES, mmap_mode="r")
+        images = np.load(folder / IMAGES, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as error:
         raise DataError(f"{folder / IMAGES}: damaged cache ({error}); delete {folder} to rebuild it") from None
     names = [row[0] for row in manifest["files"]]
