@@ -15,6 +15,7 @@ from typing import Any, Union
 import numpy as np
 import pydantic
 
+from ganforge.contract import check_returned
 from ganforge.registry import Registry, get_registry
 
 RESIZE_FILTERS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
@@ -46,7 +47,7 @@ def build_feature_network(value: FeaturesParam, registry: Registry | None = None
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
         raise ValueError(f"features.{where}: {problem['msg']}") from None
-    return component.load_factory()(**params)
+    return check_returned("features", registry.who(component), component.load_factory()(**params))
 
 
 class NetworkSlot:

@@ -26,12 +26,18 @@ entry-point group. It implements any of the hooks below; each hook receives a
 What each factory receives and returns is documented on its hook. A factory
 that cannot work with its parameters or the data's shape raises
 ``ValueError`` with a plain message: ganforge reports it as an error in the
-recipe's table for that component (exit code 2, no traceback). The
-contract version below changes only when an existing factory signature does.
+recipe's table for that component (exit code 2, no traceback).
+
+A plugin module says which contract it was written for with a module-level
+``GANFORGE_CONTRACT = 1``. The contract version changes only when an
+existing factory signature or return value does (new hooks and new optional
+methods keep it); ganforge loads plugins for any version in
+``SUPPORTED_CONTRACTS`` and refuses the others with a message naming both.
 """
 import pluggy
 
 CONTRACT_VERSION = 1
+SUPPORTED_CONTRACTS = (1,)
 
 hookspec = pluggy.HookspecMarker("ganforge")
 hookimpl = pluggy.HookimplMarker("ganforge")

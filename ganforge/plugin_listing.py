@@ -12,12 +12,13 @@ from ganforge.registry import Registry, get_registry
 def print_plugins(console: Console, registry: Registry | None = None) -> None:
     registry = registry or get_registry()
     table = Table(title="ganforge plugins", title_justify="left")
-    for column in ("plugin", "package", "version", "components", "status"):
+    for column in ("plugin", "package", "version", "contract", "components", "status"):
         table.add_column(column)
     for plugin in sorted(registry.plugins.values(), key=lambda p: p.name):
         components = ", ".join(f"{c.kind} {c.name}" for c in plugin.components)
         status = f"[red]failed:[/] {escape(plugin.error)}" if plugin.error else "[green]ok[/]"
-        table.add_row(plugin.name, plugin.package, plugin.version, escape(components) or "-", status)
+        contract = "?" if plugin.contract is None else str(plugin.contract)  # "?": the plugin does not say
+        table.add_row(plugin.name, plugin.package, plugin.version, contract, escape(components) or "-", status)
     console.print(table)
     if registry.failed():
         console.print(f"[red]{len(registry.failed())} plugin(s) failed to load[/]; recipes that do not use them still run.")

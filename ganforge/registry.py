@@ -20,7 +20,7 @@ from typing import Any, Callable
 import pluggy
 import pydantic
 
-from ganforge import hookspecs
+from ganforge import __version__, hookspecs
 from ganforge.errors import PluginError
 
 ENTRY_POINT_GROUP = "ganforge"
@@ -104,6 +104,7 @@ class Plugin:
     module: str
     components: list[Component] = field(default_factory=list)
     error: str | None = None
+    contract: int | None = None  # the GANFORGE_CONTRACT the module declares; None: not declared
 
 
 def _type_name(annotation: Any) -> str:
@@ -168,8 +169,20 @@ class Registry:
         self.plugins[name] = plugin
         try:
             plugin_module = load()
-            self._manager.register(plugin_module, name=name)
         except Exception as error:  # a broken plugin must not take the others down
+            plugin.error = f"{type(error).__name__}: {error}"
+            return plugin
+        plugin.contract = getattr(plugin_module, "GANFORGE_CONTRACT", None)
+        if plugin.contract is not None and plugin.contract not in hookspecs.SUPPORTED_CONTRACTS:
+            supported = " or ".join(str(version) for version in hookspecs.SUPPORTED_CONTRACTS)
+            plugin.error = (
+                f"written for plugin contract {plugin.contract!r}, but this ganforge ({__version__}) supports contract "
+                f"{supported}; install a release of {package} made for contract {supported}"
+            )
+            return plugin
+        try:
+            self._manager.register(plugin_module, name=name)
+        except Exception as error:
             plugin.error = f"{type(error).__name__}: {error}"
             return plugin
         for kind, hook_name in HOOKS.items():
@@ -232,6 +245,12 @@ class Registry:
             choices = " or ".join(repr(c.qualified_name) for c in providers)
             raise PluginError(f"{kind} {short_name!r} is registered by more than one plugin: write {choices}")
         raise PluginError(self._unknown_message(kind, name))
+
+    def who(self, component: Component) -> str:
+        """The component, its plugin and that plugin's package, for messages."""
+        plugin = self.plugins.get(component.plugin)
+        package = f" ({plugin.package})" if plugin is not None else ""
+        return f"{component.kind} {component.name!r} of plugin {component.plugin!r}{package}"
 
     def find(self, name: str) -> list[Component]:
         """Components of any kind called ``name`` (or ``plugin:name``)."""

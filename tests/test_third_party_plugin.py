@@ -46,6 +46,33 @@ BROKEN = '''
 import a_dependency_nobody_installed  # noqa: F401
 '''
 
+# written for a contract this ganforge does not know, and a factory that returns the wrong thing
+FUTURE = '''
+from ganforge import hookimpl
+
+GANFORGE_CONTRACT = 2
+
+
+@hookimpl
+def register_losses(register):
+    register("from_the_future", lambda: None)
+'''
+
+WRONG = '''
+from ganforge import hookimpl
+
+GANFORGE_CONTRACT = 1
+
+
+def not_a_model(spec, latent_dim):
+    return [spec, latent_dim]
+
+
+@hookimpl
+def register_generators(register):
+    register("listgen", not_a_model)
+'''
+
 
 def make_package(root, name, version, source):
     write(root / name / "pyproject.toml", PYPROJECT.format(name=name, version=version))
@@ -58,7 +85,9 @@ def site(tmp_path_factory):
     """Both packages pip-installed into a folder that goes on PYTHONPATH."""
     root = tmp_path_factory.mktemp("plugins")
     target = root / "site"
-    for package in (make_package(root, "tinygen", "1.2.3", TINYGEN), make_package(root, "broken", "0.1.0", BROKEN)):
+    packages = [make_package(root, "tinygen", "1.2.3", TINYGEN), make_package(root, "broken", "0.1.0", BROKEN),
+                make_package(root, "future", "2.0.0", FUTURE), make_package(root, "wrong", "0.1.0", WRONG)]
+    for package in packages:
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
              "--target", str(target), str(package)],
@@ -97,3 +126,22 @@ def test_a_recipe_needing_a_missing_component_names_the_broken_package(site, tmp
     assert result.returncode == 2
     assert "dataset.name" in result.stderr and "ganforge-broken" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_plugin_for_another_contract_is_refused_by_name_and_the_rest_work(site, tmp_path):
+    listed = run_cli("plugins", cwd=tmp_path, env={**site, "COLUMNS": "400"})
+    assert listed.returncode == 0, listed.stderr
+    future = next(line for line in listed.stdout.splitlines() if "ganforge-future" in line)
+    assert "failed" in future and "written for plugin contract 2" in future and "supports contract 1" in future
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    assert run_cli("recipe", "check", str(recipe), cwd=tmp_path, env=site).returncode == 0
+    asked = run_cli("recipe", "check", str(recipe), "--set", 'loss.name="from_the_future"', cwd=tmp_path, env=site)
+    assert asked.returncode == 2 and "ganforge-future" in asked.stderr and "contract 2" in asked.stderr
+
+
+def test_a_factory_returning_the_wrong_object_is_named_with_what_it_returned(site, tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    result = run_cli("recipe", "check", str(recipe), "--set", 'generator={ name = "listgen" }', cwd=tmp_path, env=site)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "generator 'listgen' of plugin 'wrong' (ganforge-wrong) returned builtins.list" in result.stderr
+    assert "must return a keras.Model" in result.stderr

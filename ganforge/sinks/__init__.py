@@ -6,6 +6,8 @@ Records the loop sends: ``scalars(step, values)`` every ``log_every`` steps
 """
 from ganforge.hookspecs import hookimpl
 
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
+
 
 @hookimpl
 def register_sinks(register):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ganforge.backend import tensorflow
+from ganforge.contract import check_returned
 from ganforge.data import BatchSampler
 from ganforge.errors import DataError, RecipeError
 from ganforge.recipe import Recipe
@@ -36,11 +37,13 @@ def _factory_error(recipe: Recipe, section: str, name: str, error: Exception) ->
 def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: Any, values: dict | None = None) -> Any:
     params = dict(values if values is not None else recipe.data[section])
     name = params.pop("name")
-    factory = registry.get(kind, name).load_factory()
+    component = registry.get(kind, name)
+    factory = component.load_factory()
     try:
-        return factory(*args, **params)
+        made = factory(*args, **params)
     except (ValueError, DataError) as error:  # the contract: "these parameters or files cannot work"
         raise _factory_error(recipe, section, name, error) from None
+    return check_returned(kind, registry.who(component), made)
 
 
 def build_dataset(recipe: Recipe, registry: Registry | None = None):
@@ -77,7 +80,7 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     generator = _call(recipe, registry, "generator", "generator", spec, train.latent_dim)
     discriminator = _call(recipe, registry, "discriminator", "discriminator", spec)
     loss = _call(recipe, registry, "loss", "loss")
-    check_shapes(recipe, spec, generator, discriminator)
+    check_shapes(recipe, spec, generator, discriminator, registry)
     penalties = _penalties(recipe, registry, loss)
     _check_label_options(recipe, loss)
     ema_generator = None
@@ -122,28 +125,30 @@ def _check_label_options(recipe: Recipe, loss) -> None:
             )
 
 
-def check_shapes(recipe: Recipe, spec, generator, discriminator) -> None:
+def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Registry) -> None:
     """Generator output = discriminator input = dataset images, and one logit per image."""
     latent_dim = recipe.model.train.latent_dim
     file = str(recipe.path)
+    made_by = {kind: registry.who(registry.get(kind, recipe.data[kind]["name"])) for kind in ("generator", "discriminator")}
     try:
         fake = generator(np.zeros((PROBE_BATCH, latent_dim), np.float32), training=False)
     except Exception as error:
-        raise RecipeError(f"the generator cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}", file=file, key="generator") from None
+        raise RecipeError(f"{made_by['generator']} cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}", file=file, key="generator") from None
     fake_shape = tuple(fake.shape[1:])
     if fake_shape != spec.shape:
         raise RecipeError(
-            f"the generator makes images of shape {fake_shape}, but the dataset's images are {spec.shape}",
+            f"{made_by['generator']} makes images of shape {fake_shape}, but the dataset's images are {spec.shape}",
             file=file,
             key="generator",
         )
     try:
         logits = discriminator(np.zeros((PROBE_BATCH, *spec.shape), np.float32), training=False)
     except Exception as error:
-        raise RecipeError(f"the discriminator cannot take images of shape {spec.shape}: {error}", file=file, key="discriminator") from None
+        raise RecipeError(f"{made_by['discriminator']} cannot take images of shape {spec.shape}: {error}", file=file, key="discriminator") from None
     if tuple(logits.shape) not in ((PROBE_BATCH, 1), (PROBE_BATCH,)):
         raise RecipeError(
-            f"the discriminator must return one logit per image, shape ({PROBE_BATCH}, 1); it returned {tuple(logits.shape)}",
+            f"{made_by['discriminator']} must return one logit per image, shape ({PROBE_BATCH}, 1); "
+            f"it returned {tuple(logits.shape)}",
             file=file,
             key="discriminator",
         )

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 
 from ganforge import hookimpl
+
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
 from ganforge.dataparams import CachedImageParams
 
 

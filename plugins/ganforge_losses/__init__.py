@@ -3,6 +3,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ganforge import hookimpl
 
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
+
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")

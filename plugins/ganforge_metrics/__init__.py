@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ganforge import hookimpl
+
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
 from ganforge.features import FeaturesParam
 
 Features = Annotated[FeaturesParam, Field(description='feature network: a name ("digits") or { name = ..., parameters }')]

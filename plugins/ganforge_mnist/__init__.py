@@ -11,6 +11,8 @@ from typing import Optional
 
 from ganforge import hookimpl
 
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
+
 
 def digits(classes: Optional[list[int]] = None, pad: int = 2):
     """The embedded digits; ``classes`` keeps only those labels (e.g. [0, 1])."""

@@ -6,6 +6,8 @@ TensorBoard's. Watch with ``tensorboard --logdir runs``.
 """
 from ganforge import hookimpl
 
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
+
 
 def tensorboard(run_dir, folder: str = "tensorboard"):
     """Event files in ``<run folder>/<folder>``: scalars, sample grids, evaluation tables, the recipe."""

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ganforge import hookimpl
 
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
+
 
 class MixtureParams(BaseModel):
     model_config = ConfigDict(extra="forbid")

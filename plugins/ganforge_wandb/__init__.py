@@ -13,6 +13,8 @@ from pydantic import Field
 
 from ganforge import hookimpl
 
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
+
 
 def wandb(
     run_dir,

@@ -1,0 +1,261 @@
+"""Contract checks for plugin authors, to call from your own pytest suite.
+
+Each check builds the component the way ganforge will, calls it the way
+training will, and raises :class:`ContractError` (an ``AssertionError``, so
+pytest shows it as a failed test) saying what the component returned and
+what the contract asks for::
+
+    from ganforge.data import DataSpec
+    from ganforge.testing import check_generator
+
+    def test_my_generator_keeps_the_contract():
+        check_generator(build_my_generator, DataSpec(32, 32, 3), latent_dim=64, width=16)
+
+ganforge's own plugins are tested with these same checks
+(``tests/test_plugin_contract.py``). :func:`train_briefly` runs a recipe for a
+few steps through the real training loop.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ganforge.backend import tensorflow
+from ganforge.contract import check_returned, describe
+from ganforge.data import DataSpec
+from ganforge.errors import PluginError
+
+__all__ = [
+    "ContractError", "check_generator", "check_discriminator", "check_dataset", "check_loss", "check_penalty",
+    "check_metric", "check_feature_network", "check_sink", "check_save_and_load", "train_briefly",
+]
+
+
+class ContractError(AssertionError):
+    """A component does not do what its kind of component must."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ContractError(message)
+
+
+def _returned(kind: str, factory: Callable[..., Any], *args: Any, **params: Any) -> Any:
+    name = getattr(factory, "__qualname__", repr(factory))
+    try:
+        return check_returned(kind, f"{kind} factory {name}", factory(*args, **params))
+    except PluginError as error:
+        raise ContractError(str(error)) from None
+
+
+def _finite(array: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(array)
+    _require(not bad.any(), f"{what} holds {int(bad.sum())} NaN or infinite value(s)")
+
+
+def _noise(batch: int, latent_dim: int) -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((batch, latent_dim)).astype(np.float32)
+
+
+def check_generator(factory: Callable[..., Any], spec: DataSpec, *, latent_dim: int = 16, batch: int = 3, **params: Any):
+    """``factory(spec, latent_dim, **params)`` returns a keras.Model: noise -> float32 images in [-1, 1]; returns the model."""
+    tensorflow()
+    model = _returned("generator", factory, spec, latent_dim, **params)
+    for size in (batch, 1):
+        images = np.asarray(model(_noise(size, latent_dim), training=False))
+        _require(images.shape == (size, *spec.shape),
+                 f"the generator made shape {images.shape} from noise ({size}, {latent_dim}); expected {(size, *spec.shape)}")
+        _require(images.dtype == np.float32, f"the generator made {images.dtype} values; expected float32")
+        _finite(images, "the generator's output")
+        low, high = float(images.min()), float(images.max())
+        _require(low >= -1 - 1e-5 and high <= 1 + 1e-5,
+                 f"the generator's values span [{low:.3g}, {high:.3g}]; they must lie in [-1, 1] (end with tanh)")
+    return model
+
+
+def check_discriminator(factory: Callable[..., Any], spec: DataSpec, *, batch: int = 3, **params: Any):
+    """``factory(spec, **params)`` returns a keras.Model: images in [-1, 1] -> one finite logit each; returns the model."""
+    tensorflow()
+    model = _returned("discriminator", factory, spec, **params)
+    images = np.random.default_rng(1).uniform(-1, 1, (batch, *spec.shape)).astype(np.float32)
+    logits = np.asarray(model(images, training=False))
+    _require(logits.shape in ((batch, 1), (batch,)),
+             f"the discriminator returned shape {logits.shape} for {batch} images; expected one logit each, ({batch}, 1)")
+    _finite(logits, "the discriminator's logits")
+    activation = getattr(model.layers[-1], "activation", None)
+    _require(getattr(activation, "__name__", "") != "sigmoid",
+             "the discriminator ends with a sigmoid: return logits, the loss applies the sigmoid where it is stable")
+    return model
+
+
+def check_dataset(factory: Callable[..., Any], *, batch: int = 8, **params: Any):
+    """``factory(**params)`` returns a dataset that reads the same examples every time; returns it.
+
+    Checks ``spec``, ``len``, and ``read(indices)``: shape ``(n, *spec.shape)``,
+    uint8, or float32 (images in [-1, 1]), the same values for the same indices (in any
+    order, and from a second dataset built with the same parameters).
+    """
+    dataset = _returned("dataset", factory, **params)
+    if hasattr(dataset, "prepare"):
+        dataset.prepare()
+    size = len(dataset)
+    _require(size > 0, "the dataset is empty")
+    indices = np.unique(np.r_[np.arange(min(batch, size)), size - 1])
+    examples = np.asarray(dataset.read(indices))
+    _require(examples.shape == (len(indices), *dataset.spec.shape),
+             f"read({len(indices)} indices) returned shape {examples.shape}; expected {(len(indices), *dataset.spec.shape)}")
+    _require(examples.dtype in (np.uint8, np.float32), f"read() returned {examples.dtype}; expected uint8 pixels or float32")
+    if examples.dtype == np.float32:
+        _finite(examples, "the dataset's examples")
+        if dataset.spec.is_image:  # points (a 2-D mixture, say) may use any range the models are built for
+            _require(float(np.abs(examples).max()) <= 1 + 1e-5, "float32 images must lie in [-1, 1] (or return uint8 pixels)")
+    again = np.asarray(dataset.read(indices[::-1]))[::-1]
+    _require(np.array_equal(examples, again), "read() returned other values for the same indices in another order")
+    twin = factory(**params)
+    if hasattr(twin, "prepare"):
+        twin.prepare()
+    _require(len(twin) == size and np.array_equal(np.asarray(twin.read(indices)), examples),
+             "a second dataset built with the same parameters holds other examples: seed everything random")
+    return dataset
+
+
+def _logits(batch: int, seed: int, scale: float = 3.0) -> np.ndarray:
+    return (scale * np.random.default_rng(seed).standard_normal((batch, 1))).astype(np.float32)
+
+
+def check_loss(factory: Callable[..., Any], **params: Any):
+    """``factory(**params)`` returns a loss whose two terms are finite scalars with finite, non-zero gradients."""
+    tf = tensorflow()
+    loss = _returned("loss", factory, **params)
+    for scale in (3.0, 40.0):  # ordinary logits, and the saturated ones a failing D produces
+        real, fake = tf.Variable(_logits(8, 2, scale)), tf.Variable(_logits(8, 3, scale))
+        with tf.GradientTape(persistent=True) as tape:
+            d_loss = loss.discriminator_loss(real, fake)
+            g_loss = loss.generator_loss(fake)
+        for name, value, sources in (("discriminator_loss", d_loss, [real, fake]), ("generator_loss", g_loss, [fake])):
+            value_np = np.asarray(value)
+            _require(value_np.shape == (), f"{name} returned shape {value_np.shape}; expected a scalar")
+            _finite(value_np, f"{name} at logits of scale {scale}")
+            gradients = tape.gradient(value, sources)
+            _require(all(g is not None for g in gradients), f"{name} is not differentiable in the logits (use keras.ops)")
+            for gradient in gradients:
+                _finite(np.asarray(gradient), f"the gradient of {name} at logits of scale {scale}")
+            if scale == 3.0:
+                _require(any(np.abs(np.asarray(g)).max() > 0 for g in gradients), f"{name}'s gradient is zero everywhere")
+    return loss
+
+
+def check_penalty(factory: Callable[..., Any], spec: DataSpec = DataSpec(8, 8, 1), **params: Any):
+    """``factory(**params)`` returns a penalty: valid ``points`` and ``every``, a finite scalar from gradients."""
+    tf = tensorflow()
+    penalty = _returned("penalty", factory, **params)
+    _require(isinstance(penalty.every, int) and penalty.every >= 1, f"every = {penalty.every!r}; expected an int >= 1")
+    gradients = tf.Variable(np.random.default_rng(4).standard_normal((4, *spec.shape)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        value = penalty.from_gradients(gradients)
+    value_np = np.asarray(value)
+    _require(value_np.shape == (), f"from_gradients returned shape {value_np.shape}; expected a scalar")
+    _finite(value_np, "the penalty")
+    _require(tape.gradient(value, gradients) is not None, "the penalty is not differentiable in the gradients (use keras.ops)")
+    return penalty
+
+
+def check_metric(factory: Callable[..., Any], dataset, generate: Callable[[int], np.ndarray] | None = None, **params: Any) -> dict:
+    """``factory(**params)`` returns a metric whose ``evaluate`` gives finite floats by name; returns them.
+
+    ``generate(count)`` stands in for the generator (default: the dataset's own
+    examples scaled to [-1, 1], a perfect generator).
+    """
+    from ganforge.training.evaluation import EvalContext
+
+    metric = _returned("metric", factory, **params)
+    if hasattr(metric, "check"):
+        metric.check(dataset.spec, dataset)
+    if generate is None:
+        def generate(count):
+            examples = np.asarray(dataset.read(np.arange(count) % len(dataset)))
+            return examples.astype(np.float32) / 127.5 - 1 if examples.dtype == np.uint8 else examples
+
+    images: dict[str, np.ndarray] = {}
+    context = EvalContext(step=1, spec=dataset.spec, dataset=dataset, generate=generate,
+                          save_image=lambda name, image: images.setdefault(name, image))
+    results = metric.evaluate(context)
+    _require(isinstance(results, dict) and results, f"evaluate returned {describe(results)}; expected a dict of name -> float")
+    for name, value in results.items():
+        _require(isinstance(name, str) and "/" not in name, f"result name {name!r}: use plain names (ganforge adds the metric's)")
+        _require(isinstance(value, (int, float, np.floating, np.integer)), f"result {name!r} is {describe(value)}; expected a float")
+    for name, image in images.items():
+        _require(image.dtype == np.uint8 and image.ndim == 3, f"save_image({name!r}) got {image.dtype} {image.shape}; expected uint8 (H, W, C)")
+    return results
+
+
+def check_feature_network(factory: Callable[..., Any], *, batch: int = 3, **params: Any):
+    """``factory(**params)`` returns a network: images of ``input_shape`` -> features (N, D), logits (N, C) or None."""
+    network = _returned("features", factory, **params)
+    shape = tuple(network.input_shape)
+    _require(len(shape) == 3, f"input_shape is {shape}; expected (height, width, channels)")
+    _require(isinstance(network.describe(), str), "describe() must return a string")
+    images = np.random.default_rng(5).uniform(-1, 1, (batch, *shape)).astype(np.float32)
+    features, logits = network(images)
+    features = np.asarray(features)
+    _require(features.ndim == 2 and features.shape[0] == batch, f"features have shape {features.shape}; expected ({batch}, D)")
+    _finite(features, "the features")
+    if logits is not None:
+        logits = np.asarray(logits)
+        _require(logits.ndim == 2 and logits.shape[0] == batch, f"logits have shape {logits.shape}; expected ({batch}, classes)")
+    return network
+
+
+def check_sink(factory: Callable[..., Any], run_dir: Path, **params: Any):
+    """``factory(run_dir, **params)`` returns a sink that takes one of every record the loop sends; returns it."""
+    sink = factory(Path(run_dir), **params)
+    grid = np.zeros((8, 8, 3), np.uint8)
+    calls = [("start", 4, 0), ("progress", 1), ("scalars", 2, {"loss/generator": 0.5, "speed/images_per_s": 10.0}),
+             ("images", 2, "samples", grid), ("table", 2, "evaluation", ["metric", "value"], [["fid", 1.0]]),
+             ("text", 0, "recipe", 'name = "x"\n'), ("checkpoint", 4, Path(run_dir) / "checkpoints" / "step_00000004.npz"),
+             ("close",)]
+    for method, *args in calls:
+        handler = getattr(sink, method, None)
+        if handler is None:
+            continue  # every method is optional
+        try:
+            handler(*args)
+        except Exception as error:
+            raise ContractError(f"the sink's {method}() raised {type(error).__name__}: {error}") from error
+    return sink
+
+
+def check_save_and_load(model, example_input: np.ndarray) -> None:
+    """A Keras model survives ``model.save`` and a safe-mode ``load_model``, computing the same outputs."""
+    tensorflow()
+    import keras
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        try:
+            loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:
+            raise ContractError(
+                f"the saved model does not load back ({type(error).__name__}: {error}); custom layers need "
+                "@keras.saving.register_keras_serializable() and a get_config()"
+            ) from None
+    before = np.asarray(model(example_input, training=False))
+    after = np.asarray(loaded(example_input, training=False))
+    _require(np.allclose(before, after, atol=1e-6), "the loaded model computes other outputs than the saved one")
+
+
+def train_briefly(recipe: str | Path, run_root: Path, *, steps: int = 2, overrides: list[str] = ()) -> Path:
+    """Train ``recipe`` for ``steps`` steps through the real loop, under ``run_root``; returns the run folder."""
+    from ganforge.recipe import load_recipe
+    from ganforge.training import run_dir
+    from ganforge.training.loop import train
+
+    settings = [f"train.steps={steps}", f'output_dir="{Path(run_root).as_posix()}"', 'sinks=["jsonl"]', *overrides]
+    loaded = load_recipe(recipe, settings)
+    folder = run_dir.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
+    train(loaded, folder)
+    return folder
