@@ -45,12 +45,12 @@ class _Section(BaseModel):
 
 
 class TrainConfig(_Section):
-    steps: int = Field(10_000, gt=0, description="generator updates to train for")
-    batch_size: int = Field(64, gt=0, description="images per batch, for real and for fake")
-    d_steps: int = Field(1, ge=1, description="discriminator updates before each generator update")
-    latent_dim: int = Field(100, gt=0, description="size of the generator's noise vector")
+    steps: int = Field(10_000, gt=0, le=10**12, description="generator updates to train for")
+    batch_size: int = Field(64, gt=0, le=65_536, description="images per batch, for real and for fake")
+    d_steps: int = Field(1, ge=1, le=100, description="discriminator updates before each generator update")
+    latent_dim: int = Field(100, gt=0, le=65_536, description="size of the generator's noise vector")
     sample_every: int = Field(500, gt=0, description="steps between fixed-noise sample grids")
-    samples: int = Field(64, gt=0, description="images in each sample grid")
+    samples: int = Field(64, gt=0, le=1024, description="images in each sample grid")
     checkpoint_every: int = Field(1000, gt=0, description="steps between checkpoints")
     keep_checkpoints: int = Field(3, ge=1, description="newest checkpoints kept on disk")
     log_every: int = Field(50, gt=0, description="steps between records to metrics.jsonl and sinks")

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from conftest import TINY_RECIPE
 from ganforge.cli import app
+from ganforge.recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 # an image GAN on digits and the 2-D mixture benchmark (with penalty, schedules, metrics and eval keys)
@@ -131,3 +132,30 @@ def test_a_mutated_set_override_is_accepted_or_rejected_with_a_message_naming_th
     if result.exit_code == 2:
         assert "Traceback" not in result.output
         assert key in result.output or "--set" in result.output, result.output
+
+
+TRAIN_VALUES = st.one_of(st.integers(-3, 70), st.floats(-2, 2),
+                         st.sampled_from([0, 1, 0.0, 0.5, 0.999, True, "x", "rollback", float("nan")]))
+
+
+@settings(max_examples=int(os.environ.get("GANFORGE_FUZZ_RUNS", "30")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(TrainConfig.model_fields)), TRAIN_VALUES)
+def test_a_recipe_that_passes_check_also_trains(recipe_file, key, value):
+    """Values the check accepts must train: the same mutation, run for two steps through the real loop."""
+    data = copied(BASES[0])
+    data["train"][key] = value
+    data["output_dir"] = str(recipe_file.parent / "runs")
+    data["sinks"] = ["jsonl"]
+    recipe_file.write_text(tomli_w.dumps(data), encoding="utf-8")
+    steps = ["--set", "train.steps=2"] if key != "steps" else []
+    checked = CliRunner().invoke(app, ["recipe", "check", str(recipe_file), *steps])
+    if checked.exit_code != 0:
+        return
+    event(f"train.{key} trained")
+    result = CliRunner().invoke(app, ["run", str(recipe_file), *steps])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:
+        assert f"train.{key}" in result.output or key in result.output, result.output
