@@ -26,6 +26,8 @@ recipe_app = typer.Typer(help="Inspect and validate recipes.", no_args_is_help=T
 app.add_typer(recipe_app, name="recipe")
 data_app = typer.Typer(help="Prepare datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+plugin_app = typer.Typer(help="Write your own plugin.", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -166,6 +168,23 @@ def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
                   f"cache {cache.folder} ({len(cache.names)} images, {size_mb:.0f} MiB)")
     if cache.skipped:
         console.print(f"  {len(cache.skipped)} unreadable image(s) left out; the list is in {cache.folder / 'manifest.json'}")
+
+
+@plugin_app.command("new")
+@user_errors
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="plugin name: the package is ganforge-NAME, the module ganforge_NAME")],
+    kind: Annotated[str, typer.Option("--kind", "-k", help="component to start from: generator, discriminator, dataset, loss, penalty, metric or sink")] = "generator",
+    directory: Annotated[Path, typer.Option("--dir", help="where to create ganforge-NAME/")] = Path("."),
+) -> None:
+    """Create a plugin package: pyproject with its entry point, one component, a recipe, a README and tests."""
+    from ganforge.scaffold import create
+
+    target = create(name, kind, directory)
+    console = _console()
+    console.print(f"[green]created[/] {target}/ with the {kind} {name.replace('-', '_')!r}. Next:")
+    steps = [f"cd {target}", 'pip install -e ".[test]"', "pytest", "ganforge plugins", f"ganforge run recipes/{name}.toml"]
+    console.print("\n".join(f"  {step}" for step in steps), markup=False)
 
 
 @app.command()

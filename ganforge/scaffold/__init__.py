@@ -1,0 +1,138 @@
+"""``ganforge plugin new``: a plugin package that installs, passes its own tests and trains, from one command.
+
+The files come from ``templates/`` with ``$names`` filled in; what differs
+between kinds of component (the hook, the factory, the contract check, where
+the recipe names it) is in :data:`KINDS`.
+"""
+from __future__ import annotations
+
+import keyword
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+from ganforge import CONTRACT_VERSION, __version__
+from ganforge.errors import GanforgeError
+
+TEMPLATES = Path(__file__).with_name("templates")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+
+GENERATOR = 'name = "dcgan"\npreset = "radford"\nfilters = [64, 32, 16]'
+DISCRIMINATOR = 'name = "dcgan"\npreset = "radford"\nfilters = [16, 32, 64]'
+
+
+@dataclass(frozen=True)
+class Kind:
+    hook: str
+    factory: str
+    summary: str
+    check: str  # the body of the test that runs ganforge.testing's check
+    recipe: dict[str, str] = field(default_factory=dict)  # recipe slots this kind fills (the rest are built-ins)
+    usage: str = ""
+
+
+KINDS = {
+    "generator": Kind(
+        "register_generators", "build_generator", "a small fully connected generator",
+        "    model = testing.check_generator($factory, DataSpec(32, 32, 1), latent_dim=16)\n"
+        "    testing.check_save_and_load(model, np.zeros((2, 16), np.float32))",
+        {"generator": 'name = "$component"\nhidden = 128'}, '`[generator] name = "$component"`.'),
+    "discriminator": Kind(
+        "register_discriminators", "build_discriminator", "a small fully connected discriminator",
+        "    model = testing.check_discriminator($factory, DataSpec(32, 32, 1))\n"
+        "    testing.check_save_and_load(model, np.zeros((2, 32, 32, 1), np.float32))",
+        {"discriminator": 'name = "$component"\nhidden = 128'}, '`[discriminator] name = "$component"`.'),
+    "dataset": Kind(
+        "register_datasets", "build_dataset", "grayscale images of one bright disc each",
+        "    dataset = testing.check_dataset($factory, size=100)\n"
+        "    assert len(dataset) == 100",
+        {"dataset": 'name = "$component"\nsize = 2000'}, '`[dataset] name = "$component"`.'),
+    "loss": Kind(
+        "register_losses", "build_loss", "least squares on the discriminator's logits",
+        "    testing.check_loss($factory)",
+        {"loss": 'name = "$component"'}, '`[loss] name = "$component"`.'),
+    "penalty": Kind(
+        "register_penalties", "build_penalty", "the squared norm of D's gradients on real images",
+        "    testing.check_penalty($factory, weight=10.0)",
+        {"extra": '\n[penalty]\nname = "$component"\nweight = 10.0\n'}, '`[penalty] name = "$component"`.'),
+    "metric": Kind(
+        "register_metrics", "build_metric", "the gap between the generator's mean image and the data's",
+        "    images = np.random.default_rng(0).integers(0, 256, (300, 16, 16, 1), dtype=np.uint8)\n"
+        "    results = testing.check_metric($factory, ArrayDataset(images))\n"
+        "    assert results[\"gap\"] < 1e-6  # the data against itself",
+        {"extra": '\n[eval]\nevery = 500\nmetrics = [{ name = "$component" }]\n'},
+        '`[eval] metrics = [{ name = "$component" }]`.'),
+    "sink": Kind(
+        "register_sinks", "build_sink", "scalar records to a CSV file in the run folder",
+        "    testing.check_sink($factory, tmp_path)\n"
+        "    assert (tmp_path / \"scalars.csv\").read_text().startswith(\"2,loss/generator,0.5\")",
+        {"top": 'sinks = ["console", "jsonl", "png", "$component"]\n'}, '`sinks = ["console", "$component"]`.'),
+}
+
+
+class ScaffoldError(GanforgeError):
+    """A plugin name or destination that cannot be used."""
+
+
+def check_name(name: str) -> str:
+    """The import suffix for ``name`` (``my-shapes`` -> ``my_shapes``), or a ScaffoldError saying why not."""
+    if not NAME_PATTERN.match(name):
+        raise ScaffoldError(
+            f"plugin name {name!r}: use lower-case letters, digits and single '-' or '_' between them, "
+            "starting with a letter (e.g. 'shapes' or 'my-shapes')"
+        )
+    suffix = name.replace("-", "_")
+    if keyword.iskeyword(suffix):
+        raise ScaffoldError(f"plugin name {name!r} is a Python keyword")
+    return suffix
+
+
+def create(name: str, kind: str, parent: Path) -> Path:
+    """Write ``parent/ganforge-NAME``; nothing is written when anything is wrong."""
+    suffix = check_name(name)
+    if kind not in KINDS:
+        raise ScaffoldError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
+    target = parent / f"ganforge-{name}"
+    if target.exists():
+        raise ScaffoldError(f"{target} already exists; nothing was written (pick another name or folder)")
+    if not parent.is_dir():
+        raise ScaffoldError(f"--dir {parent}: no such folder")
+    spec = KINDS[kind]
+    values = {
+        "name": name, "module_suffix": suffix, "module": f"ganforge_{suffix}", "component": suffix, "kind": kind,
+        "kind_module": kind, "factory": spec.factory, "hook": spec.hook, "summary": spec.summary.capitalize() + ".",
+        "contract": str(CONTRACT_VERSION), "ganforge_version": __version__,
+    }
+    fill = lambda text: Template(text).substitute(values)  # noqa: E731
+    slots = {"top": "", "dataset": 'name = "digits"\nclasses = [0, 1]', "generator": GENERATOR,
+             "discriminator": DISCRIMINATOR, "loss": 'name = "nonsaturating"', "extra": ""}
+    slots.update({slot: fill(text) for slot, text in spec.recipe.items()})
+    check = fill(spec.check)
+    values.update(slots, check=check, usage=fill(spec.usage),
+                  imports="\nimport numpy as np\n" if "np." in check else "",
+                  data_import="".join(f"from ganforge.data import {name}\n" for name in ("ArrayDataset", "DataSpec") if name in check))
+
+    files = {
+        "pyproject.toml": "pyproject.toml.tmpl",
+        "README.md": "README.md.tmpl",
+        f"ganforge_{suffix}/__init__.py": "__init__.py.tmpl",
+        f"ganforge_{suffix}/{kind}.py": f"{kind}.py.tmpl",
+        f"recipes/{name}.toml": "recipe.toml.tmpl",
+        f"tests/test_{suffix}.py": "test_plugin.py.tmpl",
+    }
+    # build it beside the target and rename: a failure halfway leaves no half-made package
+    staging = Path(tempfile.mkdtemp(prefix=f".ganforge-{name}.", dir=parent))
+    try:
+        for relative, template in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values), encoding="utf-8")
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
