@@ -147,6 +147,8 @@ def register_sinks(register):
     - ``table(step, name, columns: list[str], rows: list[list])``;
     - ``text(step, name, text)``: e.g. the resolved recipe, at the start;
     - ``checkpoint(step, path)``: after each checkpoint is written;
+    - ``rewind(step)``: training went back to ``step`` (a rollback after a
+      NaN); forget the records after it, if the sink can;
     - ``close()``: at the end, also after an error or interruption.
 
     A sink that raises is reported once and dropped; training goes on.
