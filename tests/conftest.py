@@ -82,3 +82,15 @@ def feature_cache(trained_features, monkeypatch) -> Path:
     """GANFORGE_CACHE pointing at the trained classifier, for this test and the processes it starts."""
     monkeypatch.setenv("GANFORGE_CACHE", str(trained_features))
     return trained_features
+
+
+def trained_run(tmp_path: Path, *overrides: str) -> Path:
+    """A finished run of the tiny recipe (6 steps, checkpoints at 3 and 6) under tmp_path/runs, trained in this process."""
+    from ganforge.recipe import load_recipe
+    from ganforge.training import run_dir
+    from ganforge.training.loop import train
+
+    recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['sinks=["jsonl"]', *overrides])
+    folder = run_dir.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    train(recipe, folder)
+    return folder

@@ -15,7 +15,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import TINY_RECIPE, run_cli, write
+from conftest import TINY_RECIPE, run_cli, trained_run, write
 from ganforge import hookimpl
 from ganforge.recipe import load_recipe
 from ganforge.registry import Registry
@@ -125,9 +125,7 @@ def test_kill_9_anywhere_then_resume_ends_bit_for_bit_where_the_run_left_alone_e
 
 
 def test_a_full_disk_at_a_checkpoint_keeps_the_previous_one_and_stops_with_exit_74(tmp_path):
-    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
-    assert run_cli("run", str(recipe), "--set", 'sinks=["jsonl"]', cwd=tmp_path).returncode == 0
-    (run,) = (tmp_path / "runs").iterdir()
+    run = trained_run(tmp_path)
     folder = run / "checkpoints"
     before = {path.name: path.read_bytes() for _, path in checkpoint.list_checkpoints(folder)}
     # the next checkpoint's temporary file is /dev/full: the kernel answers every write with ENOSPC

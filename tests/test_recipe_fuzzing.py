@@ -138,7 +138,7 @@ TRAIN_VALUES = st.one_of(st.integers(-3, 70), st.floats(-2, 2),
                          st.sampled_from([0, 1, 0.0, 0.5, 0.999, True, "x", "rollback", float("nan")]))
 
 
-@settings(max_examples=int(os.environ.get("GANFORGE_FUZZ_RUNS", "30")), deadline=None,
+@settings(max_examples=int(os.environ.get("GANFORGE_FUZZ_RUNS", "10")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(sorted(TrainConfig.model_fields)), TRAIN_VALUES)
 def test_a_recipe_that_passes_check_also_trains(recipe_file, key, value):

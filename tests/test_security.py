@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, write
 from ganforge.features import build_feature_network
 from ganforge.training import checkpoint
 
@@ -20,9 +20,7 @@ class Payload:
 
 
 def test_a_checkpoint_carrying_a_pickle_is_refused_without_running_it(tmp_path):
-    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
-    assert run_cli("run", str(recipe), "--set", 'sinks=["jsonl"]', cwd=tmp_path).returncode == 0
-    (run,) = (tmp_path / "runs").iterdir()
+    run = trained_run(tmp_path)
     newest = run / "checkpoints" / "step_00000006.npz"
     with np.load(newest) as archive:
         arrays = {key: archive[key] for key in archive.files}
