@@ -6,6 +6,7 @@ so ``ganforge --help`` and ``ganforge plugins`` answer at once.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -51,51 +52,55 @@ def run(
     overrides = overrides or []
     console = _console()
     resume_from = None
-    if resume:
-        folder = Path(recipe)
-        if not folder.is_dir():
+    # one process per run folder: a second --resume of a running run would write the same files
+    with contextlib.ExitStack() as holding:
+        if resume:
+            folder = Path(recipe)
+            if not folder.is_dir():
+                loaded = load_recipe(recipe, overrides)
+                folder = run_folder.latest_run(Path(loaded.model.output_dir), loaded.name)
+                if folder is None:
+                    raise CheckpointError(
+                        f"--resume: no run of recipe {loaded.name!r} with a checkpoint under {loaded.model.output_dir}/"
+                    )
+            if not run_folder.is_run(folder):
+                raise CheckpointError(f"--resume: {folder} is not a run folder (it has no {run_folder.RECIPE_FILE})")
+            holding.enter_context(run_folder.held(folder))
+            if not list_checkpoints(folder / run_folder.CHECKPOINTS):
+                raise CheckpointError(f"--resume: {folder} has no checkpoint in {run_folder.CHECKPOINTS}/ to continue from")
+            good = newest_good(folder / run_folder.CHECKPOINTS, lambda message: print(f"ganforge: {message}", file=sys.stderr))
+            if good is None:
+                raise CheckpointError(f"--resume: every checkpoint in {folder / run_folder.CHECKPOINTS} is damaged")
+            loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
+            run_folder.write_recipe(folder, loaded.to_toml())
+            step, resume_from = good
+            if step >= loaded.model.train.steps:
+                console.print(f"{folder} already finished {step} of {loaded.model.train.steps} steps; "
+                              f"to train longer: ganforge run {folder} --resume --set train.steps=N")
+                return
+            console.print(f"resuming [bold]{folder}[/] from step {step}")
+        else:
             loaded = load_recipe(recipe, overrides)
-            folder = run_folder.latest_run(Path(loaded.model.output_dir), loaded.name)
-            if folder is None:
-                raise CheckpointError(
-                    f"--resume: no run of recipe {loaded.name!r} with a checkpoint under {loaded.model.output_dir}/"
-                )
-        if not run_folder.is_run(folder):
-            raise CheckpointError(f"--resume: {folder} is not a run folder (it has no {run_folder.RECIPE_FILE})")
-        if not list_checkpoints(folder / run_folder.CHECKPOINTS):
-            raise CheckpointError(f"--resume: {folder} has no checkpoint in {run_folder.CHECKPOINTS}/ to continue from")
-        good = newest_good(folder / run_folder.CHECKPOINTS, lambda message: print(f"ganforge: {message}", file=sys.stderr))
-        if good is None:
-            raise CheckpointError(f"--resume: every checkpoint in {folder / run_folder.CHECKPOINTS} is damaged")
-        loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
-        run_folder.write_recipe(folder, loaded.to_toml())
-        step, resume_from = good
-        if step >= loaded.model.train.steps:
-            console.print(f"{folder} already finished {step} of {loaded.model.train.steps} steps; "
-                          f"to train longer: ganforge run {folder} --resume --set train.steps=N")
-            return
-        console.print(f"resuming [bold]{folder}[/] from step {step}")
-    else:
-        loaded = load_recipe(recipe, overrides)
-        folder = run_folder.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
-        console.print(f"run folder: [bold]{folder}[/]")
+            folder = run_folder.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
+            holding.enter_context(run_folder.held(folder))
+            console.print(f"run folder: [bold]{folder}[/]")
 
-    from ganforge.training.loop import train
+        from ganforge.training.loop import train
 
-    try:
-        result = train(loaded, folder, resume_from=resume_from)
-    except TrainingStopped as stopped:
-        if not stopped.asked_for:  # diverged, or the disk is full: an error
-            raise
-        print(f"\n{stopped}", file=sys.stderr)  # a signal, handled as asked: not an error
-        raise typer.Exit(stopped.exit_code) from None
-    except KeyboardInterrupt:  # before training began
-        found = list_checkpoints(folder / run_folder.CHECKPOINTS)
-        where = f"the last checkpoint is step {found[-1][0]}" if found else "no checkpoint was written yet"
-        print(f"\ninterrupted; {where}. Continue with: ganforge run {folder} --resume", file=sys.stderr)
-        raise typer.Exit(130)
-    console.print(f"finished step {result.step}: samples in {folder / run_folder.SAMPLES}, "
-                  f"checkpoint {result.checkpoint}")
+        try:
+            result = train(loaded, folder, resume_from=resume_from)
+        except TrainingStopped as stopped:
+            if not stopped.asked_for:  # diverged, or the disk is full: an error
+                raise
+            print(f"\n{stopped}", file=sys.stderr)  # a signal, handled as asked: not an error
+            raise typer.Exit(stopped.exit_code) from None
+        except KeyboardInterrupt:  # before training began
+            found = list_checkpoints(folder / run_folder.CHECKPOINTS)
+            where = f"the last checkpoint is step {found[-1][0]}" if found else "no checkpoint was written yet"
+            print(f"\ninterrupted; {where}. Continue with: ganforge run {folder} --resume", file=sys.stderr)
+            raise typer.Exit(130)
+        console.print(f"finished step {result.step}: samples in {folder / run_folder.SAMPLES}, "
+                      f"checkpoint {result.checkpoint}")
 
 
 @app.command()

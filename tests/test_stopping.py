@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import TINY_RECIPE, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from ganforge import hookimpl
 from ganforge.errors import TrainingStopped
 from ganforge.recipe import load_recipe
@@ -35,6 +35,12 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(t
     deadline = time.time() + 240
     while time.time() < deadline and len(records(next((tmp_path / "runs").glob("*"), tmp_path))) < 3:
         time.sleep(0.2)
+    before = next((tmp_path / "runs").iterdir()).joinpath("recipe.toml").read_text()
+    if sent == signal.SIGTERM:  # while it trains, a second process may not train the same folder
+        (running,) = (tmp_path / "runs").iterdir()
+        second = run_cli("run", str(running), "--resume", cwd=tmp_path)
+        assert_user_error(second, f"is being trained by process {process.pid} on")
+        assert (running / "recipe.toml").read_text() == before  # not rewritten by the refused process
     process.send_signal(sent)
     _, stderr = process.communicate(timeout=240)
     assert process.returncode == exit_code, stderr

@@ -5,10 +5,17 @@ Inside: ``recipe.toml`` (the resolved recipe), ``metrics.jsonl``,
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import time
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are not guarded
+    fcntl = None
 
 from ganforge.errors import CheckpointError
 from ganforge.training.checkpoint import list_checkpoints
@@ -17,6 +24,7 @@ RECIPE_FILE = "recipe.toml"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 METRICS = "metrics.jsonl"
+LOCK = ".lock"  # held by the process training in the folder; its text says which one
 
 
 def create(output_dir: Path, name: str, recipe_toml: str) -> Path:
@@ -61,3 +69,32 @@ def latest_run(output_dir: Path, name: str) -> Path | None:
         if pattern.match(folder.name) and is_run(folder) and list_checkpoints(folder / CHECKPOINTS)
     ]
     return max(runs, key=lambda folder: folder.name, default=None)
+
+
+@contextlib.contextmanager
+def held(folder: Path):
+    """Hold ``folder`` for this process while it trains; a second process gets a CheckpointError naming the first.
+
+    An flock on ``.lock``: the kernel drops it when the process ends, however
+    it ends (kill -9 included), so a lock is never left stale. Advisory, and
+    only as reliable as the filesystem's locks (fine locally; NFS varies).
+    """
+    if fcntl is None:
+        yield
+        return
+    handle = open(folder / LOCK, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise CheckpointError(f"{folder} is being trained by {owner}; wait for it to finish or stop it first") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock
