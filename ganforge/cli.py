@@ -179,7 +179,7 @@ def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
 @user_errors
 def plugin_new(
     name: Annotated[str, typer.Argument(help="plugin name: the package is ganforge-NAME, the module ganforge_NAME")],
-    kind: Annotated[str, typer.Option("--kind", "-k", help="component to start from: generator, discriminator, dataset, loss, penalty, metric or sink")] = "generator",
+    kind: Annotated[str, typer.Option("--kind", "-k", help="component to start from: generator, discriminator, dataset, loss, penalty, metric, features or sink")] = "generator",
     directory: Annotated[Path, typer.Option("--dir", help="where to create ganforge-NAME/")] = Path("."),
 ) -> None:
     """Create a plugin package: pyproject with its entry point, one component, a recipe, a README and tests."""

@@ -66,6 +66,12 @@ KINDS = {
         "    assert results[\"gap\"] < 1e-6  # the data against itself",
         {"extra": '\n[eval]\nevery = 500\nmetrics = [{ name = "$component" }]\n'},
         '`[eval] metrics = [{ name = "$component" }]`.'),
+    "features": Kind(
+        "register_feature_networks", "build_features", "a seeded random projection of grey pixels, for FID and kin",
+        "    network = testing.check_feature_network($factory, dimensions=8)\n"
+        "    assert \"8 dimensions\" in network.describe()",
+        {"extra": '\n[eval]\nevery = 500\nmetrics = [{ name = "fid", features = "$component", samples = 500, reference_samples = 500 }]\n'},
+        '`metrics = [{ name = "fid", features = "$component" }]` in `[eval]`.'),
     "sink": Kind(
         "register_sinks", "build_sink", "scalar records to a CSV file in the run folder",
         "    testing.check_sink($factory, tmp_path)\n"
