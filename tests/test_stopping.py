@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, write
 from ganforge import hookimpl
 from ganforge.errors import TrainingStopped
 from ganforge.recipe import load_recipe
@@ -117,3 +117,17 @@ def test_the_checksum_catches_changed_contents_that_the_zip_format_would_not(tmp
         checkpoint.verify(path)
     assert_exit = run_cli("sample", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path)
     assert assert_exit.returncode == 2 and "checksum" in assert_exit.stderr
+
+
+def test_the_header_checksum_catches_an_edited_step(tmp_path):
+    """A well-formed checkpoint whose header says another step would resume at the wrong place: refused."""
+    path = trained_run(tmp_path) / "checkpoints" / "step_00000006.npz"
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    header = json.loads(bytes(arrays[checkpoint.HEADER_KEY]).decode())
+    header["step"] = 5
+    arrays[checkpoint.HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    with pytest.raises(Exception, match="do not match the checksum"):
+        checkpoint.verify(path)

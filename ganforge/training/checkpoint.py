@@ -15,7 +15,10 @@ import hashlib
 import json
 import os
 import re
+import struct
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,12 @@ FORMAT_VERSION = 1
 HEADER_KEY = "__header__"
 NAME_PATTERN = re.compile(r"^step_(\d{8})\.npz$")
 BEST = "best.npz"  # beside the step files; never pruned by ``keep``
+
+# What reading a damaged file can raise, found by fuzzing: besides the zip and I/O errors, a flipped
+# byte in an array's header reaches NumPy's header parser (SyntaxError, tokenize.TokenError), a
+# flipped shape can ask for more memory than exists, a flipped length breaks decompression.
+UNREADABLE = (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, SyntaxError,
+              tokenize.TokenError, MemoryError, UnicodeDecodeError, struct.error, OverflowError)
 
 
 def checkpoint_path(folder: Path, step: int) -> Path:
@@ -80,6 +89,7 @@ def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[st
             arrays[f"{group}/{index:05d}"] = value
             layout[group].append([variable.path, list(value.shape)])
     header = {"format": FORMAT_VERSION, "step": step, "layout": layout, "sha256": _digest(arrays), **extra}
+    header["header_sha256"] = _header_digest(header)
     arrays[HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
 
     temporary = folder / f".{target.name}.partial"
@@ -110,8 +120,14 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def _header_digest(header: dict[str, Any]) -> str:
+    """SHA-256 of the header itself (step, seed, layout, ...), so an edited step cannot pass as the real one."""
+    covered = {key: value for key, value in header.items() if key != "header_sha256"}
+    return hashlib.sha256(json.dumps(covered, sort_keys=True).encode()).hexdigest()
+
+
 def verify(path: Path) -> dict[str, Any]:
-    """The header, after checking every array against the checksum the header holds.
+    """The header, after checking it and every array against the checksums it holds.
 
     Catches what a crash or a bad disk leaves behind: a truncated file, a
     flipped byte, a missing array. Checkpoints from before checksums pass.
@@ -123,9 +139,11 @@ def verify(path: Path) -> dict[str, Any]:
             return header
         try:
             arrays = {key: archive[key] for key in archive.files if key != HEADER_KEY}
-        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        except UNREADABLE as error:
             raise CheckpointError(f"{path}: damaged ({error})") from None
-    if _digest(arrays) != expected:
+    # checkpoints from before header checksums carry only the arrays' one
+    header_changed = "header_sha256" in header and _header_digest(header) != header["header_sha256"]
+    if header_changed or _digest(arrays) != expected:
         raise CheckpointError(f"{path}: damaged (its contents do not match the checksum written with it)")
     return header
 
@@ -195,7 +213,7 @@ def _read_checked(archive, path: Path, layout: dict, groups: dict[str, list[Any]
                 )
             try:
                 values[group, index] = archive[f"{group}/{index:05d}"]
-            except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+            except UNREADABLE as error:
                 raise CheckpointError(f"{path}: damaged ({group} variable {index}: {error})") from None
     return values
 
@@ -205,14 +223,14 @@ def _open(path: Path):
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such checkpoint") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+    except UNREADABLE as error:
         raise CheckpointError(f"{path}: not a readable checkpoint ({error})") from None
 
 
 def _header(archive, path: Path) -> dict[str, Any]:
     try:
         header = json.loads(bytes(archive[HEADER_KEY]).decode())
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
+    except UNREADABLE as error:
         raise CheckpointError(f"{path}: not a ganforge checkpoint ({error})") from None
     if header.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {header.get('format')}, this ganforge reads {FORMAT_VERSION}")
