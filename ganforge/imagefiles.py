@@ -62,8 +62,11 @@ def decode(data: bytes, preprocess: Preprocess) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # decode now: a truncated file fails here, not later
             image = _to_rgb_or_gray(image, preprocess.channels)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ValueError(f"not a readable image ({error})") from None
+    except Exception as error:
+        # Pillow's decoders meet untrusted bytes: besides OSError they raise TypeError, struct.error,
+        # IndexError, ... on damaged files (fuzzing found a TIFF that raises TypeError). Any of them
+        # means this one file cannot be read, which the dataset's on_error setting handles.
+        raise ValueError(f"not a readable image ({type(error).__name__}: {error})") from None
     image = image.crop(crop_box(image.width, image.height, preprocess.crop))
     image = image.resize((preprocess.resolution, preprocess.resolution), Image.Resampling.BICUBIC)
     array = np.asarray(image, dtype=np.uint8)
