@@ -29,7 +29,8 @@ STEPS = 30
 CRASH_ARGS = ["--set", f"train.steps={STEPS}", "--set", "train.checkpoint_every=4", "--set", "train.sample_every=100",
               "--set", "train.ema_decay=0.9", "--set", 'sinks=["jsonl"]']
 
-# The real CLI with fsync slowed down: a checkpoint stays a ".partial" file long enough to be killed in.
+# The real CLI with fsync slowed down: a checkpoint stays a ".partial" file long enough to be killed in
+# (1 s), or the run cannot race past the step the test waits for before the test sees it (0.2 s).
 SLOW_FSYNC_CLI = (
     "import os, sys, time\n"
     "real_fsync = os.fsync\n"
@@ -90,16 +91,16 @@ def test_kill_9_anywhere_then_resume_ends_bit_for_bit_where_the_run_left_alone_e
     chooser = random.Random(seed)
     # two kills between checkpoints at random steps, then one inside a checkpoint write
     targets = sorted(chooser.sample(range(5, STEPS - 8), 2))
-    process = start(killed_dir, "run", str(recipe), *CRASH_ARGS)
+    process = start(killed_dir, "run", str(recipe), *CRASH_ARGS, slow_fsync_s=0.2)
     kills = []
     for index, target in enumerate(targets):
         runs = killed_dir / "runs"
         wait_for(lambda: runs.exists() and any(logged_steps(r) >= target for r in runs.iterdir()), process, f"step {target}")
         kill(process)
         (run,) = runs.iterdir()
-        kills.append(("between checkpoints", logged_steps(run)))
+        kills.append(("at a random step", logged_steps(run)))
         last = index == len(targets) - 1
-        process = start(killed_dir, "run", str(run), "--resume", *CRASH_ARGS, slow_fsync_s=1.0 if last else 0.0)
+        process = start(killed_dir, "run", str(run), "--resume", *CRASH_ARGS, slow_fsync_s=1.0 if last else 0.2)
 
     # the resumed run's next checkpoint write: kill it while the file is still ".partial"
     wait_for(lambda: list((run / "checkpoints").glob(".*.partial")), process, "a checkpoint write")
