@@ -110,10 +110,13 @@ def create(name: str, kind: str, parent: Path) -> Path:
     spec = KINDS[kind]
     values = {
         "name": name, "module_suffix": suffix, "module": f"ganforge_{suffix}", "component": suffix, "kind": kind,
-        "kind_module": kind, "factory": spec.factory, "hook": spec.hook, "summary": spec.summary.capitalize() + ".",
+        "kind_module": kind, "factory": spec.factory, "hook": spec.hook, "summary": spec.summary[0].upper() + spec.summary[1:] + ".",
         "contract": str(CONTRACT_VERSION), "ganforge_version": __version__,
     }
-    fill = lambda text: Template(text).substitute(values)  # noqa: E731
+
+    def fill(text: str) -> str:
+        return Template(text).substitute(values)
+
     slots = {"top": "", "dataset": 'name = "digits"\nclasses = [0, 1]', "generator": GENERATOR,
              "discriminator": DISCRIMINATOR, "loss": 'name = "nonsaturating"', "extra": ""}
     slots.update({slot: fill(text) for slot, text in spec.recipe.items()})
