@@ -41,3 +41,19 @@ def configure(seed: int, deterministic: bool) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """A short account of ``error`` if it is running out of memory (host or device), else None.
+
+    TensorFlow's ResourceExhaustedError is recognised by name, so callers that
+    never built a model need not import TensorFlow to ask.
+    """
+    if not (isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError"):
+        return None
+    text = str(error)
+    # TensorFlow's text holds "OOM when allocating tensor with shape[...] ... by allocator ..." on some line
+    # (the first line of an error from a compiled step is only "Graph execution error:")
+    start = text.find("OOM when allocating")
+    line = text[start:] if start >= 0 else (text.strip() or type(error).__name__)
+    return line.splitlines()[0].split(" by allocator")[0][:200]

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import TINY_RECIPE, run_cli, trained_run, write
 from ganforge import hookimpl
+from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
 from ganforge.registry import Registry
 from ganforge.training import checkpoint
@@ -207,3 +208,24 @@ def test_first_bad_variable_names_the_group_and_the_variable():
     good, bad = keras.Variable(np.ones(3), name="kernel"), keras.Variable(np.array([1.0, np.inf]), name="bias")
     assert first_bad_variable({"generator": [good]}) is None
     assert first_bad_variable({"generator": [good], "discriminator": [good, bad]}) == "discriminator variable bias"
+
+
+class OutOfMemoryLoss(NanOnce):
+    """A loss whose step runs out of memory, as a batch too large for a GPU does."""
+
+    def generator_loss(self, fake_logits):
+        from keras import ops, random
+
+        too_big = random.uniform((1_100_000, 1_100_000), seed=1)  # 4.8 TB: TensorFlow's allocator says no
+        return ops.mean(fake_logits) + ops.mean(too_big)
+
+
+def test_running_out_of_memory_in_a_step_names_the_batch_size(tmp_path):
+    module = types.ModuleType("oom_loss")
+    module.register_losses = hookimpl(lambda register: register("oom", OutOfMemoryLoss))
+    registry = Registry.from_entry_points()
+    registry.add_plugin("oom_loss", lambda: module, package="test-oom-loss")
+    recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="oom"', 'sinks=["jsonl"]'], registry=registry)
+    run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    with pytest.raises(RecipeError, match=r"train.batch_size: step 1 does not fit in memory \(OOM when allocating tensor with shape\[1100000,1100000\]"):
+        train(recipe, run, registry=registry)

@@ -159,3 +159,11 @@ def test_a_recipe_that_passes_check_also_trains(recipe_file, key, value):
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 2:
         assert f"train.{key}" in result.output or key in result.output, result.output
+
+
+def test_a_model_too_big_for_memory_is_a_recipe_error_naming_its_table(recipe_file):
+    """Found by the fuzzer: an MLP 1,126,163 units wide asked TensorFlow for a 5 TB matrix, and that was a traceback."""
+    recipe_file.write_text((ROOT / "recipes" / "grid25.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["recipe", "check", str(recipe_file), "--set", "discriminator.hidden=1126163"])
+    assert result.exit_code == 2, result.output
+    assert "discriminator 'mlp': does not fit in memory with these parameters (OOM when allocating" in result.output

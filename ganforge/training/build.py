@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ganforge.backend import tensorflow
+from ganforge.backend import out_of_memory, tensorflow
 from ganforge.contract import check_returned
 from ganforge.data import BatchSampler
 from ganforge.errors import DataError, RecipeError
@@ -43,6 +43,10 @@ def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: An
         made = factory(*args, **params)
     except (ValueError, DataError) as error:  # the contract: "these parameters or files cannot work"
         raise _factory_error(recipe, section, name, error) from None
+    except Exception as error:
+        if (memory := out_of_memory(error)) is None:
+            raise
+        raise _factory_error(recipe, section, name, f"does not fit in memory with these parameters ({memory})") from None
     return check_returned(kind, registry.who(component), made)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import backend
-from ganforge.errors import CheckpointError, TrainingStopped
+from ganforge.errors import CheckpointError, RecipeError, TrainingStopped
 from ganforge.recipe import Recipe
 from ganforge.registry import Registry, get_registry
 from ganforge.training import checkpoint, run_dir as run_folder
@@ -112,6 +112,16 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             "lr/discriminator": float(discriminator_optimizer.learning_rate),
         }
 
+    def train_step(real, step: int):
+        try:
+            return step_fn(real, step)
+        except Exception as error:
+            if (memory := backend.out_of_memory(error)) is None:
+                raise
+            where = f"; {last_checkpoint} is the last checkpoint" if last_checkpoint else ""
+            raise RecipeError(f"step {step + 1} does not fit in memory ({memory}): lower train.batch_size or the "
+                              f"models' sizes{where}", file=str(recipe.path), key="train.batch_size") from None
+
     def divergence(done: int, check_weights: bool) -> str | None:
         """What stopped being a number since the last check, if anything."""
         bad = first_bad_loss(losses)
@@ -148,7 +158,7 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             step = first_step
             while step < config.steps:
                 real = np.stack([sampler.batch(step * config.d_steps + draw) for draw in range(config.d_steps)])
-                losses.append(step_fn(real, step))
+                losses.append(train_step(real, step))
                 step = done = step + 1
                 finished = done == config.steps
                 sinks.progress(done)
