@@ -94,3 +94,17 @@ def trained_run(tmp_path: Path, *overrides: str) -> Path:
     folder = run_dir.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     train(recipe, folder)
     return folder
+
+
+def with_test_loss(name: str, loss_class):
+    """The installed plugins plus one test plugin that registers ``loss_class`` as the loss ``name``."""
+    import types
+
+    from ganforge import hookimpl
+    from ganforge.registry import Registry
+
+    module = types.ModuleType(f"test_loss_{name}")
+    module.register_losses = hookimpl(lambda register: register(name, loss_class))
+    registry = Registry.from_entry_points()
+    registry.add_plugin(f"test_loss_{name}", lambda: module, package=f"test-loss-{name}")
+    return registry

@@ -10,16 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-import types
 
 import numpy as np
 import pytest
 
-from conftest import TINY_RECIPE, run_cli, trained_run, write
-from ganforge import hookimpl
+from conftest import TINY_RECIPE, run_cli, trained_run, with_test_loss, write
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
-from ganforge.registry import Registry
 from ganforge.training import checkpoint
 from ganforge.training import run_dir as run_folder
 from ganforge.training.loop import train
@@ -167,16 +164,8 @@ class NanOnce:
         return ops.where(ops.equal(self.calls, 5), float("nan"), loss)
 
 
-def nan_once_registry():
-    module = types.ModuleType("nan_once")
-    module.register_losses = hookimpl(lambda register: register("nan_once", NanOnce))
-    registry = Registry.from_entry_points()
-    registry.add_plugin("nan_once", lambda: module, package="test-nan-once")
-    return registry
-
-
 def test_rollback_restores_the_last_checkpoint_lowers_the_rates_and_finishes(tmp_path, capsys):
-    registry = nan_once_registry()
+    registry = with_test_loss("nan_once", NanOnce)
     overrides = ['loss.name="nan_once"', 'sinks=["jsonl"]', 'train.on_divergence="rollback"', "train.steps=8"]
     recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), overrides, registry=registry)
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
@@ -192,7 +181,7 @@ def test_rollback_restores_the_last_checkpoint_lowers_the_rates_and_finishes(tmp
 
 
 def test_without_rollback_the_same_run_stops_with_exit_3(tmp_path):
-    registry = nan_once_registry()
+    registry = with_test_loss("nan_once", NanOnce)
     recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="nan_once"', 'sinks=["jsonl"]'],
                          registry=registry)
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
@@ -221,10 +210,7 @@ class OutOfMemoryLoss(NanOnce):
 
 
 def test_running_out_of_memory_in_a_step_names_the_batch_size(tmp_path):
-    module = types.ModuleType("oom_loss")
-    module.register_losses = hookimpl(lambda register: register("oom", OutOfMemoryLoss))
-    registry = Registry.from_entry_points()
-    registry.add_plugin("oom_loss", lambda: module, package="test-oom-loss")
+    registry = with_test_loss("oom", OutOfMemoryLoss)
     recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="oom"', 'sinks=["jsonl"]'], registry=registry)
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     with pytest.raises(RecipeError, match=r"train.batch_size: step 1 does not fit in memory \(OOM when allocating tensor with shape\[1100000,1100000\]"):

@@ -4,16 +4,13 @@ import signal
 import subprocess
 import sys
 import time
-import types
 
 import numpy as np
 import pytest
 
-from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, write
-from ganforge import hookimpl
+from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, with_test_loss, write
 from ganforge.errors import TrainingStopped
 from ganforge.recipe import load_recipe
-from ganforge.registry import Registry
 from ganforge.training import checkpoint
 from ganforge.training import run_dir as run_folder
 from ganforge.training.loop import train
@@ -70,10 +67,7 @@ class NanLoss:
 
 
 def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_good_checkpoint(tmp_path):
-    module = types.ModuleType("nan_loss")
-    module.register_losses = hookimpl(lambda register: register("nan", NanLoss))
-    registry = Registry.from_entry_points()
-    registry.add_plugin("nan_loss", lambda: module, package="test-nan-loss")
+    registry = with_test_loss("nan", NanLoss)
     recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="nan"', 'sinks=["jsonl"]'], registry=registry)
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     with pytest.raises(TrainingStopped) as stopped:
