@@ -188,3 +188,35 @@ def test_a_scheduled_run_logs_its_rates_and_resumes_exactly(tiny_recipe, tmp_pat
     whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
     for key in whole_arrays:
         np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
+
+
+class SavedValue:
+    """What checkpoint.save needs of a variable: a path and numpy()."""
+
+    def __init__(self, path, value):
+        self.path, self.value = path, value
+
+    def numpy(self):
+        return self.value
+
+
+def test_a_checkpoint_from_before_scaled_learning_rates_resumes_exactly(tiny_recipe, tmp_path):
+    """Older checkpoints hold a constant rate as an optimizer variable ("adam/learning_rate"): it is skipped."""
+    recipe, folder = start_run(tiny_recipe, tmp_path / "run", [])
+    new = train(recipe, folder).run_dir / run_folder.CHECKPOINTS / "step_00000003.npz"
+    header = checkpoint.read_header(new)
+    with np.load(new) as archive:
+        groups = {group: [SavedValue(path, archive[f"{group}/{index:05d}"]) for index, (path, _) in enumerate(entries)]
+                  for group, entries in header["layout"].items()}
+    for group in ("generator_optimizer", "discriminator_optimizer"):  # the old layout: iteration, learning_rate, slots
+        groups[group].insert(1, SavedValue("adam/learning_rate", np.float32(2e-4)))
+    old = checkpoint.save(tmp_path / "old" / run_folder.CHECKPOINTS, 3, groups, {"seed": header["seed"], "recipe": "tiny"}, keep=3)
+    assert len(checkpoint.read_header(old)["layout"]["generator_optimizer"]) == len(header["layout"]["generator_optimizer"]) + 1
+
+    ends = []
+    for name, start in (("new", new), ("old", old)):
+        recipe, resumed_folder = start_run(tiny_recipe, tmp_path / f"resumed-{name}", [])
+        ends.append(saved_arrays(train(recipe, resumed_folder, resume_from=start).checkpoint))
+    assert ends[0].keys() == ends[1].keys()
+    for key in ends[0]:
+        np.testing.assert_array_equal(ends[0][key], ends[1][key], err_msg=key)

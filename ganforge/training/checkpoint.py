@@ -199,22 +199,26 @@ def _read_checked(archive, path: Path, layout: dict, groups: dict[str, list[Any]
     """The saved arrays for ``groups``, after checking every count and shape against the models."""
     values = {}
     for group, variables in groups.items():
-        saved = layout[group]
+        saved = list(enumerate(layout[group]))  # (index in the file, [path, shape])
+        if group.endswith("_optimizer") and len(saved) == len(variables) + 1:
+            # written before learning rates were scaled schedules: a constant rate was then an optimizer
+            # variable of its own; it holds the recipe's rate, which the schedule now computes
+            saved = [(stored, entry) for stored, entry in saved if not entry[0].endswith("/learning_rate")]
         if len(saved) != len(variables):
             raise CheckpointError(
-                f"{path}: {group} has {len(saved)} variables, the model built from the recipe has {len(variables)} "
+                f"{path}: {group} has {len(layout[group])} variables, the model built from the recipe has {len(variables)} "
                 "(was the recipe's model changed since the run started?)"
             )
-        for index, (variable, (saved_path, saved_shape)) in enumerate(zip(variables, saved)):
+        for index, (variable, (stored, (saved_path, saved_shape))) in enumerate(zip(variables, saved)):
             if list(variable.shape) != saved_shape:
                 raise CheckpointError(
                     f"{path}: {group} variable {saved_path} has shape {saved_shape}, the model's "
                     f"{variable.path} has {list(variable.shape)}"
                 )
             try:
-                values[group, index] = archive[f"{group}/{index:05d}"]
+                values[group, index] = archive[f"{group}/{stored:05d}"]
             except UNREADABLE as error:
-                raise CheckpointError(f"{path}: damaged ({group} variable {index}: {error})") from None
+                raise CheckpointError(f"{path}: damaged ({group} variable {stored}: {error})") from None
     return values
 
 
