@@ -169,6 +169,7 @@ def check_metric(factory: Callable[..., Any], dataset, generate: Callable[[int],
     ``generate(count)`` stands in for the generator (default: the dataset's own
     examples scaled to [-1, 1], a perfect generator).
     """
+    from ganforge.features import to_unit_range
     from ganforge.training.evaluation import EvalContext
 
     metric = _returned("metric", factory, **params)
@@ -176,8 +177,7 @@ def check_metric(factory: Callable[..., Any], dataset, generate: Callable[[int],
         metric.check(dataset.spec, dataset)
     if generate is None:
         def generate(count):
-            examples = np.asarray(dataset.read(np.arange(count) % len(dataset)))
-            return examples.astype(np.float32) / 127.5 - 1 if examples.dtype == np.uint8 else examples
+            return to_unit_range(np.asarray(dataset.read(np.arange(count) % len(dataset))))
 
     images: dict[str, np.ndarray] = {}
     context = EvalContext(step=1, spec=dataset.spec, dataset=dataset, generate=generate,
