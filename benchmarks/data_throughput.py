@@ -112,8 +112,8 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=202_599, help="rows of the CelebA-sized cache for the memory check (0: skip)")
     args = parser.parse_args()
 
-    from ganforge.datacache import CachedImageDataset, FolderSource
-    from ganforge.imagefiles import Preprocess
+    from ganforge.data.cache import CachedImageDataset, FolderSource
+    from ganforge.data.imagefiles import Preprocess
 
     with tempfile.TemporaryDirectory() as workdir:
         folder = Path(workdir) / "img_align_celeba"

@@ -12,8 +12,8 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 def train_and_evaluate(recipe_path: Path, seed: int, steps: int | None, workdir: Path, metric: str) -> tuple[dict, float]:
     """Train ``recipe_path`` with ``seed``; the final results of ``metric`` (e.g. ``modes``) and the seconds taken."""
     from ganforge.recipe import load_recipe
-    from ganforge.training import run_dir
-    from ganforge.training.loop import train
+    from ganforge.runs import folder as run_dir
+    from ganforge.training.trainer import train
 
     overrides = [f"seed={seed}", 'sinks=["jsonl"]']
     if steps:

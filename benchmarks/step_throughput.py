@@ -119,9 +119,9 @@ def ganforge_images_per_s(batch: int, steps: int, deterministic: bool) -> float:
     from ganforge import hookimpl
     from ganforge.data import ArrayDataset
     from ganforge.recipe import load_recipe
-    from ganforge.registry import Registry
-    from ganforge.training import run_dir
-    from ganforge.training.loop import train
+    from ganforge.plugin.registry import Registry
+    from ganforge.runs import folder as run_dir
+    from ganforge.training.trainer import train
 
     images = np.random.default_rng(0).integers(0, 256, (1024, *SPEC_SHAPE), dtype=np.uint8)
     plugin = types.ModuleType("benchmark_data")

@@ -3,6 +3,12 @@
 Importing this package is cheap on purpose: it pulls in neither TensorFlow
 nor Keras, so that `ganforge --help`, `ganforge plugins` and plugin loading
 stay fast. TensorFlow is imported the first time a model is built.
+
+The packages, from the bottom up: ``plugin`` (hooks, registry, contract),
+``data`` (specs, batching, image caches), ``recipe``, ``training`` (assembly,
+the step, the Trainer), ``evaluation``, ``runs`` (run folders, checkpoints,
+using a trained generator) and ``cli``. ``sinks`` holds the core sinks, a
+plugin like any other.
 """
 import os
 
@@ -14,6 +20,9 @@ __version__ = "0.1.0"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from ganforge.hookspecs import CONTRACT_VERSION, hookimpl  # noqa: E402
+from ganforge import moved  # noqa: E402
+from ganforge.plugin.hookspecs import CONTRACT_VERSION, hookimpl  # noqa: E402
+
+moved.install()  # plugins written for 0.1 import modules by their old paths
 
 __all__ = ["CONTRACT_VERSION", "hookimpl", "__version__"]

@@ -18,7 +18,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganforge.errors import PluginError, RecipeError
-from ganforge.registry import Registry, get_registry
+from ganforge.plugin.registry import Registry, get_registry
 
 if sys.version_info >= (3, 11):
     import tomllib

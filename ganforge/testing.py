@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ganforge.backend import tensorflow
-from ganforge.contract import check_returned, describe
+from ganforge.plugin.contract import check_returned, describe
 from ganforge.data import DataSpec
 from ganforge.errors import PluginError
 
@@ -169,8 +169,8 @@ def check_metric(factory: Callable[..., Any], dataset, generate: Callable[[int],
     ``generate(count)`` stands in for the generator (default: the dataset's own
     examples scaled to [-1, 1], a perfect generator).
     """
-    from ganforge.features import to_unit_range
-    from ganforge.training.evaluation import EvalContext
+    from ganforge.evaluation.features import to_unit_range
+    from ganforge.training.monitor import EvalContext
 
     metric = _returned("metric", factory, **params)
     if hasattr(metric, "check"):
@@ -251,8 +251,8 @@ def check_save_and_load(model, example_input: np.ndarray) -> None:
 def train_briefly(recipe: str | Path, run_root: Path, *, steps: int = 2, overrides: list[str] = ()) -> Path:
     """Train ``recipe`` for ``steps`` steps through the real loop, under ``run_root``; returns the run folder."""
     from ganforge.recipe import load_recipe
-    from ganforge.training import run_dir
-    from ganforge.training.loop import train
+    from ganforge.runs import folder as run_dir
+    from ganforge.training.trainer import train
 
     settings = [f"train.steps={steps}", f'output_dir="{Path(run_root).as_posix()}"', 'sinks=["jsonl"]', *overrides]
     loaded = load_recipe(recipe, settings)

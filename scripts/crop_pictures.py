@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from ganforge.imagefiles import Preprocess, crop_box, decode
+from ganforge.data.imagefiles import Preprocess, crop_box, decode
 
 W, H = 178, 218
 CROPS = ("none", "center178", "center160", "center140")

@@ -87,8 +87,8 @@ def feature_cache(trained_features, monkeypatch) -> Path:
 def trained_run(tmp_path: Path, *overrides: str) -> Path:
     """A finished run of the tiny recipe (6 steps, checkpoints at 3 and 6) under tmp_path/runs, trained in this process."""
     from ganforge.recipe import load_recipe
-    from ganforge.training import run_dir
-    from ganforge.training.loop import train
+    from ganforge.runs import folder as run_dir
+    from ganforge.training.trainer import train
 
     recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['sinks=["jsonl"]', *overrides])
     folder = run_dir.create(tmp_path / "runs", recipe.name, recipe.to_toml())
@@ -101,7 +101,7 @@ def with_test_loss(name: str, loss_class):
     import types
 
     from ganforge import hookimpl
-    from ganforge.registry import Registry
+    from ganforge.plugin.registry import Registry
 
     module = types.ModuleType(f"test_loss_{name}")
     module.register_losses = hookimpl(lambda register: register(name, loss_class))

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from ganforge.recipe import load_recipe
-from ganforge.training.build import build_parts
+from ganforge.training.assembly import build_parts
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"))
 

@@ -17,9 +17,9 @@ import pytest
 from conftest import TINY_RECIPE, run_cli, trained_run, with_test_loss, write
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
-from ganforge.training import checkpoint
-from ganforge.training import run_dir as run_folder
-from ganforge.training.loop import train
+from ganforge.runs import checkpoint
+from ganforge.runs import folder as run_folder
+from ganforge.training.trainer import train
 from ganforge.training.stopping import first_bad_variable
 
 STEPS = 30

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from ganforge.datacache import IMAGES, MANIFEST
+from ganforge.data.cache import IMAGES, MANIFEST
 from ganforge.errors import DataError
 from ganforge_celeba.reader import celeba_dataset
 from ganforge_images.folder import images_dataset

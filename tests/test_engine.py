@@ -9,11 +9,11 @@ from PIL import Image
 from ganforge import hookimpl
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
-from ganforge.registry import Registry
-from ganforge.training import checkpoint
-from ganforge.training import run_dir as run_folder
-from ganforge.training.build import build_parts
-from ganforge.training.loop import train
+from ganforge.plugin.registry import Registry
+from ganforge.runs import checkpoint
+from ganforge.runs import folder as run_folder
+from ganforge.training.assembly import build_parts
+from ganforge.training.trainer import train
 
 
 def start_run(recipe_path, tmp_path, overrides=()):
@@ -138,7 +138,7 @@ def test_a_sink_that_raises_is_dropped_and_training_goes_on(tiny_recipe, tmp_pat
 
 
 def test_the_step_scales_uint8_pixels_to_minus_one_one(tiny_recipe):
-    from ganforge.training.build import make_optimizer
+    from ganforge.training.assembly import make_optimizer
     from ganforge.training.step import AdversarialStep
 
     recipe = load_recipe(tiny_recipe)

@@ -7,9 +7,9 @@ from PIL import Image
 from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
-from ganforge.training import checkpoint
-from ganforge.training import run_dir as run_folder
-from ganforge.training.loop import train
+from ganforge.runs import checkpoint
+from ganforge.runs import folder as run_folder
+from ganforge.training.trainer import train
 
 SMALL_FID = '{ name = "fid", samples = 200, reference_samples = 200 }'
 EVALUATED = TINY_RECIPE + f"""
@@ -141,14 +141,14 @@ def test_eval_compares_two_folders_of_images(feature_cache, tmp_path):
 def test_bad_evaluation_settings_fail_before_training(tmp_path, feature_cache, eval_table, fragment):
     recipe = write(tmp_path / "tiny.toml", TINY_RECIPE + "\n[eval]\n" + eval_table + "\n")
     with pytest.raises(RecipeError, match=None) as caught:
-        from ganforge.training.build import build_parts
+        from ganforge.training.assembly import build_parts
 
         build_parts(load_recipe(recipe))
     assert fragment in str(caught.value)
 
 
 def test_fid_on_points_is_refused(tmp_path):
-    from ganforge.training.build import build_parts
+    from ganforge.training.assembly import build_parts
 
     recipe = load_recipe("recipes/ring8.toml", ['eval.metrics=[{ name = "fid" }]'])
     with pytest.raises(RecipeError, match="needs images"):
@@ -176,7 +176,7 @@ def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, feature_
 def test_checking_fid_on_an_image_folder_does_not_decode_it(tmp_path, feature_cache):
     from image_trees import gradient_face
 
-    from ganforge.training.build import build_parts
+    from ganforge.training.assembly import build_parts
 
     (tmp_path / "faces").mkdir()
     for index in range(20):

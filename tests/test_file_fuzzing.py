@@ -14,8 +14,8 @@ from PIL import Image
 
 from conftest import trained_run
 from ganforge.errors import CheckpointError
-from ganforge.imagefiles import Preprocess, decode
-from ganforge.training import checkpoint
+from ganforge.data.imagefiles import Preprocess, decode
+from ganforge.runs import checkpoint
 
 EXAMPLES = int(os.environ.get("GANFORGE_FUZZ_EXAMPLES", "300")) // 2
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from ganforge.features import build_feature_network, extract, fit_to_input
+from ganforge.evaluation.features import build_feature_network, extract, fit_to_input
 from ganforge_metrics.frechet import fid, frechet_distance
 from ganforge_metrics.inception_score import inception_score
 from ganforge_metrics.kernel import kid, mmd2_unbiased, polynomial_kernel
@@ -168,7 +168,7 @@ def test_stacked_mode_histogram_on_hand_built_labels():
 
 def test_stacked_modes_reads_the_triples_of_real_stacked_digits(feature_cache):
     from ganforge.data import DataSpec
-    from ganforge.features import to_unit_range
+    from ganforge.evaluation.features import to_unit_range
     from ganforge_mnist.stacked import StackedDigits, StackedModes
 
     stacked = StackedDigits(size=600, seed=1)

@@ -5,7 +5,7 @@ import pytest
 from image_trees import make_celeba, make_mixed_folder
 from ganforge import testing
 from ganforge.data import DataSpec
-from ganforge.registry import get_registry
+from ganforge.plugin.registry import get_registry
 
 REGISTRY = get_registry()
 

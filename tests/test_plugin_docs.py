@@ -10,9 +10,9 @@ from conftest import TINY_RECIPE, write
 from ganforge import testing
 from ganforge.data import ArrayDataset, DataSpec
 from ganforge.recipe import load_recipe
-from ganforge.registry import KINDS, Registry
-from ganforge.training import run_dir as run_folder
-from ganforge.training.loop import train
+from ganforge.plugin.registry import KINDS, Registry
+from ganforge.runs import folder as run_folder
+from ganforge.training.trainer import train
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 EXAMPLES = dict(re.findall(r"<!-- example: (\w+) -->\s*```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S))

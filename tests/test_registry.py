@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from ganforge import hookimpl
 from ganforge.errors import PluginError
-from ganforge.registry import Registry, get_registry
+from ganforge.plugin.registry import Registry, get_registry
 
 
 def plugin_module(name: str, **hooks) -> types.ModuleType:
@@ -33,7 +33,7 @@ def test_builtins_come_through_entry_points():
 
 def test_loading_plugins_imports_no_tensorflow():
     code = (
-        "import sys; from ganforge.registry import get_registry; r = get_registry(); "
+        "import sys; from ganforge.plugin.registry import get_registry; r = get_registry(); "
         "assert r.names('generator'); "
         "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]; "
         "assert not heavy, heavy"

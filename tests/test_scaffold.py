@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import assert_user_error, run_cli
-from ganforge.scaffold import KINDS
+from ganforge.plugin.scaffold import KINDS
 
 
 def pip(*args):

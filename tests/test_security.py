@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, write
-from ganforge.features import build_feature_network
-from ganforge.training import checkpoint
+from ganforge.evaluation.features import build_feature_network
+from ganforge.runs import checkpoint
 
 
 class Payload:

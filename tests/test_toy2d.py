@@ -7,10 +7,10 @@ import pytest
 from conftest import TINY_RECIPE, write
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
-from ganforge.training import checkpoint
-from ganforge.training import run_dir as run_folder
-from ganforge.training.build import build_parts
-from ganforge.training.loop import train
+from ganforge.runs import checkpoint
+from ganforge.runs import folder as run_folder
+from ganforge.training.assembly import build_parts
+from ganforge.training.trainer import train
 from ganforge_toy2d.coverage import coverage
 from ganforge_toy2d.mixtures import grid, grid_modes, ring, ring_modes
 

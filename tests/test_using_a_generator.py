@@ -10,8 +10,8 @@ from PIL import Image
 
 from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from ganforge.recipe import load_recipe
-from ganforge.training import run_dir as run_folder
-from ganforge.training.loop import train
+from ganforge.runs import folder as run_folder
+from ganforge.training.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_an_exported_generator_runs_without_ganforge(trained_run, tmp_path):
     assert served.shape == (3, 32, 32, 1) and np.abs(served).max() <= 1
     np.testing.assert_allclose(served, loaded, atol=1e-5)
 
-    from ganforge import trained
+    from ganforge.runs import trained
 
     np.testing.assert_allclose(trained.load(trained_run).generate(noise), served, atol=1e-5)
     assert_user_error(run_cli("export", str(trained_run), "-o", str(out), cwd=tmp_path), "already exists")

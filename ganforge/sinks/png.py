@@ -1,7 +1,7 @@
 """Sample grids as PNG files: ``samples/step_00000800.png``."""
 from pathlib import Path
 
-from ganforge.grids import save_png
+from ganforge.data.pixels import save_png
 
 
 class PngSink:

@@ -1,1 +1,1 @@
-"""The engine: building parts from a recipe, the compiled step, the loop, checkpoints."""
+"""Training: assembling a run from its recipe, the compiled step, the Trainer's loop, sinks, signals."""

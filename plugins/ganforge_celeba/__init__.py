@@ -11,7 +11,7 @@ from pydantic import Field
 from ganforge import hookimpl
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
-from ganforge.dataparams import CachedImageParams
+from ganforge.data.params import CachedImageParams
 
 
 class CelebAParams(CachedImageParams):

@@ -12,9 +12,9 @@ import difflib
 import os
 from pathlib import Path
 
-from ganforge.datacache import CachedImageDataset, FolderSource, ZipSource, open_zip
+from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
 from ganforge.errors import DataError
-from ganforge.imagefiles import Preprocess
+from ganforge.data.imagefiles import Preprocess
 
 IMAGE_FOLDER = "img_align_celeba"
 IMAGE_ZIP = "img_align_celeba.zip"

@@ -1,9 +1,9 @@
 import os
 from pathlib import Path
 
-from ganforge.datacache import CachedImageDataset, FolderSource, ZipSource, open_zip
+from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
 from ganforge.errors import DataError
-from ganforge.imagefiles import IMAGE_SUFFIXES, Preprocess
+from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess
 
 
 def list_folder(root: Path) -> list[str]:

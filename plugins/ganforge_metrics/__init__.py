@@ -12,7 +12,7 @@ from pydantic import Field
 from ganforge import hookimpl
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
-from ganforge.features import FeaturesParam
+from ganforge.evaluation.features import FeaturesParam
 
 Features = Annotated[FeaturesParam, Field(description='feature network: a name ("digits") or { name = ..., parameters }')]
 Samples = Annotated[int, Field(ge=1, description="generated images measured")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganforge.data import size_without_preparing
-from ganforge.features import Features, NetworkSlot, extract, to_unit_range
+from ganforge.evaluation.features import Features, NetworkSlot, extract, to_unit_range
 
 REFERENCE_SEED = 0
 READ_CHUNK = 1000

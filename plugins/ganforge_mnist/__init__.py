@@ -42,7 +42,7 @@ def register_metrics(register):
 
 def digits_features():
     """The digits classifier as a feature network; trained on first use, then cached."""
-    from ganforge.datacache import default_cache_root
+    from ganforge.data.cache import default_cache_root
     from ganforge_mnist.classifier import DigitsNetwork
 
     return DigitsNetwork(default_cache_root() / "features")

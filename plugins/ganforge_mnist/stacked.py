@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganforge.data import DataSpec
-from ganforge.features import NetworkSlot, extract
+from ganforge.evaluation.features import NetworkSlot, extract
 
 MODES = 1000
 

@@ -6,7 +6,7 @@ import pytest
 
 from ganforge import testing
 from ganforge.data import DataSpec
-from ganforge.registry import Registry
+from ganforge.plugin.registry import Registry
 from ganforge_shapes import shapes
 from ganforge_shapes.upsampler import build_upsampler
 

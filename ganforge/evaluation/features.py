@@ -15,8 +15,8 @@ from typing import Any, Union
 import numpy as np
 import pydantic
 
-from ganforge.contract import check_returned
-from ganforge.registry import Registry, get_registry
+from ganforge.plugin.contract import check_returned
+from ganforge.plugin.registry import Registry, get_registry
 
 RESIZE_FILTERS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
 BATCH = 250

@@ -11,12 +11,13 @@ import numpy as np
 from ganforge import backend
 from ganforge.errors import CheckpointError, RecipeError, TrainingStopped
 from ganforge.recipe import Recipe
-from ganforge.registry import Registry, get_registry
-from ganforge.training import checkpoint, run_dir as run_folder
-from ganforge.training.build import batch_sampler, build_parts, make_optimizer
+from ganforge.plugin.registry import Registry, get_registry
+from ganforge.runs import checkpoint
+from ganforge.runs import folder as run_folder
+from ganforge.training.assembly import batch_sampler, build_parts, make_optimizer
 from ganforge.sinks.jsonl import keep_records
-from ganforge.training.evaluation import EVALUATIONS, Evaluation
-from ganforge.training.records import SinkSet
+from ganforge.training.monitor import EVALUATIONS, Evaluation
+from ganforge.training.sinks import SinkSet
 from ganforge.training.step import AdversarialStep
 from ganforge.training.stopping import (
     NAMES, STORAGE_ERRNOS, STORAGE_EXIT_CODE, StopRequests, first_bad_loss, first_bad_variable, warn_if_disk_is_short,

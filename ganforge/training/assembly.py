@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from ganforge.backend import out_of_memory, tensorflow
-from ganforge.contract import check_returned
+from ganforge.plugin.contract import check_returned
 from ganforge.data import BatchSampler
 from ganforge.errors import DataError, RecipeError
 from ganforge.recipe import Recipe
-from ganforge.registry import Registry, get_registry
+from ganforge.plugin.registry import Registry, get_registry
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.

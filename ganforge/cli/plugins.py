@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ganforge.errors import PluginError
-from ganforge.registry import Registry, get_registry
+from ganforge.plugin.registry import Registry, get_registry
 
 
 def print_plugins(console: Console, registry: Registry | None = None) -> None:

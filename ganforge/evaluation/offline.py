@@ -18,10 +18,10 @@ import pydantic
 
 from ganforge.data import ArrayDataset
 from ganforge.errors import DataError, RecipeError
-from ganforge.features import to_unit_range
-from ganforge.imagefiles import IMAGE_SUFFIXES, Preprocess, decode
-from ganforge.registry import Registry, get_registry
-from ganforge.training.evaluation import EvalContext, append_evaluation
+from ganforge.evaluation.features import to_unit_range
+from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess, decode
+from ganforge.plugin.registry import Registry, get_registry
+from ganforge.training.monitor import EvalContext, append_evaluation
 
 NOISE_SEED = 2**31 - 3  # eval noise apart from training's streams
 
@@ -105,7 +105,7 @@ def measure(metrics, generate, reference, step: int, on_image=None) -> list[tupl
 
 
 def evaluate_run(target: Path, options: Options, *, against: Path | None, best: bool, raw: bool) -> tuple[Path, list[dict]]:
-    from ganforge import trained as trained_runs
+    from ganforge.runs import trained as trained_runs
 
     trained = trained_runs.load(target, best=best, raw=raw)
     spec = trained.dataset.spec
@@ -114,7 +114,7 @@ def evaluate_run(target: Path, options: Options, *, against: Path | None, best: 
         reference_name = f"folder {against}"
     elif options.reference_overrides:
         from ganforge.recipe import load_recipe
-        from ganforge.training.build import build_dataset
+        from ganforge.training.assembly import build_dataset
 
         changed = load_recipe(trained.recipe.path, [f"dataset.{override}" for override in options.reference_overrides])
         reference = build_dataset(changed)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ganforge.registry import Registry
+from ganforge.plugin.registry import Registry
 
 
 class SinkSet:

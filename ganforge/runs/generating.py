@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge.errors import DataError
-from ganforge.grids import make_grid, save_png, to_uint8
+from ganforge.data.pixels import make_grid, save_png, to_uint8
 
 NOISE_STREAM = 2**31 - 4  # apart from training's and evaluation's noise
 

@@ -20,7 +20,8 @@ from typing import Any, Callable
 import pluggy
 import pydantic
 
-from ganforge import __version__, hookspecs
+from ganforge import __version__
+from ganforge.plugin import hookspecs
 from ganforge.errors import PluginError
 
 ENTRY_POINT_GROUP = "ganforge"

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ganforge.grids import make_grid, to_uint8
+from ganforge.data.pixels import make_grid, to_uint8
 
 FIXED_NOISE_STREAM = 2**31 - 1
 EVAL_NOISE_STREAM = 2**31 - 2

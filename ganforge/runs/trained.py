@@ -14,7 +14,8 @@ import numpy as np
 
 from ganforge.errors import CheckpointError
 from ganforge.recipe import Recipe, load_recipe
-from ganforge.training import checkpoint, run_dir as run_folder
+from ganforge.runs import checkpoint
+from ganforge.runs import folder as run_folder
 
 
 @dataclass
@@ -70,7 +71,7 @@ def load(target: Path, *, best: bool = False, raw: bool = False) -> Trained:
     Only the dataset (for its shape) and the generator are built: sampling
     needs no discriminator, and no metric's feature network.
     """
-    from ganforge.training.build import build_dataset, build_generator
+    from ganforge.training.assembly import build_dataset, build_generator
 
     folder, path = locate(Path(target), best)
     recipe = load_recipe(folder / run_folder.RECIPE_FILE)

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ganforge.cli_support import console as _console, user_errors
+from ganforge.cli.support import console as _console, user_errors
 from ganforge.errors import CheckpointError, GanforgeError, TrainingStopped
 
 app = typer.Typer(
@@ -46,8 +46,8 @@ def run(
 ) -> None:
     """Train a GAN from a recipe."""
     from ganforge.recipe import load_recipe
-    from ganforge.training import run_dir as run_folder
-    from ganforge.training.checkpoint import list_checkpoints, newest_good
+    from ganforge.runs import folder as run_folder
+    from ganforge.runs.checkpoint import list_checkpoints, newest_good
 
     overrides = overrides or []
     console = _console()
@@ -85,7 +85,7 @@ def run(
             holding.enter_context(run_folder.held(folder))
             console.print(f"run folder: [bold]{folder}[/]")
 
-        from ganforge.training.loop import train
+        from ganforge.training.trainer import train
 
         try:
             result = train(loaded, folder, resume_from=resume_from)
@@ -109,7 +109,7 @@ def plugins(
     show: Annotated[Optional[str], typer.Option("--show", help="print a component's parameters (NAME or plugin:NAME)")] = None,
 ) -> None:
     """List installed plugins and their components."""
-    from ganforge.plugin_listing import print_plugins, print_component
+    from ganforge.cli.plugins import print_plugins, print_component
 
     if show:
         print_component(_console(), show)
@@ -133,7 +133,7 @@ def recipe_show(recipe: RecipeArgument, overrides: SetOption = None) -> None:
 def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     """Validate a recipe and build its models to prove their shapes meet."""
     from ganforge.recipe import load_recipe
-    from ganforge.training.build import build_parts
+    from ganforge.training.assembly import build_parts
 
     loaded = load_recipe(recipe, overrides or [])
     parts = build_parts(loaded)
@@ -159,7 +159,7 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
 def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     """Decode, crop and resize a recipe's dataset into its cache now (training does it on first use)."""
     from ganforge.recipe import load_recipe
-    from ganforge.training.build import build_dataset
+    from ganforge.training.assembly import build_dataset
 
     loaded = load_recipe(recipe, overrides or [])
     dataset = build_dataset(loaded)
@@ -183,7 +183,7 @@ def plugin_new(
     directory: Annotated[Path, typer.Option("--dir", help="where to create ganforge-NAME/")] = Path("."),
 ) -> None:
     """Create a plugin package: pyproject with its entry point, one component, a recipe, a README and tests."""
-    from ganforge.scaffold import create
+    from ganforge.plugin.scaffold import create
 
     target = create(name, kind, directory)
     console = _console()
@@ -199,14 +199,14 @@ def report(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="where to write the page (default RUN/report.html)")] = None,
 ) -> None:
     """Write one self-contained HTML page for a run: curves, samples over time, evaluations, recipe."""
-    from ganforge import report as run_report
+    from ganforge.runs import report as run_report
 
     written = run_report.write(run, out)
     _console().print(f"report: {written} ({written.stat().st_size / 1024:.0f} KiB; opens in any browser, offline)")
 
 
 def _add_plugin_commands() -> None:
-    from ganforge.registry import get_registry
+    from ganforge.plugin.registry import get_registry
 
     for component in get_registry().components("command"):
         try:
@@ -218,7 +218,7 @@ def _add_plugin_commands() -> None:
 
 
 def main() -> None:
-    from ganforge import cli_trained
+    from ganforge.cli import trained as cli_trained
 
     cli_trained.add_commands(app)
     _add_plugin_commands()

@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, runs are n
     fcntl = None
 
 from ganforge.errors import CheckpointError
-from ganforge.training.checkpoint import list_checkpoints
+from ganforge.runs.checkpoint import list_checkpoints
 
 RECIPE_FILE = "recipe.toml"
 CHECKPOINTS = "checkpoints"

@@ -30,7 +30,7 @@ import numpy as np
 
 from ganforge.data import DataSpec
 from ganforge.errors import DataError
-from ganforge.imagefiles import Preprocess, decode
+from ganforge.data.imagefiles import Preprocess, decode
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

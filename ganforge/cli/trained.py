@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ganforge.cli_support import console, user_errors
+from ganforge.cli.support import console, user_errors
 
 Target = Annotated[Path, typer.Argument(help="run folder, or a checkpoint file in one")]
 Best = Annotated[bool, typer.Option("--best", help="use checkpoints/best.npz instead of the newest checkpoint")]
@@ -33,9 +33,9 @@ def eval_command(
     seed: Seed = 0,
 ) -> None:
     """Measure a trained generator (FID, KID, ...), or one folder of images against another."""
-    from ganforge import evaluate
+    from ganforge.evaluation import offline as evaluate
     from ganforge.errors import DataError
-    from ganforge.training.run_dir import is_run
+    from ganforge.runs.folder import is_run
 
     options = evaluate.Options(metric or [], samples, reference_samples, features, seed, tuple(reference_set or ()))
     show = console()
@@ -66,7 +66,8 @@ def sample_command(
     raw: Raw = False,
 ) -> None:
     """Draw images from a trained generator: one grid, or N separate PNGs."""
-    from ganforge import generating, trained as trained_runs
+    from ganforge.runs import generating
+    from ganforge.runs import trained as trained_runs
 
     trained = trained_runs.load(target, best=best, raw=raw)
     written = generating.sample(trained, out, count, seed, separate)
@@ -84,7 +85,8 @@ def interpolate_command(
     raw: Raw = False,
 ) -> None:
     """A latent walk between seeds' noise vectors: a grid PNG and an animated GIF."""
-    from ganforge import generating, trained as trained_runs
+    from ganforge.runs import generating
+    from ganforge.runs import trained as trained_runs
 
     seeds = seeds or [0, 1, 2, 0]
     trained = trained_runs.load(target, best=best, raw=raw)
@@ -100,7 +102,8 @@ def export_command(
     raw: Raw = False,
 ) -> None:
     """Save the generator as a .keras file and a TensorFlow SavedModel, usable without ganforge."""
-    from ganforge import generating, trained as trained_runs
+    from ganforge.runs import generating
+    from ganforge.runs import trained as trained_runs
 
     trained = trained_runs.load(target, best=best, raw=raw)
     about = generating.export(trained, out)

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from ganforge.errors import DataError
-from ganforge.training import run_dir as run_folder
-from ganforge.training.evaluation import EVALUATIONS
+from ganforge.runs import folder as run_folder
+from ganforge.training.monitor import EVALUATIONS
 
 MAX_GRIDS = 12  # sample grids shown over time, evenly spaced, always with the last
 STYLE = """

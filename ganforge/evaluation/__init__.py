@@ -1,0 +1,1 @@
+"""Measuring generators: feature networks, running metrics, and ``ganforge eval``."""
