@@ -15,6 +15,7 @@ would ask for).
     python benchmarks/data_throughput.py               # 4,000 images, about 2 minutes
     python benchmarks/data_throughput.py --images 20000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,9 +92,15 @@ def step_images_per_s(dataset, steps: int) -> float:
     generator = build_generator(dataset.spec, 100, preset="article")
     discriminator = build_discriminator(dataset.spec, preset="article")
     step = AdversarialStep(
-        generator, discriminator, NonSaturating(),
-        keras.optimizers.Adam(2e-4, beta_1=0.9), keras.optimizers.Adam(2e-4, beta_1=0.9),
-        batch_size=BATCH, latent_dim=100, d_steps=1, seed=0,
+        generator,
+        discriminator,
+        NonSaturating(),
+        keras.optimizers.Adam(2e-4, beta_1=0.9),
+        keras.optimizers.Adam(2e-4, beta_1=0.9),
+        batch_size=BATCH,
+        latent_dim=100,
+        d_steps=1,
+        seed=0,
     )
     sampler = BatchSampler(dataset, BATCH, seed=0)
     for number in range(3):
@@ -109,7 +116,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4000, help="JPEGs to write and prepare")
     parser.add_argument("--steps", type=int, default=15, help="timed training steps")
-    parser.add_argument("--large", type=int, default=202_599, help="rows of the CelebA-sized cache for the memory check (0: skip)")
+    parser.add_argument(
+        "--large", type=int, default=202_599, help="rows of the CelebA-sized cache for the memory check (0: skip)"
+    )
     args = parser.parse_args()
 
     from ganforge.data.cache import CachedImageDataset, FolderSource
@@ -121,18 +130,24 @@ def main() -> None:
         write_jpegs(folder, args.images)
         names = sorted(p.name for p in folder.iterdir())
 
-        dataset = CachedImageDataset("bench", FolderSource(folder), names, Preprocess("none", 64, 3), cache_root=Path(workdir) / "cache")
+        dataset = CachedImageDataset(
+            "bench", FolderSource(folder), names, Preprocess("none", 64, 3), cache_root=Path(workdir) / "cache"
+        )
         start = time.perf_counter()
         dataset.prepare()
         build = args.images / (time.perf_counter() - start)
 
-        reused = CachedImageDataset("bench", FolderSource(folder), names, Preprocess("none", 64, 3), cache_root=Path(workdir) / "cache")
+        reused = CachedImageDataset(
+            "bench", FolderSource(folder), names, Preprocess("none", 64, 3), cache_root=Path(workdir) / "cache"
+        )
         start = time.perf_counter()
         reused.prepare()
         reuse_s = time.perf_counter() - start
 
         memory_before = anonymous_memory_mib()
-        delivery = {size: delivery_images_per_s(dataset, size, batches=max(200, 400_000 // size // 4)) for size in (32, 64, 256)}
+        delivery = {
+            size: delivery_images_per_s(dataset, size, batches=max(200, 400_000 // size // 4)) for size in (32, 64, 256)
+        }
         memory_growth = anonymous_memory_mib() - memory_before
         cache_mib = dataset.cache.images.nbytes / 2**20
         large = large_cache_delivery(Path(workdir) / "large.npy", args.large) if args.large else None
@@ -142,9 +157,13 @@ def main() -> None:
     print(f"cache reuse     {reuse_s:>12.2f} s          (manifest check of {args.images} files)")
     for size, rate in delivery.items():
         print(f"delivery b={size:<4}{rate:>12,.0f} images/s   (shuffled, from the memory-mapped cache)")
-    print(f"memory          {memory_growth:>+12.1f} MiB      (process-owned memory while delivering ~{sum(max(200, 400_000 // s // 4) * s for s in (32, 64, 256)):,} images from a {cache_mib:.0f} MiB cache)")
+    print(
+        f"memory          {memory_growth:>+12.1f} MiB      (process-owned memory while delivering ~{sum(max(200, 400_000 // s // 4) * s for s in (32, 64, 256)):,} images from a {cache_mib:.0f} MiB cache)"
+    )
     if large:
-        print(f"large cache b=64{large[0]:>12,.0f} images/s   (one shuffled epoch of a {large[1]:,.0f} MiB cache; own memory {large[2]:+.1f} MiB)")
+        print(
+            f"large cache b=64{large[0]:>12,.0f} images/s   (one shuffled epoch of a {large[1]:,.0f} MiB cache; own memory {large[2]:+.1f} MiB)"
+        )
     print(f"step consumes   {consumption:>12,.1f} images/s   (article DCGAN, batch {BATCH}, this CPU)")
     ratio = delivery[BATCH] / consumption
     print(f"\ndelivery / consumption at batch {BATCH}: {ratio:,.0f}x  (goal >= 20x)")

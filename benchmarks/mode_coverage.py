@@ -10,6 +10,7 @@ with the published rows beneath, and writes it to ``--out``.
     python benchmarks/mode_coverage.py --recipes grid25 --seeds 5
     python benchmarks/mode_coverage.py --recipes ring8 grid25_wgan_gp --seeds 2 --steps 2000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,11 +44,16 @@ def main() -> None:
         for name in names:
             results, times = [], []
             for seed in range(args.seeds):
-                result, seconds = train_and_evaluate(RECIPES / f"{name}.toml", seed, args.steps, Path(workdir), "mode_coverage")
+                result, seconds = train_and_evaluate(
+                    RECIPES / f"{name}.toml", seed, args.steps, Path(workdir), "mode_coverage"
+                )
                 results.append(result)
                 times.append(seconds)
-                print(f"{name} seed {seed}: {result['modes']:.0f} modes, {result['high_quality_percent']:.1f}% high quality, "
-                      f"reverse KL {result['reverse_kl']:.3f} ({seconds:.0f} s)", flush=True)
+                print(
+                    f"{name} seed {seed}: {result['modes']:.0f} modes, {result['high_quality_percent']:.1f}% high quality, "
+                    f"reverse KL {result['reverse_kl']:.3f} ({seconds:.0f} s)",
+                    flush=True,
+                )
             rows.append((name, results, times))
 
     lines = [
@@ -60,8 +66,13 @@ def main() -> None:
             f"{mean_std([r['high_quality_percent'] for r in results], 1)} | "
             f"{mean_std([r['reverse_kl'] for r in results], 3)} | {statistics.mean(times):.0f} |"
         )
-    lines += ["", f"{args.seeds} seeds each, 2,500 samples per evaluation.", "",
-              "| published | ring modes | ring % high quality | grid modes | grid % high quality |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"{args.seeds} seeds each, 2,500 samples per evaluation.",
+        "",
+        "| published | ring modes | ring % high quality | grid modes | grid % high quality |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {' | '.join(row)} |" for row in PUBLISHED]
     emit("\n".join(lines), args.out)
 

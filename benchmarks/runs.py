@@ -1,4 +1,5 @@
 """Shared by the benchmarks that train a recipe and read its last evaluation."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,9 @@ from pathlib import Path
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
-def train_and_evaluate(recipe_path: Path, seed: int, steps: int | None, workdir: Path, metric: str) -> tuple[dict, float]:
+def train_and_evaluate(
+    recipe_path: Path, seed: int, steps: int | None, workdir: Path, metric: str
+) -> tuple[dict, float]:
     """Train ``recipe_path`` with ``seed``; the final results of ``metric`` (e.g. ``modes``) and the seconds taken."""
     from ganforge.recipe import load_recipe
     from ganforge.runs import folder as run_dir
@@ -26,7 +29,7 @@ def train_and_evaluate(recipe_path: Path, seed: int, steps: int | None, workdir:
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     prefix = f"eval/{metric}/"
     final = [r for r in records if any(key.startswith(prefix) for key in r)][-1]
-    return {key[len(prefix):]: value for key, value in final.items() if key.startswith(prefix)}, seconds
+    return {key[len(prefix) :]: value for key, value in final.items() if key.startswith(prefix)}, seconds
 
 
 def mean_std(values: list[float], digits: int) -> str:

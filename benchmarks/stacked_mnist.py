@@ -9,6 +9,7 @@ table with the published rows beneath, and writes it to ``--out``.
     python benchmarks/stacked_mnist.py                  # 1 seed, about 30 minutes on 2 CPU cores
     python benchmarks/stacked_mnist.py --seeds 3 --out stacked.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from runs import RECIPES, emit, mean_std, train_and_evaluate
 
 # (method, modes, KL), from ARTICLE.md
@@ -53,15 +53,23 @@ def main() -> None:
 
     tensorflow()  # imported quietly, before the classifier imports it
     real = real_data_row(26_000)
-    print(f"real stacked digits: {real['modes']} modes, KL {real['reverse_kl']:.3f}, "
-          f"{100 * real['triples_read_right']:.1f}% of triples read right", flush=True)
+    print(
+        f"real stacked digits: {real['modes']} modes, KL {real['reverse_kl']:.3f}, "
+        f"{100 * real['triples_read_right']:.1f}% of triples read right",
+        flush=True,
+    )
     results, times = [], []
     with tempfile.TemporaryDirectory() as workdir:
         for seed in range(args.seeds):
-            result, seconds = train_and_evaluate(RECIPES / f"{args.recipe}.toml", seed, args.steps, Path(workdir), "stacked_modes")
+            result, seconds = train_and_evaluate(
+                RECIPES / f"{args.recipe}.toml", seed, args.steps, Path(workdir), "stacked_modes"
+            )
             results.append(result)
             times.append(seconds)
-            print(f"{args.recipe} seed {seed}: {result['modes']:.0f} modes, KL {result['reverse_kl']:.3f} ({seconds:.0f} s)", flush=True)
+            print(
+                f"{args.recipe} seed {seed}: {result['modes']:.0f} modes, KL {result['reverse_kl']:.3f} ({seconds:.0f} s)",
+                flush=True,
+            )
 
     lines = [
         "| | modes (of 1,000) | reverse KL | minutes per run |",

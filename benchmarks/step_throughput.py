@@ -22,6 +22,7 @@ runs itself once per setting (``--deterministic off|on``) and prints both.
     python benchmarks/step_throughput.py                       # both settings, ~8 minutes on 2 cores
     python benchmarks/step_throughput.py --steps 10 --rounds 1 # a quick, noisy look
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,6 +76,7 @@ def matmul_peak_gflops(tf, size: int = 2048, repeats: int = 10) -> float:
 
 def build_models(seed: int):
     import keras
+
     from ganforge.data import DataSpec
     from ganforge_dcgan.models import build_discriminator, build_generator
 
@@ -99,9 +101,13 @@ def plain_images_per_s(tf, batch: int, steps: int) -> float:
         fake = generator(tf.random.normal((batch, LATENT)), training=True)
         with tf.GradientTape() as tape:
             d_loss = bce(ones, discriminator(real, training=True)) + bce(zeros, discriminator(fake, training=True))
-        d_opt.apply_gradients(zip(tape.gradient(d_loss, discriminator.trainable_variables), discriminator.trainable_variables))
+        d_opt.apply_gradients(
+            zip(tape.gradient(d_loss, discriminator.trainable_variables), discriminator.trainable_variables)
+        )
         with tf.GradientTape() as tape:
-            g_loss = bce(ones, discriminator(generator(tf.random.normal((batch, LATENT)), training=True), training=True))
+            g_loss = bce(
+                ones, discriminator(generator(tf.random.normal((batch, LATENT)), training=True), training=True)
+            )
         g_opt.apply_gradients(zip(tape.gradient(g_loss, generator.trainable_variables), generator.trainable_variables))
         return d_loss, g_loss
 
@@ -118,8 +124,8 @@ def ganforge_images_per_s(batch: int, steps: int, deterministic: bool) -> float:
     """The real training loop; speed read from its own metrics records."""
     from ganforge import hookimpl
     from ganforge.data import ArrayDataset
-    from ganforge.recipe import load_recipe
     from ganforge.plugin.registry import Registry
+    from ganforge.recipe import load_recipe
     from ganforge.runs import folder as run_dir
     from ganforge.training.trainer import train
 
@@ -174,7 +180,12 @@ def measure(deterministic: bool, steps: int, rounds: int) -> dict:
     generator, discriminator = build_models(0)
     g_flops, d_flops = layer_flops(generator), layer_flops(discriminator)
     step_flops_per_image = 4 * g_flops + 8 * d_flops
-    result = {"deterministic": deterministic, "peak_gflops": matmul_peak_gflops(tf), "flops_per_image": step_flops_per_image, "rows": []}
+    result = {
+        "deterministic": deterministic,
+        "peak_gflops": matmul_peak_gflops(tf),
+        "flops_per_image": step_flops_per_image,
+        "rows": [],
+    }
     for batch in (32, 64):
         # Alternate the two, round by round, and compare medians, so a
         # change in machine load during the run hits both sides alike.
@@ -190,7 +201,9 @@ def report(results: list[dict]) -> None:
     print(f"\nArticle DCGAN 64x64x3 training step, {results[0]['flops_per_image'] / 1e9:.3f} GFLOP per image per step")
     print(f"fp32 matmul peak measured: {results[0]['peak_gflops']:.1f} GFLOP/s")
     print(f"medians of {len(results[0]['rows'][0]['plain'])} alternating rounds (min-max in brackets)\n")
-    print(f"{'determinism':<12}{'batch':>6}{'plain img/s':>22}{'ganforge img/s':>22}{'ratio':>7}{'GFLOP/s':>9}{'% peak':>8}")
+    print(
+        f"{'determinism':<12}{'batch':>6}{'plain img/s':>22}{'ganforge img/s':>22}{'ratio':>7}{'GFLOP/s':>9}{'% peak':>8}"
+    )
     for result in results:
         for row in result["rows"]:
             plain, ours = statistics.median(row["plain"]), statistics.median(row["ganforge"])
@@ -215,8 +228,19 @@ def main() -> None:
     results = []
     for setting in ("off", "on"):
         child = subprocess.run(
-            [sys.executable, __file__, "--steps", str(args.steps), "--rounds", str(args.rounds), "--deterministic", setting],
-            capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--steps",
+                str(args.steps),
+                "--rounds",
+                str(args.rounds),
+                "--deterministic",
+                setting,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         results.append(json.loads(child.stdout.strip().splitlines()[-1]))
     report(results)

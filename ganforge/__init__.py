@@ -10,6 +10,7 @@ the step, the Trainer), ``evaluation``, ``runs`` (run folders, checkpoints,
 using a trained generator) and ``cli``. ``sinks`` holds the core sinks, a
 plugin like any other.
 """
+
 import os
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """TensorFlow start-up: imported quietly, once, only when a model is needed."""
+
 import os
 import sys
 from functools import lru_cache
@@ -22,8 +23,8 @@ def tensorflow():
         os.dup2(devnull, 2)
         os.close(devnull)
     try:
-        import tensorflow as tf
         import keras  # noqa: F401  (binds Keras to the TensorFlow backend now)
+        import tensorflow as tf
     finally:
         if saved is not None:
             os.dup2(saved, 2)

@@ -6,6 +6,7 @@ merges into its parent's key by key, except a component table whose
 ``name`` changes: that one replaces the parent's, since the old component's
 parameters mean nothing to the new one.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -56,13 +57,18 @@ class TrainConfig(_Section):
     log_every: int = Field(50, gt=0, description="steps between records to metrics.jsonl and sinks")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="one-sided: D's target for real becomes 1 - s")
     label_noise: float = Field(0.0, ge=0, lt=0.5, description="probability that each of D's targets is flipped")
-    ema_decay: float = Field(0.0, ge=0, lt=1, description="0: off; else keep an EMA of G's weights for samples and evaluation")
+    ema_decay: float = Field(
+        0.0, ge=0, lt=1, description="0: off; else keep an EMA of G's weights for samples and evaluation"
+    )
     jit_compile: bool = Field(False, description="compile the step with XLA (measure first: slower on many CPUs)")
     deterministic: bool = Field(True, description="deterministic TensorFlow ops: same seed, same losses")
     on_divergence: Literal["stop", "rollback"] = Field(
-        "stop", description="when a loss or weight stops being finite: stop (exit 3), or roll back to the last checkpoint"
+        "stop",
+        description="when a loss or weight stops being finite: stop (exit 3), or roll back to the last checkpoint",
     )
-    rollback_lr_factor: float = Field(0.5, gt=0, lt=1, description="each rollback multiplies both learning rates by this")
+    rollback_lr_factor: float = Field(
+        0.5, gt=0, lt=1, description="each rollback multiplies both learning rates by this"
+    )
     max_rollbacks: int = Field(3, ge=1, description="rollbacks allowed in one process before the run stops anyway")
 
 
@@ -89,7 +95,9 @@ class ComponentConfig(BaseModel):
 class EvalConfig(_Section):
     every: int = Field(0, ge=0, description="steps between evaluations (0: only at the end, when metrics are listed)")
     metrics: list[ComponentConfig] = Field([], description="metrics to run, each a table with name and parameters")
-    best: str = Field("", description="keep checkpoints/best.npz by this result, e.g. \"fid/fid\" (metric/value); empty: off")
+    best: str = Field(
+        "", description='keep checkpoints/best.npz by this result, e.g. "fid/fid" (metric/value); empty: off'
+    )
     best_mode: Literal["min", "max"] = Field("min", description="whether smaller or larger is better for `best`")
 
 
@@ -181,7 +189,11 @@ def _load_chain(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any
         try:
             parent_path = find_recipe(parent_ref)
         except RecipeError:
-            raise RecipeError(f"the recipe it extends, {parent_ref!r}, does not exist (looked for {parent_path})", file=str(path), key="extends") from None
+            raise RecipeError(
+                f"the recipe it extends, {parent_ref!r}, does not exist (looked for {parent_path})",
+                file=str(path),
+                key="extends",
+            ) from None
     base, origins = _load_chain(parent_path, (*chain, path))
     return _merge(base, data, origins, str(path)), origins
 
@@ -196,14 +208,20 @@ def _origins(data: dict[str, Any], file: str, prefix: str = "") -> dict[str, str
     return origins
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any], origins: dict[str, str], file: str, prefix: str = "") -> dict[str, Any]:
+def _merge(
+    base: dict[str, Any], override: dict[str, Any], origins: dict[str, str], file: str, prefix: str = ""
+) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
         dotted = f"{prefix}{key}"
         old = merged.get(key)
         replaces_component = (
-            not prefix and key in COMPONENT_SECTIONS and isinstance(old, dict) and isinstance(value, dict)
-            and "name" in value and value["name"] != old.get("name")
+            not prefix
+            and key in COMPONENT_SECTIONS
+            and isinstance(old, dict)
+            and isinstance(value, dict)
+            and "name" in value
+            and value["name"] != old.get("name")
         )
         if isinstance(old, dict) and isinstance(value, dict) and not replaces_component:
             merged[key] = _merge(old, value, origins, file, dotted + ".")
@@ -248,7 +266,9 @@ def _apply_override(data: dict[str, Any], origins: dict[str, str], parts: list[s
 
 
 # -- validation ----------------------------------------------------------
-def _pydantic_to_recipe_error(error: pydantic.ValidationError, model: type[BaseModel], prefix: str, origins: dict[str, str], default_file: str) -> RecipeError:
+def _pydantic_to_recipe_error(
+    error: pydantic.ValidationError, model: type[BaseModel], prefix: str, origins: dict[str, str], default_file: str
+) -> RecipeError:
     first = error.errors()[0]
     loc = [str(part) for part in first["loc"]]
     dotted = ".".join([prefix, *loc] if prefix else loc)
@@ -256,7 +276,9 @@ def _pydantic_to_recipe_error(error: pydantic.ValidationError, model: type[BaseM
         fields = _fields_at(model, loc[:-1])
         message = "unknown key"
         close = difflib.get_close_matches(loc[-1], fields, n=1, cutoff=0.5)
-        message += f"; did you mean {close[0]!r}?" if close else (f" (known keys: {', '.join(fields)})" if fields else "")
+        message += (
+            f"; did you mean {close[0]!r}?" if close else (f" (known keys: {', '.join(fields)})" if fields else "")
+        )
     elif first["type"] == "missing":
         message = "required key is missing"
     else:
@@ -314,8 +336,16 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
     _check_best(model.eval, origins, file)
     resolved["sinks"] = [
         # a bare name stays a bare name in the saved recipe; a table gets its defaults written out
-        sink if isinstance(sink, str) and not _has_required_params(registry, sink)
-        else _validate_component(registry, "sink", f"sinks[{position}]", {"name": sink} if isinstance(sink, str) else dict(sink), origins, file)
+        sink
+        if isinstance(sink, str) and not _has_required_params(registry, sink)
+        else _validate_component(
+            registry,
+            "sink",
+            f"sinks[{position}]",
+            {"name": sink} if isinstance(sink, str) else dict(sink),
+            origins,
+            file,
+        )
         for position, sink in enumerate(data.get("sinks", model.sinks))
     ]
     return Recipe(path=path, data=resolved, model=model, origins=origins)
@@ -330,8 +360,9 @@ def _check_best(config: EvalConfig, origins: dict[str, str], file: str) -> None:
     if metric not in listed or not value:
         hint = f"metrics listed: {', '.join(listed)}" if listed else "no metrics are listed in [eval] metrics"
         raise RecipeError(
-            f"{config.best!r} should be \"metric/value\", e.g. \"fid/fid\", naming a metric in [eval] metrics ({hint})",
-            file=_origin_of("eval.best", origins, file), key="eval.best",
+            f'{config.best!r} should be "metric/value", e.g. "fid/fid", naming a metric in [eval] metrics ({hint})',
+            file=_origin_of("eval.best", origins, file),
+            key="eval.best",
         )
 
 
@@ -344,13 +375,17 @@ def _has_required_params(registry: Registry, name: str) -> bool:
     return any(field.is_required() for field in component.params.model_fields.values())
 
 
-def _validate_component(registry: Registry, kind: str, section: str, values: dict[str, Any], origins: dict[str, str], file: str) -> dict[str, Any]:
+def _validate_component(
+    registry: Registry, kind: str, section: str, values: dict[str, Any], origins: dict[str, str], file: str
+) -> dict[str, Any]:
     params = dict(values)
     name = params.pop("name")
     try:
         component = registry.get(kind, name)
     except PluginError as error:
-        raise RecipeError(str(error), file=_origin_of(f"{section}.name", origins, file), key=f"{section}.name") from None
+        raise RecipeError(
+            str(error), file=_origin_of(f"{section}.name", origins, file), key=f"{section}.name"
+        ) from None
     try:
         validated = component.params.model_validate(params, strict=True)
     except pydantic.ValidationError as error:

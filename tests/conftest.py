@@ -1,4 +1,5 @@
 """Shared fixtures: tiny recipes and a way to run the real CLI in a subprocess."""
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,11 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300
     full_env = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
     return subprocess.run(
         [sys.executable, "-m", "ganforge", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

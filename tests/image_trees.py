@@ -3,6 +3,7 @@
 The CelebA-like images are 178x218 JPEGs whose red channel grows with x and
 green with y, so a crop can be recognised from the pixels that survive it.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -41,7 +42,9 @@ def make_celeba(root: Path, count: int = 300, seed: int = 0, with_zip: bool = Fa
     splits += ["2"] * (count - len(splits))
     (root / "list_eval_partition.txt").write_text("".join(f"{n} {s}\n" for n, s in zip(names, splits)))
     table = rng.choice([-1, 1], size=(count, len(ATTRIBUTES)))
-    lines = [str(count), " ".join(ATTRIBUTES)] + [f"{n} " + " ".join(f"{v:2d}" for v in row) for n, row in zip(names, table)]
+    lines = [str(count), " ".join(ATTRIBUTES)] + [
+        f"{n} " + " ".join(f"{v:2d}" for v in row) for n, row in zip(names, table)
+    ]
     (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
     if with_zip:
         with zipfile.ZipFile(root / "img_align_celeba.zip", "w") as archive:

@@ -1,4 +1,5 @@
 """Every recipe shipped in recipes/ validates, and those whose data ships here build."""
+
 from pathlib import Path
 
 import pytest

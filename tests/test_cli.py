@@ -1,17 +1,25 @@
 """The `ganforge` command as a user runs it: bad input gets one clear line and exit code 2."""
+
 import json
 
 import pytest
-
 from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 
 
 @pytest.mark.parametrize(
     "recipe_text, overrides, fragments",
     [
-        (TINY_RECIPE.replace("[train]", "[train]\nstepz = 3"), [], ["tiny.toml", "train.stepz", "did you mean 'steps'"]),
+        (
+            TINY_RECIPE.replace("[train]", "[train]\nstepz = 3"),
+            [],
+            ["tiny.toml", "train.stepz", "did you mean 'steps'"],
+        ),
         (TINY_RECIPE.replace("batch_size = 16", "batch_size = 1.5"), [], ["tiny.toml", "train.batch_size"]),
-        (TINY_RECIPE.replace('name = "digits"', 'name = "digitz"'), [], ["tiny.toml", "dataset.name", "did you mean 'digits'"]),
+        (
+            TINY_RECIPE.replace('name = "digits"', 'name = "digitz"'),
+            [],
+            ["tiny.toml", "dataset.name", "did you mean 'digits'"],
+        ),
         (TINY_RECIPE, ["train.steps=-4"], ["--set", "train.steps", "greater than 0"]),
         (TINY_RECIPE, ["train.steps"], ["expected section.key=value"]),
         ("[train\n", [], ["tiny.toml", "not valid TOML"]),

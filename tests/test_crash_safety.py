@@ -3,6 +3,7 @@
 The promise under test: however a run stops, ``--resume`` ends with the same
 bits as the run left alone.
 """
+
 import json
 import os
 import random
@@ -13,19 +14,29 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import TINY_RECIPE, run_cli, trained_run, with_test_loss, write
+
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
 from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
-from ganforge.training.trainer import train
 from ganforge.training.stopping import first_bad_variable
+from ganforge.training.trainer import train
 
 STEPS = 30
 # EMA on, so the averaged generator is part of what must come back exactly
-CRASH_ARGS = ["--set", f"train.steps={STEPS}", "--set", "train.checkpoint_every=4", "--set", "train.sample_every=100",
-              "--set", "train.ema_decay=0.9", "--set", 'sinks=["jsonl"]']
+CRASH_ARGS = [
+    "--set",
+    f"train.steps={STEPS}",
+    "--set",
+    "train.checkpoint_every=4",
+    "--set",
+    "train.sample_every=100",
+    "--set",
+    "train.ema_decay=0.9",
+    "--set",
+    'sinks=["jsonl"]',
+]
 
 # The real CLI with fsync slowed down: a checkpoint stays a ".partial" file long enough to be killed in
 # (1 s), or the run cannot race past the step the test waits for before the test sees it (0.2 s).
@@ -43,8 +54,14 @@ SLOW_FSYNC_CLI = (
 
 def start(tmp_path, *args, slow_fsync_s=0.0):
     env = {**os.environ, "SLOW_FSYNC_S": str(slow_fsync_s)}
-    return subprocess.Popen([sys.executable, "-c", SLOW_FSYNC_CLI, *args], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOW_FSYNC_CLI, *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def logged_steps(run):
@@ -93,7 +110,11 @@ def test_kill_9_anywhere_then_resume_ends_bit_for_bit_where_the_run_left_alone_e
     kills = []
     for index, target in enumerate(targets):
         runs = killed_dir / "runs"
-        wait_for(lambda: runs.exists() and any(logged_steps(r) >= target for r in runs.iterdir()), process, f"step {target}")
+        wait_for(
+            lambda runs=runs, target=target: runs.exists() and any(logged_steps(r) >= target for r in runs.iterdir()),
+            process,
+            f"step {target}",
+        )
         kill(process)
         (run,) = runs.iterdir()
         kills.append(("at a random step", logged_steps(run)))
@@ -114,10 +135,17 @@ def test_kill_9_anywhere_then_resume_ends_bit_for_bit_where_the_run_left_alone_e
     name = f"step_{STEPS:08d}.npz"
     alone_arrays, killed_arrays = arrays_of(alone / "checkpoints" / name), arrays_of(run / "checkpoints" / name)
     assert {key.partition("/")[0] for key in alone_arrays} == {
-        "generator", "discriminator", "ema_generator", "generator_optimizer", "discriminator_optimizer"}
+        "generator",
+        "discriminator",
+        "ema_generator",
+        "generator_optimizer",
+        "discriminator_optimizer",
+    }
     assert alone_arrays.keys() == killed_arrays.keys()
     for key in alone_arrays:
-        np.testing.assert_array_equal(killed_arrays[key], alone_arrays[key], err_msg=f"{key}; kill seed {seed}: {kills}")
+        np.testing.assert_array_equal(
+            killed_arrays[key], alone_arrays[key], err_msg=f"{key}; kill seed {seed}: {kills}"
+        )
     # every step logged once, with the same losses as the run left alone
     assert losses_by_step(run) == losses_by_step(alone), f"kill seed {seed}: {kills}"
     print(f"kill seed {seed}: {kills}")
@@ -182,13 +210,16 @@ def test_rollback_restores_the_last_checkpoint_lowers_the_rates_and_finishes(tmp
 
 def test_without_rollback_the_same_run_stops_with_exit_3(tmp_path):
     registry = with_test_loss("nan_once", NanOnce)
-    recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="nan_once"', 'sinks=["jsonl"]'],
-                         registry=registry)
+    recipe = load_recipe(
+        write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="nan_once"', 'sinks=["jsonl"]'], registry=registry
+    )
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     with pytest.raises(Exception) as stopped:
         train(recipe, run, registry=registry)
     assert stopped.value.exit_code == 3
-    assert "step 5: the generator loss is nan" in str(stopped.value) and "step_00000003.npz is the last good" in str(stopped.value)
+    assert "step 5: the generator loss is nan" in str(stopped.value) and "step_00000003.npz is the last good" in str(
+        stopped.value
+    )
 
 
 def test_first_bad_variable_names_the_group_and_the_variable():
@@ -211,7 +242,12 @@ class OutOfMemoryLoss(NanOnce):
 
 def test_running_out_of_memory_in_a_step_names_the_batch_size(tmp_path):
     registry = with_test_loss("oom", OutOfMemoryLoss)
-    recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="oom"', 'sinks=["jsonl"]'], registry=registry)
+    recipe = load_recipe(
+        write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="oom"', 'sinks=["jsonl"]'], registry=registry
+    )
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
-    with pytest.raises(RecipeError, match=r"train.batch_size: step 1 does not fit in memory \(OOM when allocating tensor with shape\[1100000,1100000\]"):
+    with pytest.raises(
+        RecipeError,
+        match=r"train.batch_size: step 1 does not fit in memory \(OOM when allocating tensor with shape\[1100000,1100000\]",
+    ):
         train(recipe, run, registry=registry)

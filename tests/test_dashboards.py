@@ -1,18 +1,22 @@
 """Sinks as dashboards: W&B offline runs and TensorBoard event files, read back; failures never stop training."""
+
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 import wandb_records
 from conftest import run_cli
 
 TOY_OVERRIDES = [
-    "train.steps=4", "train.batch_size=64", "train.log_every=1", "train.sample_every=2",
-    "train.checkpoint_every=2", "eval.every=2", "output_dir=\"runs\"",
+    "train.steps=4",
+    "train.batch_size=64",
+    "train.log_every=1",
+    "train.sample_every=2",
+    "train.checkpoint_every=2",
+    "eval.every=2",
+    'output_dir="runs"',
 ]
 FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"  # 40 characters, like a real key
 
@@ -61,7 +65,10 @@ def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tm
     assert by_step[4]["tables/evaluation/_type"] == "table-file"
     assert (file.parent / "files" / "recipe.toml").is_file()
     models = [entry for entry in wandb_records.artifacts(file) if entry[0] == "model"]
-    assert models == [("model", ["latest", "step-2"], ["step_00000002.npz"]), ("model", ["latest", "step-4"], ["step_00000004.npz"])]
+    assert models == [
+        ("model", ["latest", "step-2"], ["step_00000002.npz"]),
+        ("model", ["latest", "step-4"], ["step_00000004.npz"]),
+    ]
     # the scalars W&B holds are the ones metrics.jsonl holds
     jsonl = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     for record in jsonl:
@@ -126,7 +133,7 @@ def test_tensorboard_event_files_hold_scalars_images_and_the_recipe(tmp_path):
     assert [step for step, _ in seen["loss/discriminator"]] == [1, 2, 3, 4]
     assert [step for step, _ in seen["images/samples"]] == [2, 4]
     assert [step for step, _ in seen["eval/mode_coverage/modes"]] == [2, 4]
-    (_, recipe), = seen["recipe"]
+    ((_, recipe),) = seen["recipe"]
     text = tf.make_ndarray(recipe.tensor).item().decode()
     assert 'name = "ring8"' in text
     (_, table), *_ = seen["evaluation"]
@@ -161,7 +168,9 @@ def test_the_report_is_one_self_contained_page(tmp_path):
     run = only_run(tmp_path)
     # metrics.jsonl's schema: ascending integer steps, every other value a finite number under "section/name"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == sorted(r["step"] for r in records) and all(type(r["step"]) is int for r in records)
+    assert [r["step"] for r in records] == sorted(r["step"] for r in records) and all(
+        type(r["step"]) is int for r in records
+    )
     for record in records:
         for key, value in record.items():
             if key != "step":
@@ -171,7 +180,9 @@ def test_the_report_is_one_self_contained_page(tmp_path):
     page = (run / "report.html").read_text()
     assert "<script" not in page and not re.search(r"(src|href)=\"(https?:|//)", page)  # nothing to fetch
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
-    assert {"Losses", "Throughput (images/s)", "mode_coverage/modes", "step 2", "step 4", "mode_coverage"} <= set(images)
+    assert {"Losses", "Throughput (images/s)", "mode_coverage/modes", "step 2", "step 4", "mode_coverage"} <= set(
+        images
+    )
     assert "<td>mode_coverage</td>" in page and "name = &quot;ring8&quot;" in page
 
     assert_unchanged = page
@@ -182,8 +193,20 @@ def test_the_report_is_one_self_contained_page(tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser:  # scripts/screenshot_report.sh does the same by hand
         shot = tmp_path / "report.png"
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600",
-                        f"--screenshot={shot}", (run / "report.html").as_uri()], capture_output=True, timeout=120, check=False)
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1200,1600",
+                f"--screenshot={shot}",
+                (run / "report.html").as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         from PIL import Image
 
         pixels = np.asarray(Image.open(shot).convert("L"))

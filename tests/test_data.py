@@ -1,4 +1,5 @@
 """Batching every dataset shares, and the embedded digits."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """CelebA and folders of images, on real JPEG/PNG/WebP files the tests write."""
+
 import json
 import os
 import zipfile
@@ -6,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+from image_trees import ATTRIBUTES, make_celeba, make_mixed_folder
+
 from ganforge.data.cache import IMAGES, MANIFEST
 from ganforge.errors import DataError
 from ganforge_celeba.reader import celeba_dataset
 from ganforge_images.folder import images_dataset
-from image_trees import ATTRIBUTES, make_celeba, make_mixed_folder
 
 ARTICLE_RECIPE = str(Path(__file__).resolve().parents[1] / "recipes" / "dcgan_celeba.toml")
 
@@ -229,8 +230,9 @@ def test_bad_image_folders(tmp_path, cache):
 def write_recipe(tmp_path, dataset_lines):
     path = tmp_path / "faces.toml"
     path.write_text(
-        "name = \"faces\"\n[dataset]\n" + dataset_lines +
-        "\n[generator]\nname = \"dcgan\"\n[discriminator]\nname = \"dcgan\"\n"
+        'name = "faces"\n[dataset]\n'
+        + dataset_lines
+        + '\n[generator]\nname = "dcgan"\n[discriminator]\nname = "dcgan"\n'
         "[train]\nsteps = 2\nbatch_size = 8\nlog_every = 1\nsample_every = 2\ncheckpoint_every = 2\nsamples = 4\n"
     )
     return path
@@ -240,7 +242,14 @@ def test_no_celeba_at_root_says_where_it_looked_and_how_to_get_it(tmp_path):
     recipe = write_recipe(tmp_path, f'name = "celeba"\nroot = "{tmp_path / "nothing"}"')
     result = run_cli("recipe", "check", str(recipe), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    for fragment in ("faces.toml", "dataset", "CelebA not found", "img_align_celeba", "list_eval_partition.txt", "docs/datasets.md"):
+    for fragment in (
+        "faces.toml",
+        "dataset",
+        "CelebA not found",
+        "img_align_celeba",
+        "list_eval_partition.txt",
+        "docs/datasets.md",
+    ):
         assert fragment in result.stderr, result.stderr
 
 
@@ -267,14 +276,24 @@ def test_unreadable_image_with_on_error_fail_exits_2(tmp_path):
 def test_the_article_recipe_trains_on_a_celeba_tree(tmp_path, celeba):
     root, _ = celeba
     env = {"GANFORGE_CACHE": str(tmp_path / "c")}
-    prepared = run_cli("data", "prepare", ARTICLE_RECIPE, "--set", f"dataset.root={json.dumps(str(root))}", cwd=tmp_path, env=env)
+    prepared = run_cli(
+        "data", "prepare", ARTICLE_RECIPE, "--set", f"dataset.root={json.dumps(str(root))}", cwd=tmp_path, env=env
+    )
     assert prepared.returncode == 0, prepared.stderr
     assert "600 images of 64x64x3" in prepared.stdout
     result = run_cli(
-        "run", ARTICLE_RECIPE,
-        "--set", f"dataset.root={json.dumps(str(root))}", "--set", "train.steps=3",
-        "--set", "train.sample_every=3", "--set", "train.samples=4",
-        cwd=tmp_path, env=env,
+        "run",
+        ARTICLE_RECIPE,
+        "--set",
+        f"dataset.root={json.dumps(str(root))}",
+        "--set",
+        "train.steps=3",
+        "--set",
+        "train.sample_every=3",
+        "--set",
+        "train.samples=4",
+        cwd=tmp_path,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     [run] = (tmp_path / "runs").iterdir()

@@ -1,4 +1,5 @@
 """The engine: determinism, exact resume, the run folder, shape checks."""
+
 import json
 import types
 
@@ -8,8 +9,8 @@ from PIL import Image
 
 from ganforge import hookimpl
 from ganforge.errors import RecipeError
-from ganforge.recipe import load_recipe
 from ganforge.plugin.registry import Registry
+from ganforge.recipe import load_recipe
 from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
 from ganforge.training.assembly import build_parts
@@ -73,8 +74,14 @@ def test_the_run_folder_holds_what_a_person_needs(tiny_recipe, tmp_path):
     assert load_recipe(folder / "recipe.toml").data == recipe.data
     records = read_metrics(folder)
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
-    assert set(records[0]) == {"step", "loss/discriminator", "loss/generator", "speed/steps_per_s", "speed/images_per_s",
-        "lr/generator", "lr/discriminator",
+    assert set(records[0]) == {
+        "step",
+        "loss/discriminator",
+        "loss/generator",
+        "speed/steps_per_s",
+        "speed/images_per_s",
+        "lr/generator",
+        "lr/discriminator",
     }
     grids = sorted(p.name for p in (folder / "samples").iterdir())
     assert grids == ["step_00000003.png", "step_00000006.png"]
@@ -150,9 +157,15 @@ def test_the_step_scales_uint8_pixels_to_minus_one_one(tiny_recipe):
         parts.generator.set_weights(initial[0])
         parts.discriminator.set_weights(initial[1])
         step = AdversarialStep(
-            parts.generator, parts.discriminator, parts.loss,
-            make_optimizer(recipe.model.generator_optimizer, 1), make_optimizer(recipe.model.discriminator_optimizer, 1),
-            batch_size=16, latent_dim=16, d_steps=1, seed=0,
+            parts.generator,
+            parts.discriminator,
+            parts.loss,
+            make_optimizer(recipe.model.generator_optimizer, 1),
+            make_optimizer(recipe.model.discriminator_optimizer, 1),
+            batch_size=16,
+            latent_dim=16,
+            d_steps=1,
+            seed=0,
         )
         results.append([float(value) for value in step(real, 0)])
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5)
@@ -171,9 +184,14 @@ def test_learning_rate_schedules_hold_then_decay():
 
 def test_a_scheduled_run_logs_its_rates_and_resumes_exactly(tiny_recipe, tmp_path):
     overrides = [
-        "train.steps=8", "train.checkpoint_every=4", "train.log_every=4", "train.d_steps=2",
-        "generator_optimizer.schedule=linear", "generator_optimizer.learning_rate=0.001",
-        "discriminator_optimizer.schedule=cosine", "discriminator_optimizer.decay_start=0.5",
+        "train.steps=8",
+        "train.checkpoint_every=4",
+        "train.log_every=4",
+        "train.d_steps=2",
+        "generator_optimizer.schedule=linear",
+        "generator_optimizer.learning_rate=0.001",
+        "discriminator_optimizer.schedule=cosine",
+        "discriminator_optimizer.decay_start=0.5",
         "discriminator_optimizer.learning_rate=0.001",
     ]
     whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
@@ -206,12 +224,19 @@ def test_a_checkpoint_from_before_scaled_learning_rates_resumes_exactly(tiny_rec
     new = train(recipe, folder).run_dir / run_folder.CHECKPOINTS / "step_00000003.npz"
     header = checkpoint.read_header(new)
     with np.load(new) as archive:
-        groups = {group: [SavedValue(path, archive[f"{group}/{index:05d}"]) for index, (path, _) in enumerate(entries)]
-                  for group, entries in header["layout"].items()}
+        groups = {
+            group: [SavedValue(path, archive[f"{group}/{index:05d}"]) for index, (path, _) in enumerate(entries)]
+            for group, entries in header["layout"].items()
+        }
     for group in ("generator_optimizer", "discriminator_optimizer"):  # the old layout: iteration, learning_rate, slots
         groups[group].insert(1, SavedValue("adam/learning_rate", np.float32(2e-4)))
-    old = checkpoint.save(tmp_path / "old" / run_folder.CHECKPOINTS, 3, groups, {"seed": header["seed"], "recipe": "tiny"}, keep=3)
-    assert len(checkpoint.read_header(old)["layout"]["generator_optimizer"]) == len(header["layout"]["generator_optimizer"]) + 1
+    old = checkpoint.save(
+        tmp_path / "old" / run_folder.CHECKPOINTS, 3, groups, {"seed": header["seed"], "recipe": "tiny"}, keep=3
+    )
+    assert (
+        len(checkpoint.read_header(old)["layout"]["generator_optimizer"])
+        == len(header["layout"]["generator_optimizer"]) + 1
+    )
 
     ends = []
     for name, start in (("new", new), ("old", old)):

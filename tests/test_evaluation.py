@@ -1,10 +1,11 @@
 """Evaluation in the loop, the best checkpoint, and `ganforge eval` on runs and folders."""
+
 import json
 
 import pytest
+from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from PIL import Image
 
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
 from ganforge.runs import checkpoint
@@ -12,12 +13,15 @@ from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
 SMALL_FID = '{ name = "fid", samples = 200, reference_samples = 200 }'
-EVALUATED = TINY_RECIPE + f"""
+EVALUATED = (
+    TINY_RECIPE
+    + f"""
 [eval]
 every = 2
 metrics = [{SMALL_FID}, {{ name = "precision_recall", samples = 200, reference_samples = 200 }}]
 best = "fid/fid"
 """
+)
 
 
 def read_jsonl(path):
@@ -54,7 +58,9 @@ def test_each_evaluation_is_recorded_with_what_it_depended_on(evaluated_run):
 
 
 def test_the_best_checkpoint_is_kept_beside_the_latest(evaluated_run):
-    fids = {r["step"]: r["results"]["fid"] for r in read_jsonl(evaluated_run / "evaluations.jsonl") if r["metric"] == "fid"}
+    fids = {
+        r["step"]: r["results"]["fid"] for r in read_jsonl(evaluated_run / "evaluations.jsonl") if r["metric"] == "fid"
+    }
     best_step = min(fids, key=fids.get)
     header = checkpoint.read_header(evaluated_run / "checkpoints" / checkpoint.BEST)
     assert header["step"] == best_step
@@ -64,7 +70,9 @@ def test_the_best_checkpoint_is_kept_beside_the_latest(evaluated_run):
 
 def test_eval_measures_a_run_and_appends_its_results(evaluated_run, feature_cache, tmp_path):
     before = read_jsonl(evaluated_run / "evaluations.jsonl")
-    done = run_cli("eval", str(evaluated_run), "--metric", "kid", "--samples", "300", "--reference-samples", "300", cwd=tmp_path)
+    done = run_cli(
+        "eval", str(evaluated_run), "--metric", "kid", "--samples", "300", "--reference-samples", "300", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "kid" in done.stdout and "samples: 300" in done.stdout
     after = read_jsonl(evaluated_run / "evaluations.jsonl")
@@ -77,7 +85,10 @@ def test_eval_measures_a_run_and_appends_its_results(evaluated_run, feature_cach
     # the recipe's own metrics when none is named; the best checkpoint on request
     done = run_cli("eval", str(evaluated_run), "--best", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert [r["checkpoint"].endswith("best.npz") for r in read_jsonl(evaluated_run / "evaluations.jsonl")[-2:]] == [True, True]
+    assert [r["checkpoint"].endswith("best.npz") for r in read_jsonl(evaluated_run / "evaluations.jsonl")[-2:]] == [
+        True,
+        True,
+    ]
 
 
 def test_eval_refuses_what_it_cannot_measure(evaluated_run, feature_cache, tmp_path):
@@ -86,12 +97,24 @@ def test_eval_refuses_what_it_cannot_measure(evaluated_run, feature_cache, tmp_p
         run_cli("eval", str(evaluated_run), "--metric", "fid", "--reference-samples", "5000", cwd=tmp_path),
         "reference_samples = 5000, but the dataset holds only 1000 images",
     )
-    assert_user_error(run_cli("eval", str(evaluated_run), "--metric", "fid", "--samples", "1", cwd=tmp_path),
-                      "samples: this metric needs at least 2 samples; got 1")
+    assert_user_error(
+        run_cli("eval", str(evaluated_run), "--metric", "fid", "--samples", "1", cwd=tmp_path),
+        "samples: this metric needs at least 2 samples; got 1",
+    )
     assert_user_error(run_cli("eval", str(evaluated_run), "--metric", "fidd", cwd=tmp_path), "did you mean 'fid'")
-    assert_user_error(run_cli("eval", str(evaluated_run), "--metric", "fid", "--features", "inception_v3", cwd=tmp_path,
-                              env={"GANFORGE_INCEPTION_WEIGHTS": ""}),
-                      "inception_v3_weights_tf_dim_ordering_tf_kernels.h5")
+    assert_user_error(
+        run_cli(
+            "eval",
+            str(evaluated_run),
+            "--metric",
+            "fid",
+            "--features",
+            "inception_v3",
+            cwd=tmp_path,
+            env={"GANFORGE_INCEPTION_WEIGHTS": ""},
+        ),
+        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+    )
     assert (evaluated_run / "evaluations.jsonl").read_bytes() == before
 
 
@@ -110,19 +133,53 @@ def test_eval_compares_two_folders_of_images(feature_cache, tmp_path):
     write_digit_folder(tmp_path / "more_ones", images[labels == 1][300:500])
     out = tmp_path / "fid.json"
     args = ["--metric", "fid", "--samples", "200", "--reference-samples", "200"]
-    done = run_cli("eval", str(tmp_path / "more_ones"), "--against", str(tmp_path / "ones"), *args, "--out", str(out), cwd=tmp_path)
+    done = run_cli(
+        "eval", str(tmp_path / "more_ones"), "--against", str(tmp_path / "ones"), *args, "--out", str(out), cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     same_class = json.loads(out.read_text())[0]["results"]["fid"]
-    done = run_cli("eval", str(tmp_path / "sevens"), "--against", str(tmp_path / "ones"), *args, "--out", str(tmp_path / "b.json"), cwd=tmp_path)
+    done = run_cli(
+        "eval",
+        str(tmp_path / "sevens"),
+        "--against",
+        str(tmp_path / "ones"),
+        *args,
+        "--out",
+        str(tmp_path / "b.json"),
+        cwd=tmp_path,
+    )
     other_class = json.loads((tmp_path / "b.json").read_text())[0]["results"]["fid"]
     assert other_class > 5 * same_class
-    assert_user_error(run_cli("eval", str(tmp_path / "sevens"), "--against", str(tmp_path / "ones"), *args, "--out", str(out), cwd=tmp_path),
-                      "fid.json: already exists")
+    assert_user_error(
+        run_cli(
+            "eval",
+            str(tmp_path / "sevens"),
+            "--against",
+            str(tmp_path / "ones"),
+            *args,
+            "--out",
+            str(out),
+            cwd=tmp_path,
+        ),
+        "fid.json: already exists",
+    )
     assert_user_error(run_cli("eval", str(tmp_path / "sevens"), *args, cwd=tmp_path), "add --against")
     assert_user_error(
-        run_cli("eval", str(tmp_path / "more_ones"), "--against", str(tmp_path / "ones"), "--metric", "fid", "--samples", "250",
-                "--reference-samples", "200", cwd=tmp_path),
-        "needs 250 generated images", "holds 200",
+        run_cli(
+            "eval",
+            str(tmp_path / "more_ones"),
+            "--against",
+            str(tmp_path / "ones"),
+            "--metric",
+            "fid",
+            "--samples",
+            "250",
+            "--reference-samples",
+            "200",
+            cwd=tmp_path,
+        ),
+        "needs 250 generated images",
+        "holds 200",
     )
 
 
@@ -131,11 +188,17 @@ def test_eval_compares_two_folders_of_images(feature_cache, tmp_path):
     [
         (f'metrics = [{SMALL_FID}]\nbest = "kid/kid"', "eval.best"),
         (f'metrics = [{SMALL_FID}]\nbest = "fid"', "eval.best"),
-        ('metrics = [{ name = "fid", reference_samples = 5000 }]', "reference_samples = 5000, but the dataset holds only 1000"),
+        (
+            'metrics = [{ name = "fid", reference_samples = 5000 }]',
+            "reference_samples = 5000, but the dataset holds only 1000",
+        ),
         ('metrics = [{ name = "kid", subsets = 0 }]', "eval.metrics[0].subsets"),
         ('metrics = [{ name = "fid", features = "digitz" }]', "'digitz'"),
         ('metrics = [{ name = "fid", resize = "cubic" }]', "eval.metrics[0].resize"),
-        ('metrics = [{ name = "fid", features = { name = "keras_file", path = "nowhere.keras", layer = "x" } }]', "features.path: no such file"),
+        (
+            'metrics = [{ name = "fid", features = { name = "keras_file", path = "nowhere.keras", layer = "x" } }]',
+            "features.path: no such file",
+        ),
     ],
 )
 def test_bad_evaluation_settings_fail_before_training(tmp_path, feature_cache, eval_table, fragment):
@@ -161,12 +224,17 @@ def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, featur
     assert done.returncode == 0, done.stderr
     record = read_jsonl(evaluated_run / "evaluations.jsonl")[-1]
     assert record["reference"] == "dataset 'digits' with classes=[7]"
-    assert_user_error(run_cli("eval", str(evaluated_run), *args, "--reference-set", "clases=[7]", cwd=tmp_path),
-                      "dataset.clases", "did you mean 'classes'")
+    assert_user_error(
+        run_cli("eval", str(evaluated_run), *args, "--reference-set", "clases=[7]", cwd=tmp_path),
+        "dataset.clases",
+        "did you mean 'classes'",
+    )
 
 
 def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, feature_cache, capfd):
-    recipe = load_recipe(write(tmp_path / "tiny.toml", EVALUATED.replace('best = "fid/fid"', 'best = "fid/fdi"')), ['sinks=["jsonl"]'])
+    recipe = load_recipe(
+        write(tmp_path / "tiny.toml", EVALUATED.replace('best = "fid/fid"', 'best = "fid/fdi"')), ['sinks=["jsonl"]']
+    )
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     train(recipe, run)
     assert capfd.readouterr().err.count("best = 'fid/fdi', but the metric reported fid/fid") == 1
@@ -181,8 +249,11 @@ def test_checking_fid_on_an_image_folder_does_not_decode_it(tmp_path, feature_ca
     (tmp_path / "faces").mkdir()
     for index in range(20):
         gradient_face(index).save(tmp_path / "faces" / f"{index}.jpg")
-    recipe_text = TINY_RECIPE.replace('name = "digits"\nclasses = [0, 1]', f'name = "images"\nroot = "{tmp_path / "faces"}"\n'
-                                      f'resolution = 32\nchannels = 1\ncache_dir = "{tmp_path / "cache"}"')
+    recipe_text = TINY_RECIPE.replace(
+        'name = "digits"\nclasses = [0, 1]',
+        f'name = "images"\nroot = "{tmp_path / "faces"}"\n'
+        f'resolution = 32\nchannels = 1\ncache_dir = "{tmp_path / "cache"}"',
+    )
     recipe_text += '\n[eval]\nmetrics = [{ name = "fid", reference_samples = 50 }]\n'
     with pytest.raises(RecipeError, match="reference_samples = 50, but the dataset holds only 20 images"):
         build_parts(load_recipe(write(tmp_path / "faces.toml", recipe_text)))

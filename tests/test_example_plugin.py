@@ -1,33 +1,64 @@
 """docs/examples/ganforge-shapes, the plugin the docs point to: pip-installed, its tests pass, its recipe trains."""
+
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from conftest import run_cli
+from PIL import Image
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "ganforge-shapes"
 
 
 def test_the_example_plugin_installs_passes_its_tests_and_trains_through_its_recipe(tmp_path):
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(EXAMPLE)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(EXAMPLE),
+        ],
+        check=True,
+    )
     env = {"PYTHONPATH": str(site)}
 
-    own_tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
-                               cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
+    own_tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
 
     listed = run_cli("plugins", cwd=tmp_path, env={**env, "COLUMNS": "400"})
     line = next(line for line in listed.stdout.splitlines() if "ganforge-shapes" in line)
     assert "dataset shapes" in line and "generator upsampler" in line and "ok" in line
 
-    run = run_cli("run", str(EXAMPLE / "recipes" / "shapes.toml"), "--set", "train.steps=4", "--set", "dataset.size=256",
-                  "--set", "train.sample_every=4", "--set", 'sinks=["jsonl", "png"]', cwd=tmp_path, env=env)
+    run = run_cli(
+        "run",
+        str(EXAMPLE / "recipes" / "shapes.toml"),
+        "--set",
+        "train.steps=4",
+        "--set",
+        "dataset.size=256",
+        "--set",
+        "train.sample_every=4",
+        "--set",
+        'sinks=["jsonl", "png"]',
+        cwd=tmp_path,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     (folder,) = (tmp_path / "runs").iterdir()
     grid = np.asarray(Image.open(folder / "samples" / "step_00000004.png"))

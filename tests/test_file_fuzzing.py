@@ -4,17 +4,19 @@ Checkpoints and images are the files a run reads that the user did not
 write with ganforge's own code a moment ago; a bad disk, a cut copy or a
 hostile sender can put anything in them.
 """
+
 import io
 import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from conftest import trained_run
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import trained_run
-from ganforge.errors import CheckpointError
 from ganforge.data.imagefiles import Preprocess, decode
+from ganforge.errors import CheckpointError
 from ganforge.runs import checkpoint
 
 EXAMPLES = int(os.environ.get("GANFORGE_FUZZ_EXAMPLES", "300")) // 2
@@ -31,7 +33,7 @@ def damage(data, original: bytes) -> bytes:
         if how == "flip":
             damaged[at] ^= data.draw(st.integers(1, 255))
         elif how == "cut":
-            del damaged[at:at + data.draw(st.integers(1, 4096))]
+            del damaged[at : at + data.draw(st.integers(1, 4096))]
         else:
             damaged[at:at] = data.draw(st.binary(min_size=1, max_size=64))
     return bytes(damaged)
@@ -43,8 +45,7 @@ def checkpoint_bytes(tmp_path_factory):
     return (run / "checkpoints" / "step_00000006.npz").read_bytes()
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_a_damaged_checkpoint_is_always_a_checkpoint_error(checkpoint_bytes, tmp_path, data):
     """Flipped, cut or spliced bytes anywhere in the file: a CheckpointError, never another error or changed numbers."""
@@ -68,7 +69,6 @@ def test_a_damaged_checkpoint_is_always_a_checkpoint_error(checkpoint_bytes, tmp
             np.testing.assert_array_equal(read[key], expected[key])
 
 
-
 def encoded(format: str, mode: str) -> bytes:
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
@@ -78,8 +78,15 @@ def encoded(format: str, mode: str) -> bytes:
     return buffer.getvalue()
 
 
-IMAGES = [encoded("JPEG", "RGB"), encoded("PNG", "RGBA"), encoded("PNG", "P"), encoded("GIF", "P"),
-          encoded("WEBP", "RGB"), encoded("BMP", "RGB"), encoded("TIFF", "CMYK")]
+IMAGES = [
+    encoded("JPEG", "RGB"),
+    encoded("PNG", "RGBA"),
+    encoded("PNG", "P"),
+    encoded("GIF", "P"),
+    encoded("WEBP", "RGB"),
+    encoded("BMP", "RGB"),
+    encoded("TIFF", "CMYK"),
+]
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about damaged TIFF tags and EXIF: expected here

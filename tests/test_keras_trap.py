@@ -4,6 +4,7 @@ docs/how-ganforge-trains.md explains why ganforge never uses it; this test
 keeps that explanation true: if a Keras release changes the behaviour, it
 fails and the docs need another look.
 """
+
 import numpy as np
 import pytest
 
@@ -15,7 +16,9 @@ from keras import layers  # noqa: E402
 
 
 def tiny_discriminator():
-    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [keras.Input((4,)), layers.Dense(8, activation="relu"), layers.Dense(1, activation="sigmoid")]
+    )
     model.compile(optimizer="adam", loss="binary_crossentropy")
     return model
 

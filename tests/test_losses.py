@@ -1,4 +1,5 @@
 """The two BCE losses against values worked out by hand."""
+
 import math
 
 import numpy as np
@@ -54,7 +55,9 @@ def test_least_squares():
     real, fake = np.array(REAL)[:, None], np.array(FAKE)[:, None]
     expected_d = 0.5 * np.mean([(x - 1) ** 2 for x in REAL]) + 0.5 * np.mean([x**2 for x in FAKE])
     assert float(LeastSquares().discriminator_loss(real, fake)) == pytest.approx(expected_d, rel=1e-6)
-    assert float(LeastSquares().generator_loss(fake)) == pytest.approx(0.5 * np.mean([(x - 1) ** 2 for x in FAKE]), rel=1e-6)
+    assert float(LeastSquares().generator_loss(fake)) == pytest.approx(
+        0.5 * np.mean([(x - 1) ** 2 for x in FAKE]), rel=1e-6
+    )
 
 
 def test_wasserstein_and_hinge():
@@ -102,7 +105,9 @@ def test_gradient_penalty_closed_form_and_finite_where_the_gradient_is_zero():
     real = np.random.default_rng(1).normal(size=(8, 3)).astype("float32")
     alpha = np.full((8, 1), 0.3, "float32")
     w = [0.6, 0.0, 0.8]  # norm 1: no penalty
-    assert float(penalty_value(GradientPenalty(weight=10.0), linear_discriminator(w), real, real, alpha)) == pytest.approx(0.0, abs=1e-5)
+    assert float(
+        penalty_value(GradientPenalty(weight=10.0), linear_discriminator(w), real, real, alpha)
+    ) == pytest.approx(0.0, abs=1e-5)
     # real = fake and a zero gradient: the norm's derivative is where NaNs come from
     flat = linear_discriminator([0.0, 0.0, 0.0])
     with tf.GradientTape() as tape:

@@ -1,4 +1,5 @@
 """FID, KID, precision/recall, density/coverage and Inception Score: closed forms and hand-built sets."""
+
 import json
 
 import numpy as np
@@ -20,7 +21,9 @@ def test_frechet_of_unit_gaussians_one_apart_in_every_dimension_is_d(dims):
 def test_frechet_of_scaled_covariances_matches_the_closed_form():
     # N(0, I) vs N(0, s² I) in d dims: d (1 - s)²
     dims, scale = 8, 3.0
-    assert frechet_distance(np.zeros(dims), np.eye(dims), np.zeros(dims), scale**2 * np.eye(dims)) == pytest.approx(dims * (1 - scale) ** 2)
+    assert frechet_distance(np.zeros(dims), np.eye(dims), np.zeros(dims), scale**2 * np.eye(dims)) == pytest.approx(
+        dims * (1 - scale) ** 2
+    )
 
 
 def test_frechet_is_symmetric_and_zero_for_one_set():
@@ -54,7 +57,9 @@ def test_kid_estimator_is_unbiased_where_the_plug_in_one_is_not():
     for _ in range(300):
         x, y = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
         unbiased.append(mmd2_unbiased(x, y))
-        plug_in.append(polynomial_kernel(x, x).mean() + polynomial_kernel(y, y).mean() - 2 * polynomial_kernel(x, y).mean())
+        plug_in.append(
+            polynomial_kernel(x, x).mean() + polynomial_kernel(y, y).mean() - 2 * polynomial_kernel(x, y).mean()
+        )
     spread = np.std(unbiased) / np.sqrt(len(unbiased))
     assert abs(np.mean(unbiased)) < 3 * spread  # expectation 0 for one distribution
     assert np.mean(plug_in) > 10 * spread  # keeping k(x, x) biases it upwards
@@ -123,7 +128,9 @@ def test_inception_v3_loads_a_local_weights_file_and_says_what_it_needs_without_
     import keras
 
     monkeypatch.delenv("GANFORGE_INCEPTION_WEIGHTS", raising=False)
-    with pytest.raises(ValueError, match="inception_v3_weights_tf_dim_ordering_tf_kernels.h5.*GANFORGE_INCEPTION_WEIGHTS"):
+    with pytest.raises(
+        ValueError, match="inception_v3_weights_tf_dim_ordering_tf_kernels.h5.*GANFORGE_INCEPTION_WEIGHTS"
+    ):
         build_feature_network("inception_v3")
     with pytest.raises(ValueError, match="features.weights: no such file"):
         build_feature_network({"name": "inception_v3", "weights": str(tmp_path / "nowhere.h5")})

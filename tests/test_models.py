@@ -1,4 +1,5 @@
 """The DCGAN presets, checked against the tables they implement."""
+
 import numpy as np
 import pytest
 

@@ -1,8 +1,9 @@
 """ganforge's own plugins pass the checks ganforge.testing gives plugin authors, and the checks catch breakage."""
+
 import numpy as np
 import pytest
-
 from image_trees import make_celeba, make_mixed_folder
+
 from ganforge import testing
 from ganforge.data import DataSpec
 from ganforge.plugin.registry import get_registry
@@ -129,14 +130,21 @@ class FlatLoss:
         return ops.mean(fake_logits) * 0.0
 
 
-@pytest.mark.parametrize("check, args, message", [
-    (testing.check_generator, (unbounded_generator, DataSpec(4, 4, 1)), r"must lie in \[-1, 1\]"),
-    (testing.check_generator, (lambda spec, latent_dim: "a model", DataSpec(4, 4, 1)), r"returned builtins.str 'a model'"),
-    (testing.check_discriminator, (sigmoid_discriminator, DataSpec(4, 4, 1)), "ends with a sigmoid"),
-    (testing.check_dataset, (ShuffledEachTime,), "other values for the same indices"),
-    (testing.check_dataset, (lambda: [1, 2, 3],), "which has no spec, read"),
-    (testing.check_loss, (FlatLoss,), "not differentiable|gradient is zero"),
-])
+@pytest.mark.parametrize(
+    "check, args, message",
+    [
+        (testing.check_generator, (unbounded_generator, DataSpec(4, 4, 1)), r"must lie in \[-1, 1\]"),
+        (
+            testing.check_generator,
+            (lambda spec, latent_dim: "a model", DataSpec(4, 4, 1)),
+            r"returned builtins.str 'a model'",
+        ),
+        (testing.check_discriminator, (sigmoid_discriminator, DataSpec(4, 4, 1)), "ends with a sigmoid"),
+        (testing.check_dataset, (ShuffledEachTime,), "other values for the same indices"),
+        (testing.check_dataset, (lambda: [1, 2, 3],), "which has no spec, read"),
+        (testing.check_loss, (FlatLoss,), "not differentiable|gradient is zero"),
+    ],
+)
 def test_each_check_says_what_is_wrong(check, args, message):
     with pytest.raises(testing.ContractError, match=message):
         check(*args)

@@ -1,16 +1,17 @@
 """Every example in docs/plugins.md is a working plugin: extracted from the page, registered, checked, used."""
+
 import re
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY_RECIPE, write
+
 from ganforge import testing
 from ganforge.data import ArrayDataset, DataSpec
-from ganforge.recipe import load_recipe
 from ganforge.plugin.registry import KINDS, Registry
+from ganforge.recipe import load_recipe
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
@@ -42,7 +43,11 @@ def test_the_dataset_example_keeps_the_contract_and_trains(tmp_path):
     with pytest.raises(ValueError, match="has no 'images' array"):
         np.savez(tmp_path / "other.npz", pictures=images)
         component.load_factory()(path=str(tmp_path / "other.npz"))
-    overrides = [f'dataset={{ name = "npz_images", path = "{tmp_path / "faces.npz"}" }}', 'sinks=["jsonl"]', "train.steps=2"]
+    overrides = [
+        f'dataset={{ name = "npz_images", path = "{tmp_path / "faces.npz"}" }}',
+        'sinks=["jsonl"]',
+        "train.steps=2",
+    ]
     recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), overrides, registry=registry)
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     assert train(recipe, run, registry=registry).step == 2

@@ -1,9 +1,10 @@
 """Recipes: extends chains, --set overrides, and errors that name file and key."""
+
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY_RECIPE, write
+
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe, parse_override
 
@@ -19,12 +20,15 @@ def test_defaults_are_filled_in(tiny_recipe):
 
 def test_extends_is_relative_to_the_file_and_merges_key_by_key(tmp_path):
     write(tmp_path / "base" / "base.toml", TINY_RECIPE)
-    child = write(tmp_path / "child.toml", """
+    child = write(
+        tmp_path / "child.toml",
+        """
         extends = "base/base.toml"
         name = "child"
         [train]
         steps = 9
-    """)
+    """,
+    )
     recipe = load_recipe(child)
     assert recipe.name == "child"
     assert recipe.data["train"]["steps"] == 9
@@ -34,14 +38,17 @@ def test_extends_is_relative_to_the_file_and_merges_key_by_key(tmp_path):
 
 def test_a_component_whose_name_changes_drops_the_old_parameters(tmp_path):
     write(tmp_path / "base.toml", TINY_RECIPE)
-    child = write(tmp_path / "child.toml", """
+    child = write(
+        tmp_path / "child.toml",
+        """
         extends = "base.toml"
         [loss]
         name = "minimax"
         [dataset]
         name = "digits"
         pad = 0
-    """)
+    """,
+    )
     recipe = load_recipe(child)
     assert recipe.data["loss"] == {"name": "minimax"}
     # same component name: parameters merge
@@ -105,7 +112,10 @@ def test_unknown_key_suggests_the_closest(tiny_recipe):
 
 
 def test_unknown_component_parameter_names_the_key(tmp_path):
-    path = write(tmp_path / "r.toml", TINY_RECIPE.replace('preset = "radford"\nfilters = [32, 16, 8]', 'preset = "radford"\nfliters = [1]'))
+    path = write(
+        tmp_path / "r.toml",
+        TINY_RECIPE.replace('preset = "radford"\nfilters = [32, 16, 8]', 'preset = "radford"\nfliters = [1]'),
+    )
     error = _error(path)
     assert (error.file, error.key) == (str(path.resolve()), "generator.fliters")
     assert "did you mean 'filters'" in error.message

@@ -6,16 +6,18 @@ itself is cut and spliced. Each result goes through the real `ganforge recipe
 check` command (in this process, for speed), which loads the recipe and builds
 every component.
 """
+
 import os
-import tomllib
 from pathlib import Path
 
 import pytest
 import tomli_w
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+import tomllib
+from conftest import TINY_RECIPE
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import TINY_RECIPE
 from ganforge.cli import app
 from ganforge.recipe import TrainConfig
 
@@ -43,8 +45,9 @@ SCALARS = st.one_of(
     st.sampled_from(["dcgan", "article", "radford", "digits", "images", "bce", "wgan_gp", "", "adam"]),
     st.booleans(),
 )
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEY_TEXT, inner, max_size=3),
-                      max_leaves=6)
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEY_TEXT, inner, max_size=3), max_leaves=6
+)
 
 
 def copied(table):
@@ -92,8 +95,8 @@ def mutated_recipes(draw):
         return text, path[0]
     at = draw(st.integers(0, len(text)))
     cut = draw(st.integers(0, 12))
-    spliced = draw(st.text(st.sampled_from(list('[]{}="\',.#\n\\ -+0123456789aeinf_')), max_size=6))
-    return text[:at] + spliced + text[at + cut:], None
+    spliced = draw(st.text(st.sampled_from(list("[]{}=\"',.#\n\\ -+0123456789aeinf_")), max_size=6))
+    return text[:at] + spliced + text[at + cut :], None
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +104,11 @@ def recipe_file(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "fuzzed.toml"
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(mutated_recipes())
 def test_a_mutated_recipe_is_accepted_or_rejected_with_a_message_naming_file_and_key(recipe_file, mutation):
     text, key = mutation
@@ -119,7 +126,11 @@ def test_a_mutated_recipe_is_accepted_or_rejected_with_a_message_naming_file_and
             assert key in output, f"the message does not name {key!r}: {output}"
 
 
-@settings(max_examples=EXAMPLES // 3, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES // 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.sampled_from(sorted(leaves(BASES[0]))), st.text(max_size=24))
 def test_a_mutated_set_override_is_accepted_or_rejected_with_a_message_naming_the_key(recipe_file, path, raw):
     recipe_file.write_text(TINY_RECIPE, encoding="utf-8")
@@ -134,12 +145,16 @@ def test_a_mutated_set_override_is_accepted_or_rejected_with_a_message_naming_th
         assert key in result.output or "--set" in result.output, result.output
 
 
-TRAIN_VALUES = st.one_of(st.integers(-3, 70), st.floats(-2, 2),
-                         st.sampled_from([0, 1, 0.0, 0.5, 0.999, True, "x", "rollback", float("nan")]))
+TRAIN_VALUES = st.one_of(
+    st.integers(-3, 70), st.floats(-2, 2), st.sampled_from([0, 1, 0.0, 0.5, 0.999, True, "x", "rollback", float("nan")])
+)
 
 
-@settings(max_examples=int(os.environ.get("GANFORGE_FUZZ_RUNS", "10")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("GANFORGE_FUZZ_RUNS", "10")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.sampled_from(sorted(TrainConfig.model_fields)), TRAIN_VALUES)
 def test_a_recipe_that_passes_check_also_trains(recipe_file, key, value):
     """Values the check accepts must train: the same mutation, run for two steps through the real loop."""

@@ -1,4 +1,5 @@
 """The plugin contract: discovery, name clashes, broken plugins, parameters."""
+
 import subprocess
 import sys
 import types
@@ -55,7 +56,11 @@ def test_the_cli_lists_plugins_without_tensorflow():
 def test_two_plugins_with_one_name_must_be_qualified():
     registry = Registry()
     for name in ("alpha", "beta"):
-        registry.add_plugin(name, lambda: plugin_module(name, register_generators=lambda register: register("net", make_generator)), package=f"pkg-{name}")
+        registry.add_plugin(
+            name,
+            lambda name=name: plugin_module(name, register_generators=lambda register: register("net", make_generator)),
+            package=f"pkg-{name}",
+        )
     with pytest.raises(PluginError, match="'alpha:net' or 'beta:net'"):
         registry.get("generator", "net")
     assert registry.get("generator", "beta:net").plugin == "beta"
@@ -68,7 +73,11 @@ def test_a_plugin_that_fails_to_import_is_listed_and_the_rest_work():
         raise ImportError("No module named 'missing_dependency'")
 
     registry.add_plugin("broken", broken, package="ganforge-broken", version="0.3")
-    registry.add_plugin("fine", lambda: plugin_module("fine", register_generators=lambda register: register("net", make_generator)), package="ganforge-fine")
+    registry.add_plugin(
+        "fine",
+        lambda: plugin_module("fine", register_generators=lambda register: register("net", make_generator)),
+        package="ganforge-fine",
+    )
     assert registry.get("generator", "net").plugin == "fine"
     [failed] = registry.failed()
     assert failed.package == "ganforge-broken" and "missing_dependency" in failed.error
@@ -92,7 +101,11 @@ def test_a_hook_that_raises_marks_its_plugin_failed_and_registers_nothing():
 
 def test_parameters_are_read_from_the_signature():
     registry = Registry()
-    registry.add_plugin("p", lambda: plugin_module("p", register_generators=lambda register: register("net", make_generator)), package="p")
+    registry.add_plugin(
+        "p",
+        lambda: plugin_module("p", register_generators=lambda register: register("net", make_generator)),
+        package="p",
+    )
     rows = {row.name: row for row in registry.get("generator", "net").describe_params()}
     assert set(rows) == {"width", "depth"}  # spec and latent_dim are the contract, not parameters
     assert (rows["width"].type, rows["width"].default) == ("int", "8")
@@ -103,7 +116,13 @@ def test_a_pydantic_model_declares_parameters_with_help():
         size: int = 3
 
     registry = Registry()
-    registry.add_plugin("p", lambda: plugin_module("p", register_losses=lambda register: register("l", "somewhere:Loss", params=Params, help="a loss")), package="p")
+    registry.add_plugin(
+        "p",
+        lambda: plugin_module(
+            "p", register_losses=lambda register: register("l", "somewhere:Loss", params=Params, help="a loss")
+        ),
+        package="p",
+    )
     component = registry.get("loss", "l")
     assert [row.name for row in component.describe_params()] == ["size"]
     with pytest.raises(PluginError, match="cannot load loss 'l'"):

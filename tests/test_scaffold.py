@@ -1,11 +1,12 @@
 """`ganforge plugin new`: the scaffold installs with pip, passes its own tests and is listed by `ganforge plugins`."""
+
 import os
 import subprocess
 import sys
 
 import pytest
-
 from conftest import assert_user_error, run_cli
+
 from ganforge.plugin.scaffold import KINDS
 
 
@@ -28,8 +29,20 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
     try:
         env = {"PYTHONPATH": str(site)}
         tests = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(folder / "tests") for folder in folders)],
-            cwd=tmp_path, env={**os.environ, **env}, capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                *(str(folder / "tests") for folder in folders),
+            ],
+            cwd=tmp_path,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert tests.returncode == 0, tests.stdout + tests.stderr
         assert f"{3 * len(folders)} passed" in tests.stdout  # contract check, discovery, two training steps: each
@@ -38,16 +51,21 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
             line = next(line for line in listed.stdout.splitlines() if f"ganforge-my-{kind} " in line)
             assert f"{kind} my_{kind}" in line and "ok" in line and "0.1.0" in line, line
     finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "ganforge-my-dataset"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "ganforge-my-dataset"], check=True
+        )
 
 
-@pytest.mark.parametrize("name, fragment", [
-    ("Shapes", "plugin name 'Shapes'"),
-    ("my shapes", "lower-case letters"),
-    ("2d", "starting with a letter"),
-    ("import", "is a Python keyword"),
-    ("shapes--x", "single '-' or '_'"),
-])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("Shapes", "plugin name 'Shapes'"),
+        ("my shapes", "lower-case letters"),
+        ("2d", "starting with a letter"),
+        ("import", "is a Python keyword"),
+        ("shapes--x", "single '-' or '_'"),
+    ],
+)
 def test_a_name_that_is_not_a_package_name_is_refused(tmp_path, name, fragment):
     assert_user_error(run_cli("plugin", "new", name, cwd=tmp_path), fragment)
     assert list(tmp_path.iterdir()) == []

@@ -1,12 +1,12 @@
 """Nothing ganforge loads runs code it was not told to run, and no secret reaches a run folder."""
+
 import os
 
 import numpy as np
 import pytest
-
 from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, write
+
 from ganforge.evaluation.features import build_feature_network
-from ganforge.runs import checkpoint
 
 
 class Payload:
@@ -69,4 +69,3 @@ def test_no_secret_from_the_environment_reaches_the_run_folder_or_the_report(tmp
         content = path.read_bytes()
         assert key.encode() not in content and token.encode() not in content, path
     assert key not in done.stdout + done.stderr
-

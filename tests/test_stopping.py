@@ -1,4 +1,5 @@
 """Stopping cleanly: SIGTERM and SIGINT write a checkpoint and exit 143 / 130; a NaN loss stops the run."""
+
 import json
 import signal
 import subprocess
@@ -7,14 +8,14 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, with_test_loss, write
+
 from ganforge.errors import TrainingStopped
 from ganforge.recipe import load_recipe
 from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
-from ganforge.training.trainer import train
 from ganforge.training.stopping import first_bad_loss
+from ganforge.training.trainer import train
 
 
 def records(run):
@@ -25,10 +26,23 @@ def records(run):
 @pytest.mark.parametrize("sent, exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(tmp_path, sent, exit_code):
     recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
-    args = ["run", str(recipe), "--set", "train.steps=100000", "--set", "train.checkpoint_every=100000",
-            "--set", 'sinks=["jsonl"]']
-    process = subprocess.Popen([sys.executable, "-m", "ganforge", *args], cwd=tmp_path, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    args = [
+        "run",
+        str(recipe),
+        "--set",
+        "train.steps=100000",
+        "--set",
+        "train.checkpoint_every=100000",
+        "--set",
+        'sinks=["jsonl"]',
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganforge", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and len(records(next((tmp_path / "runs").glob("*"), tmp_path))) < 3:
         time.sleep(0.2)
@@ -68,12 +82,16 @@ class NanLoss:
 
 def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_good_checkpoint(tmp_path):
     registry = with_test_loss("nan", NanLoss)
-    recipe = load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="nan"', 'sinks=["jsonl"]'], registry=registry)
+    recipe = load_recipe(
+        write(tmp_path / "tiny.toml", TINY_RECIPE), ['loss.name="nan"', 'sinks=["jsonl"]'], registry=registry
+    )
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     with pytest.raises(TrainingStopped) as stopped:
         train(recipe, run, registry=registry)
     assert stopped.value.exit_code == 3
-    assert "step 1: the generator loss is nan" in str(stopped.value) and "no checkpoint was written" in str(stopped.value)
+    assert "step 1: the generator loss is nan" in str(stopped.value) and "no checkpoint was written" in str(
+        stopped.value
+    )
     assert records(run) == [] and not checkpoint.list_checkpoints(run / "checkpoints")  # no NaN written anywhere
 
 

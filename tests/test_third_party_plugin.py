@@ -1,10 +1,10 @@
 """A third party adds a component without touching ganforge: a real package,
 installed with pip, found through its entry point, trained through a recipe."""
+
 import subprocess
 import sys
 
 import pytest
-
 from conftest import TINY_RECIPE, run_cli, write
 
 PYPROJECT = """
@@ -42,12 +42,12 @@ def register_generators(register):
     register("tinygen", build_tiny_generator, help="a two-layer MLP generator")
 '''
 
-BROKEN = '''
+BROKEN = """
 import a_dependency_nobody_installed  # noqa: F401
-'''
+"""
 
 # written for a contract this ganforge does not know, and a factory that returns the wrong thing
-FUTURE = '''
+FUTURE = """
 from ganforge import hookimpl
 
 GANFORGE_CONTRACT = 2
@@ -56,9 +56,9 @@ GANFORGE_CONTRACT = 2
 @hookimpl
 def register_losses(register):
     register("from_the_future", lambda: None)
-'''
+"""
 
-WRONG = '''
+WRONG = """
 from ganforge import hookimpl
 
 GANFORGE_CONTRACT = 1
@@ -71,7 +71,7 @@ def not_a_model(spec, latent_dim):
 @hookimpl
 def register_generators(register):
     register("listgen", not_a_model)
-'''
+"""
 
 
 def make_package(root, name, version, source):
@@ -85,12 +85,26 @@ def site(tmp_path_factory):
     """Both packages pip-installed into a folder that goes on PYTHONPATH."""
     root = tmp_path_factory.mktemp("plugins")
     target = root / "site"
-    packages = [make_package(root, "tinygen", "1.2.3", TINYGEN), make_package(root, "broken", "0.1.0", BROKEN),
-                make_package(root, "future", "2.0.0", FUTURE), make_package(root, "wrong", "0.1.0", WRONG)]
+    packages = [
+        make_package(root, "tinygen", "1.2.3", TINYGEN),
+        make_package(root, "broken", "0.1.0", BROKEN),
+        make_package(root, "future", "2.0.0", FUTURE),
+        make_package(root, "wrong", "0.1.0", WRONG),
+    ]
     for package in packages:
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-             "--target", str(target), str(package)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--target",
+                str(target),
+                str(package),
+            ],
             check=True,
         )
     return {"PYTHONPATH": str(target)}
@@ -110,9 +124,12 @@ def test_installed_plugins_are_listed_and_a_broken_one_is_reported(site, tmp_pat
 
 
 def test_a_recipe_trains_with_the_third_party_generator(site, tmp_path):
-    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE.replace(
-        'name = "dcgan"\npreset = "radford"\nfilters = [32, 16, 8]', 'name = "tinygen"\nhidden = 8'
-    ))
+    recipe = write(
+        tmp_path / "tiny.toml",
+        TINY_RECIPE.replace(
+            'name = "dcgan"\npreset = "radford"\nfilters = [32, 16, 8]', 'name = "tinygen"\nhidden = 8'
+        ),
+    )
     result = run_cli("run", str(recipe), "--set", "train.steps=3", cwd=tmp_path, env=site)
     assert result.returncode == 0, result.stderr
     [folder] = (tmp_path / "runs").iterdir()

@@ -1,10 +1,11 @@
 """The 2-D mixtures, the mode-coverage metric, and losses/options wired through recipes."""
+
 import json
 
 import numpy as np
 import pytest
-
 from conftest import TINY_RECIPE, write
+
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
 from ganforge.runs import checkpoint
@@ -81,7 +82,10 @@ def test_a_short_toy_run_covers_more_than_one_mode_and_draws_them(tmp_path):
 
 
 def test_ema_generator_is_trained_saved_and_resumed(tmp_path):
-    recipe = load_recipe(write(tmp_path / "toy.toml", TOY), ["train.ema_decay=0.9", "train.steps=4", "train.checkpoint_every=2", "eval.metrics=[]"])
+    recipe = load_recipe(
+        write(tmp_path / "toy.toml", TOY),
+        ["train.ema_decay=0.9", "train.steps=4", "train.checkpoint_every=2", "eval.metrics=[]"],
+    )
     folder = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     result = train(recipe, folder)
     header = checkpoint.read_header(result.checkpoint)
@@ -90,7 +94,9 @@ def test_ema_generator_is_trained_saved_and_resumed(tmp_path):
         assert not np.array_equal(saved["ema_generator/00000"], saved["generator/00000"])
     # resuming from step 2 ends where the uninterrupted run ended
     resumed_folder = run_folder.create(tmp_path / "runs2", recipe.name, recipe.to_toml())
-    first_half = load_recipe(write(tmp_path / "half.toml", TOY), ["train.ema_decay=0.9", "train.steps=2", "eval.metrics=[]"])
+    first_half = load_recipe(
+        write(tmp_path / "half.toml", TOY), ["train.ema_decay=0.9", "train.steps=2", "eval.metrics=[]"]
+    )
     half = train(first_half, resumed_folder)
     resumed = train(recipe, resumed_folder, resume_from=half.checkpoint)
     with np.load(result.checkpoint) as a, np.load(resumed.checkpoint) as b:
@@ -99,16 +105,23 @@ def test_ema_generator_is_trained_saved_and_resumed(tmp_path):
                 np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
-@pytest.mark.parametrize("loss, penalty, options", [
-    ("wgan_gp", None, []),
-    ("wgan", None, ["train.d_steps=2"]),
-    ("hinge", "r1", []),
-    ("lsgan", "gradient_penalty", ["train.label_smoothing=0.1", "train.label_noise=0.05"]),
-    ("nonsaturating", "r1", ["penalty.every=2", "train.label_noise=0.1"]),
-])
+@pytest.mark.parametrize(
+    "loss, penalty, options",
+    [
+        ("wgan_gp", None, []),
+        ("wgan", None, ["train.d_steps=2"]),
+        ("hinge", "r1", []),
+        ("lsgan", "gradient_penalty", ["train.label_smoothing=0.1", "train.label_noise=0.05"]),
+        ("nonsaturating", "r1", ["penalty.every=2", "train.label_noise=0.1"]),
+    ],
+)
 def test_every_loss_trains_a_few_finite_steps(tmp_path, loss, penalty, options):
-    text = TOY.replace("[train]", f'[loss]\nname = "{loss}"\n' + (f'[penalty]\nname = "{penalty}"\n' if penalty else "") + "[train]")
-    recipe = load_recipe(write(tmp_path / "toy.toml", text), ["train.steps=4", "train.log_every=1", "eval.metrics=[]", *options])
+    text = TOY.replace(
+        "[train]", f'[loss]\nname = "{loss}"\n' + (f'[penalty]\nname = "{penalty}"\n' if penalty else "") + "[train]"
+    )
+    recipe = load_recipe(
+        write(tmp_path / "toy.toml", text), ["train.steps=4", "train.log_every=1", "eval.metrics=[]", *options]
+    )
     folder = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     train(recipe, folder)
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
@@ -123,12 +136,15 @@ def check_error(tmp_path, text, overrides=()):
     return error.value
 
 
-@pytest.mark.parametrize("override, key", [
-    ('penalty={name="r1", gamma=-1.0}', "penalty.gamma"),
-    ('loss={name="wgan", clip=0.0}', "loss.clip"),
-    ("train.ema_decay=1.0", "train.ema_decay"),
-    ("train.ema_decay=-0.1", "train.ema_decay"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ('penalty={name="r1", gamma=-1.0}', "penalty.gamma"),
+        ('loss={name="wgan", clip=0.0}', "loss.clip"),
+        ("train.ema_decay=1.0", "train.ema_decay"),
+        ("train.ema_decay=-0.1", "train.ema_decay"),
+    ],
+)
 def test_parameters_out_of_range(tmp_path, override, key):
     with pytest.raises(RecipeError) as error:
         load_recipe(write(tmp_path / "r.toml", TOY), [override])

@@ -1,4 +1,5 @@
 """`ganforge sample / interpolate / export`: pictures and files from a trained run."""
+
 import json
 import subprocess
 import sys
@@ -6,9 +7,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from PIL import Image
 
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from ganforge.recipe import load_recipe
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
@@ -44,13 +45,30 @@ def test_sample_writes_a_grid_or_separate_pngs_and_never_overwrites(trained_run,
     assert_user_error(run_cli("sample", str(trained_run), "-o", str(grid), cwd=tmp_path), "grid.png: already exists")
     assert grid.read_bytes() == before
     raw = tmp_path / "raw.png"
-    assert run_cli("sample", str(trained_run), "-o", str(raw), "-n", "16", "--seed", "3", "--raw", cwd=tmp_path).returncode == 0
+    assert (
+        run_cli("sample", str(trained_run), "-o", str(raw), "-n", "16", "--seed", "3", "--raw", cwd=tmp_path).returncode
+        == 0
+    )
     assert raw.read_bytes() != before  # the raw generator is not the EMA one
 
 
 def test_interpolate_walks_between_seeds_as_a_grid_and_a_gif(trained_run, tmp_path):
     out = tmp_path / "walk.png"
-    done = run_cli("interpolate", str(trained_run), "-o", str(out), "--seed", "1", "--seed", "2", "--seed", "5", "--frames", "4", cwd=tmp_path)
+    done = run_cli(
+        "interpolate",
+        str(trained_run),
+        "-o",
+        str(out),
+        "--seed",
+        "1",
+        "--seed",
+        "2",
+        "--seed",
+        "5",
+        "--frames",
+        "4",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (4 * 34 + 2, 2 * 34 + 2)  # 2 legs of 4 frames
     gif = Image.open(tmp_path / "walk.gif")
@@ -59,8 +77,10 @@ def test_interpolate_walks_between_seeds_as_a_grid_and_a_gif(trained_run, tmp_pa
         gif.seek(index)
         total_ms += gif.info["duration"]
     assert total_ms == (2 * 3 + 1) * 120  # the frame shared by two legs appears once
-    assert_user_error(run_cli("interpolate", str(trained_run), "-o", str(tmp_path / "w2.png"), "--seed", "1", cwd=tmp_path),
-                      "at least 2 seeds")
+    assert_user_error(
+        run_cli("interpolate", str(trained_run), "-o", str(tmp_path / "w2.png"), "--seed", "1", cwd=tmp_path),
+        "at least 2 seeds",
+    )
 
 
 def test_an_exported_generator_runs_without_ganforge(trained_run, tmp_path):
@@ -80,12 +100,12 @@ def test_an_exported_generator_runs_without_ganforge(trained_run, tmp_path):
                     raise ImportError("ganforge is not installed here")
         sys.meta_path.insert(0, NoGanforge())
         import numpy as np, tensorflow as tf, keras
-        noise = np.load({str(tmp_path / 'noise.npy')!r})
-        model = tf.saved_model.load({str(out / 'saved_model')!r})  # kept: its variables live as long as it does
+        noise = np.load({str(tmp_path / "noise.npy")!r})
+        model = tf.saved_model.load({str(out / "saved_model")!r})  # kept: its variables live as long as it does
         served = model.serve(noise).numpy()
-        loaded = keras.saving.load_model({str(out / 'generator.keras')!r})(noise).numpy()
-        np.save({str(tmp_path / 'served.npy')!r}, served)
-        np.save({str(tmp_path / 'loaded.npy')!r}, loaded)
+        loaded = keras.saving.load_model({str(out / "generator.keras")!r})(noise).numpy()
+        np.save({str(tmp_path / "served.npy")!r}, served)
+        np.save({str(tmp_path / "loaded.npy")!r}, loaded)
         assert not any(name.startswith("ganforge") for name in sys.modules)
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -107,6 +127,11 @@ def test_a_checkpoint_from_another_recipe_is_refused(trained_run, tmp_path):
     (folder / "checkpoints").mkdir()
     stolen = folder / "checkpoints" / "step_00000006.npz"
     stolen.write_bytes((trained_run / "checkpoints" / "step_00000006.npz").read_bytes())
-    assert_user_error(run_cli("sample", str(stolen), "-o", str(tmp_path / "x.png"), cwd=tmp_path), "saved by recipe 'tiny', not 'other'")
-    assert_user_error(run_cli("sample", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.png"), cwd=tmp_path), "no such run folder")
+    assert_user_error(
+        run_cli("sample", str(stolen), "-o", str(tmp_path / "x.png"), cwd=tmp_path),
+        "saved by recipe 'tiny', not 'other'",
+    )
+    assert_user_error(
+        run_cli("sample", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.png"), cwd=tmp_path), "no such run folder"
+    )
     assert not (tmp_path / "x.png").exists()

@@ -5,6 +5,7 @@ LevelDB-log framing: 32 KiB blocks of chunks, each with a 7-byte header
 (CRC32C, length, type: 1 full, 2 first, 3 middle, 4 last). Each reassembled
 payload is a ``wandb_internal_pb2.Record``.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,8 @@ def payloads(path: Path) -> list[bytes]:
         if left_in_block < 7:  # too small for a chunk header: the writer padded it
             position += left_in_block
             continue
-        _, length, kind = struct.unpack("<IHB", data[position:position + 7])
-        body = data[position + 7:position + 7 + length]
+        _, length, kind = struct.unpack("<IHB", data[position : position + 7])
+        body = data[position + 7 : position + 7 + length]
         position += 7 + length
         if kind == FULL:
             found.append(body)
@@ -82,7 +83,11 @@ def run_id(path: Path) -> str:
 def artifacts(path: Path) -> list[tuple[str, list[str], list[str]]]:
     """(type, aliases, file paths) of each artifact the run logged."""
     return [
-        (record.artifact.type, sorted(record.artifact.aliases), [entry.path for entry in record.artifact.manifest.contents])
+        (
+            record.artifact.type,
+            sorted(record.artifact.aliases),
+            [entry.path for entry in record.artifact.manifest.contents],
+        )
         for record in records(path)
         if record.WhichOneof("record_type") == "artifact"
     ]

@@ -4,6 +4,7 @@ Errors the user can fix (GanforgeError) print one line and exit with 2; no
 traceback. TensorFlow is imported only by the commands that build models,
 so ``ganforge --help`` and ``ganforge plugins`` answer at once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ganforge.cli.support import console as _console, user_errors
+from ganforge.cli.support import console as _console
+from ganforge.cli.support import user_errors
 from ganforge.errors import CheckpointError, GanforgeError, TrainingStopped
 
 app = typer.Typer(
@@ -42,7 +44,12 @@ RecipeArgument = Annotated[str, typer.Argument(help="recipe file, or the name of
 def run(
     recipe: Annotated[str, typer.Argument(help="recipe file or bundled recipe name; with --resume, also a run folder")],
     overrides: SetOption = None,
-    resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint of a run folder (or of the recipe's newest run)")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="continue from the last checkpoint of a run folder (or of the recipe's newest run)"
+        ),
+    ] = False,
 ) -> None:
     """Train a GAN from a recipe."""
     from ganforge.recipe import load_recipe
@@ -67,16 +74,22 @@ def run(
                 raise CheckpointError(f"--resume: {folder} is not a run folder (it has no {run_folder.RECIPE_FILE})")
             holding.enter_context(run_folder.held(folder))
             if not list_checkpoints(folder / run_folder.CHECKPOINTS):
-                raise CheckpointError(f"--resume: {folder} has no checkpoint in {run_folder.CHECKPOINTS}/ to continue from")
-            good = newest_good(folder / run_folder.CHECKPOINTS, lambda message: print(f"ganforge: {message}", file=sys.stderr))
+                raise CheckpointError(
+                    f"--resume: {folder} has no checkpoint in {run_folder.CHECKPOINTS}/ to continue from"
+                )
+            good = newest_good(
+                folder / run_folder.CHECKPOINTS, lambda message: print(f"ganforge: {message}", file=sys.stderr)
+            )
             if good is None:
                 raise CheckpointError(f"--resume: every checkpoint in {folder / run_folder.CHECKPOINTS} is damaged")
             loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
             run_folder.write_recipe(folder, loaded.to_toml())
             step, resume_from = good
             if step >= loaded.model.train.steps:
-                console.print(f"{folder} already finished {step} of {loaded.model.train.steps} steps; "
-                              f"to train longer: ganforge run {folder} --resume --set train.steps=N")
+                console.print(
+                    f"{folder} already finished {step} of {loaded.model.train.steps} steps; "
+                    f"to train longer: ganforge run {folder} --resume --set train.steps=N"
+                )
                 return
             console.print(f"resuming [bold]{folder}[/] from step {step}")
         else:
@@ -98,18 +111,21 @@ def run(
             found = list_checkpoints(folder / run_folder.CHECKPOINTS)
             where = f"the last checkpoint is step {found[-1][0]}" if found else "no checkpoint was written yet"
             print(f"\ninterrupted; {where}. Continue with: ganforge run {folder} --resume", file=sys.stderr)
-            raise typer.Exit(130)
-        console.print(f"finished step {result.step}: samples in {folder / run_folder.SAMPLES}, "
-                      f"checkpoint {result.checkpoint}")
+            raise typer.Exit(130) from None
+        console.print(
+            f"finished step {result.step}: samples in {folder / run_folder.SAMPLES}, checkpoint {result.checkpoint}"
+        )
 
 
 @app.command()
 @user_errors
 def plugins(
-    show: Annotated[Optional[str], typer.Option("--show", help="print a component's parameters (NAME or plugin:NAME)")] = None,
+    show: Annotated[
+        Optional[str], typer.Option("--show", help="print a component's parameters (NAME or plugin:NAME)")
+    ] = None,
 ) -> None:
     """List installed plugins and their components."""
-    from ganforge.cli.plugins import print_plugins, print_component
+    from ganforge.cli.plugins import print_component, print_plugins
 
     if show:
         print_component(_console(), show)
@@ -147,10 +163,14 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
         size = f"{len(dataset)} images"
     console.print(f"[green]ok[/]: {loaded.path}")
     console.print(f"  dataset        {loaded.data['dataset']['name']}: {size} of {spec}")
-    console.print(f"  generator      {loaded.data['generator']['name']}: {parts.generator.count_params():,} parameters, "
-                  f"noise ({loaded.model.train.latent_dim},) -> {spec}")
-    console.print(f"  discriminator  {loaded.data['discriminator']['name']}: {parts.discriminator.count_params():,} parameters, "
-                  f"{spec} -> 1 logit")
+    console.print(
+        f"  generator      {loaded.data['generator']['name']}: {parts.generator.count_params():,} parameters, "
+        f"noise ({loaded.model.train.latent_dim},) -> {spec}"
+    )
+    console.print(
+        f"  discriminator  {loaded.data['discriminator']['name']}: {parts.discriminator.count_params():,} parameters, "
+        f"{spec} -> 1 logit"
+    )
     console.print(f"  loss           {loaded.data['loss']['name']}")
 
 
@@ -169,17 +189,28 @@ def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
         return
     cache = dataset.prepare()
     size_mb = cache.images.nbytes / 2**20
-    console.print(f"[green]ready[/]: {len(dataset)} images of {dataset.spec} for this recipe; "
-                  f"cache {cache.folder} ({len(cache.names)} images, {size_mb:.0f} MiB)")
+    console.print(
+        f"[green]ready[/]: {len(dataset)} images of {dataset.spec} for this recipe; "
+        f"cache {cache.folder} ({len(cache.names)} images, {size_mb:.0f} MiB)"
+    )
     if cache.skipped:
-        console.print(f"  {len(cache.skipped)} unreadable image(s) left out; the list is in {cache.folder / 'manifest.json'}")
+        console.print(
+            f"  {len(cache.skipped)} unreadable image(s) left out; the list is in {cache.folder / 'manifest.json'}"
+        )
 
 
 @plugin_app.command("new")
 @user_errors
 def plugin_new(
     name: Annotated[str, typer.Argument(help="plugin name: the package is ganforge-NAME, the module ganforge_NAME")],
-    kind: Annotated[str, typer.Option("--kind", "-k", help="component to start from: generator, discriminator, dataset, loss, penalty, metric, features or sink")] = "generator",
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            "-k",
+            help="component to start from: generator, discriminator, dataset, loss, penalty, metric, features or sink",
+        ),
+    ] = "generator",
     directory: Annotated[Path, typer.Option("--dir", help="where to create ganforge-NAME/")] = Path("."),
 ) -> None:
     """Create a plugin package: pyproject with its entry point, one component, a recipe, a README and tests."""
@@ -188,7 +219,13 @@ def plugin_new(
     target = create(name, kind, directory)
     console = _console()
     console.print(f"[green]created[/] {target}/ with the {kind} {name.replace('-', '_')!r}. Next:")
-    steps = [f"cd {target}", 'pip install -e ".[test]"', "pytest", "ganforge plugins", f"ganforge run recipes/{name}.toml"]
+    steps = [
+        f"cd {target}",
+        'pip install -e ".[test]"',
+        "pytest",
+        "ganforge plugins",
+        f"ganforge run recipes/{name}.toml",
+    ]
     console.print("\n".join(f"  {step}" for step in steps), markup=False)
 
 
@@ -196,7 +233,9 @@ def plugin_new(
 @user_errors
 def report(
     run: Annotated[Path, typer.Argument(help="run folder")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="where to write the page (default RUN/report.html)")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="where to write the page (default RUN/report.html)")
+    ] = None,
 ) -> None:
     """Write one self-contained HTML page for a run: curves, samples over time, evaluations, recipe."""
     from ganforge.runs import report as run_report

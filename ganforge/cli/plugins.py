@@ -1,4 +1,5 @@
 """What ``ganforge plugins`` prints."""
+
 from __future__ import annotations
 
 from rich.console import Console
@@ -21,7 +22,9 @@ def print_plugins(console: Console, registry: Registry | None = None) -> None:
         table.add_row(plugin.name, plugin.package, plugin.version, contract, escape(components) or "-", status)
     console.print(table)
     if registry.failed():
-        console.print(f"[red]{len(registry.failed())} plugin(s) failed to load[/]; recipes that do not use them still run.")
+        console.print(
+            f"[red]{len(registry.failed())} plugin(s) failed to load[/]; recipes that do not use them still run."
+        )
 
 
 def print_component(console: Console, name: str, registry: Registry | None = None) -> None:
@@ -32,8 +35,9 @@ def print_component(console: Console, name: str, registry: Registry | None = Non
         raise PluginError(registry.unknown_message("component", name, candidates))
     for component in found:
         plugin = registry.plugins[component.plugin]
-        console.print(f"[bold]{component.kind} {component.name}[/] from plugin {plugin.name} "
-                      f"({plugin.package} {plugin.version})")
+        console.print(
+            f"[bold]{component.kind} {component.name}[/] from plugin {plugin.name} ({plugin.package} {plugin.version})"
+        )
         if component.help:
             console.print(f"  {escape(component.help)}")
         rows = component.describe_params()

@@ -1,4 +1,5 @@
 """What every ganforge command shares: one-line errors with exit code 2, and the console."""
+
 from __future__ import annotations
 
 import functools

@@ -4,6 +4,7 @@ TARGET is a run folder (its newest checkpoint, or ``--best``) or a
 checkpoint file inside one. The generator is the EMA one when the run kept
 it, unless ``--raw``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,20 +22,39 @@ Seed = Annotated[int, typer.Option("--seed", help="noise seed: the same seed giv
 
 def eval_command(
     target: Annotated[Path, typer.Argument(help="run folder, checkpoint file, or a folder of images (with --against)")],
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="metric to run (repeatable); default: the recipe's [eval] metrics")] = None,
+    metric: Annotated[
+        Optional[list[str]],
+        typer.Option("--metric", "-m", help="metric to run (repeatable); default: the recipe's [eval] metrics"),
+    ] = None,
     samples: Annotated[Optional[int], typer.Option("--samples", min=1, help="generated images per metric")] = None,
-    reference_samples: Annotated[Optional[int], typer.Option("--reference-samples", min=1, help="real images per metric")] = None,
-    features: Annotated[Optional[str], typer.Option("--features", help="feature network by name (digits, inception_v3, ...)")] = None,
-    against: Annotated[Optional[Path], typer.Option("--against", help="a folder of real images to compare with, instead of the recipe's dataset")] = None,
-    reference_set: Annotated[Optional[list[str]], typer.Option("--reference-set", help="change a parameter of the recipe's dataset for the reference, e.g. split=test (repeatable)")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="folder against folder: also write the results to this new JSON file")] = None,
+    reference_samples: Annotated[
+        Optional[int], typer.Option("--reference-samples", min=1, help="real images per metric")
+    ] = None,
+    features: Annotated[
+        Optional[str], typer.Option("--features", help="feature network by name (digits, inception_v3, ...)")
+    ] = None,
+    against: Annotated[
+        Optional[Path],
+        typer.Option("--against", help="a folder of real images to compare with, instead of the recipe's dataset"),
+    ] = None,
+    reference_set: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--reference-set",
+            help="change a parameter of the recipe's dataset for the reference, e.g. split=test (repeatable)",
+        ),
+    ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="folder against folder: also write the results to this new JSON file"),
+    ] = None,
     best: Best = False,
     raw: Raw = False,
     seed: Seed = 0,
 ) -> None:
     """Measure a trained generator (FID, KID, ...), or one folder of images against another."""
-    from ganforge.evaluation import offline as evaluate
     from ganforge.errors import DataError
+    from ganforge.evaluation import offline as evaluate
     from ganforge.runs.folder import is_run
 
     options = evaluate.Options(metric or [], samples, reference_samples, features, seed, tuple(reference_set or ()))
@@ -50,7 +70,9 @@ def eval_command(
     for record in records:
         values = "  ".join(f"{key} {value:.6g}" for key, value in record["results"].items())
         show.print(f"[bold]{record['metric']}[/]  {values}")
-        details = [f"{key}: {record[key]}" for key in ("features", "resize", "samples", "reference_samples") if key in record]
+        details = [
+            f"{key}: {record[key]}" for key in ("features", "resize", "samples", "reference_samples") if key in record
+        ]
         if details:
             show.print("  " + "; ".join(details))
     show.print(f"{len(records)} metric(s) measured{where}")
@@ -60,7 +82,9 @@ def sample_command(
     target: Target,
     out: Annotated[Path, typer.Option("--out", "-o", help="a new PNG file (grid) or a new folder (--separate)")],
     count: Annotated[int, typer.Option("--count", "-n", min=1, help="how many images")] = 64,
-    separate: Annotated[bool, typer.Option("--separate", help="one PNG per image in the folder --out, not a grid")] = False,
+    separate: Annotated[
+        bool, typer.Option("--separate", help="one PNG per image in the folder --out, not a grid")
+    ] = False,
     seed: Seed = 0,
     best: Best = False,
     raw: Raw = False,
@@ -71,14 +95,18 @@ def sample_command(
 
     trained = trained_runs.load(target, best=best, raw=raw)
     written = generating.sample(trained, out, count, seed, separate)
-    console().print(f"{count} samples from {trained.describe()}, seed {seed}: "
-                    f"{out if not separate else f'{len(written)} files in {out}'}")
+    console().print(
+        f"{count} samples from {trained.describe()}, seed {seed}: "
+        f"{out if not separate else f'{len(written)} files in {out}'}"
+    )
 
 
 def interpolate_command(
     target: Target,
     out: Annotated[Path, typer.Option("--out", "-o", help="new grid PNG; the GIF goes beside it with .gif")],
-    seeds: Annotated[list[int], typer.Option("--seed", help="seeds to walk through, in order (at least 2; repeatable)")] = None,
+    seeds: Annotated[
+        list[int], typer.Option("--seed", help="seeds to walk through, in order (at least 2; repeatable)")
+    ] = None,
     frames: Annotated[int, typer.Option("--frames", min=2, help="images per leg of the walk")] = 8,
     frame_ms: Annotated[int, typer.Option("--frame-ms", min=10, help="milliseconds per GIF frame")] = 120,
     best: Best = False,
@@ -97,7 +125,9 @@ def interpolate_command(
 
 def export_command(
     target: Target,
-    out: Annotated[Path, typer.Option("--out", "-o", help="a new folder for generator.keras, saved_model/ and generator.json")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="a new folder for generator.keras, saved_model/ and generator.json")
+    ],
     best: Best = False,
     raw: Raw = False,
 ) -> None:
@@ -109,10 +139,14 @@ def export_command(
     about = generating.export(trained, out)
     show = console()
     show.print(f"exported {trained.describe()} to {out}/")
-    show.print(f"  SavedModel: model = tf.saved_model.load('{out}/saved_model'); model.serve(noise)  "
-               f"with noise float32 (batch, {about['latent_dim']}) -> images in [-1, 1]")
+    show.print(
+        f"  SavedModel: model = tf.saved_model.load('{out}/saved_model'); model.serve(noise)  "
+        f"with noise float32 (batch, {about['latent_dim']}) -> images in [-1, 1]"
+    )
     if about["keras_file_needs_modules"]:
-        show.print(f"  generator.keras uses custom layers from {', '.join(about['keras_file_needs_modules'])}: import them before keras.saving.load_model")
+        show.print(
+            f"  generator.keras uses custom layers from {', '.join(about['keras_file_needs_modules'])}: import them before keras.saving.load_model"
+        )
 
 
 def add_commands(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ order they are drawn in: batch ``b`` of a run is a pure function of the
 recipe's seed and ``b``, so a resumed run sees exactly the batches the
 uninterrupted run would have seen, whatever dataset it trains on.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -32,7 +33,9 @@ class DataSpec:
 
     def _image_dim(self, index: int) -> int:
         if not self.is_image:
-            raise ValueError(f"needs images (height x width x channels), but the dataset gives examples of shape {self.shape}")
+            raise ValueError(
+                f"needs images (height x width x channels), but the dataset gives examples of shape {self.shape}"
+            )
         return self.shape[index]
 
     @property

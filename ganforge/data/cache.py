@@ -12,6 +12,7 @@ The manifest is written last, into a temporary folder that is renamed into
 place only when complete; an interrupted build leaves at most a
 ``.partial`` folder, which is never read and is removed by the next build.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from ganforge.data import DataSpec
-from ganforge.errors import DataError
 from ganforge.data.imagefiles import Preprocess, decode
+from ganforge.errors import DataError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -92,7 +93,9 @@ def open_zip(path: Path) -> zipfile.ZipFile:
         raise DataError(f"{path}: cannot open ({error.strerror or error})") from None
 
 
-def _decode_chunk(identity: dict[str, str], names: list[str], start: int, images_path: str, preprocess: dict) -> list[tuple[int, str, str]]:
+def _decode_chunk(
+    identity: dict[str, str], names: list[str], start: int, images_path: str, preprocess: dict
+) -> list[tuple[int, str, str]]:
     """Worker: decode ``names`` into rows ``start...`` of the cache; returns the failures."""
     options = Preprocess(**preprocess)
     images = np.load(images_path, mmap_mode="r+", allow_pickle=False)
@@ -131,11 +134,22 @@ class ImageCache:
 
 
 def cache_folder(cache_root: Path, label: str, source, preprocess: Preprocess) -> Path:
-    key = json.dumps({"format": FORMAT_VERSION, "source": source.identity(), "preprocess": preprocess.as_dict()}, sort_keys=True)
+    key = json.dumps(
+        {"format": FORMAT_VERSION, "source": source.identity(), "preprocess": preprocess.as_dict()}, sort_keys=True
+    )
     return cache_root / f"{label}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
-def prepare_cache(source, names: list[str], preprocess: Preprocess, cache_root: Path, *, label: str, on_error: str = "skip", workers: int | None = None) -> ImageCache:
+def prepare_cache(
+    source,
+    names: list[str],
+    preprocess: Preprocess,
+    cache_root: Path,
+    *,
+    label: str,
+    on_error: str = "skip",
+    workers: int | None = None,
+) -> ImageCache:
     """The cache for ``names`` of ``source``: reused when the manifest matches, else built."""
     if not names:
         raise DataError(f"{source.identity()['root']}: no images to prepare")
@@ -166,7 +180,9 @@ def _open(folder: Path, manifest: dict) -> ImageCache:
         raise DataError(f"{folder / IMAGES}: damaged cache ({error}); delete {folder} to rebuild it") from None
     names = [row[0] for row in manifest["files"]]
     if images.shape[0] != len(names):
-        raise DataError(f"{folder}: damaged cache ({images.shape[0]} rows for {len(names)} files); delete it to rebuild")
+        raise DataError(
+            f"{folder}: damaged cache ({images.shape[0]} rows for {len(names)} files); delete it to rebuild"
+        )
     return ImageCache(folder, images, names, manifest.get("skipped", []))
 
 
@@ -200,10 +216,14 @@ def _build(source, names, preprocess, folder, manifest, *, on_error, workers, la
         shape = (len(names), preprocess.resolution, preprocess.resolution, preprocess.channels)
         images = np.lib.format.open_memmap(partial / IMAGES, mode="w+", dtype=np.uint8, shape=shape)
         del images  # workers write through their own maps
-        failures = _decode_all(source, names, preprocess, partial / IMAGES, on_error=on_error, workers=workers, label=label)
+        failures = _decode_all(
+            source, names, preprocess, partial / IMAGES, on_error=on_error, workers=workers, label=label
+        )
         if len(failures) == len(names):
-            raise DataError(f"{source.identity()['root']}: none of the {len(names)} files is a readable image "
-                            f"(first: {failures[0][1]}: {failures[0][2]})")
+            raise DataError(
+                f"{source.identity()['root']}: none of the {len(names)} files is a readable image "
+                f"(first: {failures[0][1]}: {failures[0][2]})"
+            )
         manifest = {**manifest, "skipped": [{"name": name, "error": error} for _, name, error in failures]}
         with open(partial / MANIFEST, "w") as file:
             json.dump(manifest, file)
@@ -230,7 +250,9 @@ def _swap_into_place(partial: Path, folder: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _decode_all(source, names, preprocess, images_path: Path, *, on_error, workers, label) -> list[tuple[int, str, str]]:
+def _decode_all(
+    source, names, preprocess, images_path: Path, *, on_error, workers, label
+) -> list[tuple[int, str, str]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     identity, options = source.identity(), preprocess.as_dict()
@@ -239,18 +261,26 @@ def _decode_all(source, names, preprocess, images_path: Path, *, on_error, worke
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     progress = Progress(
-        TextColumn(f"preparing {label}"), BarColumn(), MofNCompleteColumn(), TextColumn("images"), TimeRemainingColumn(),
-        transient=True, disable=not sys.stderr.isatty(),
+        TextColumn(f"preparing {label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("images"),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
     )
 
     def collect(found: list[tuple[int, str, str]]) -> None:
         failures.extend(found)
         if found and on_error == "fail":
             _, name, error = found[0]
-            raise DataError(f"{name}: {error} (set on_error = \"skip\" to leave unreadable images out)")
+            raise DataError(f'{name}: {error} (set on_error = "skip" to leave unreadable images out)')
 
     if progress.disable:  # a log, not a terminal: a line before and after instead of a bar
-        print(f"ganforge: preparing {label}: decoding {len(names)} images into a cache in {images_path.parent.parent}", file=sys.stderr)
+        print(
+            f"ganforge: preparing {label}: decoding {len(names)} images into a cache in {images_path.parent.parent}",
+            file=sys.stderr,
+        )
     with progress:
         task = progress.add_task(label, total=len(names))
         if len(names) < IN_PROCESS_BELOW or workers <= 1:
@@ -260,7 +290,10 @@ def _decode_all(source, names, preprocess, images_path: Path, *, on_error, worke
         else:
             # spawn, not fork: the parent may already run TensorFlow's threads
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(_decode_chunk, identity, chunk, start, str(images_path), options): len(chunk) for start, chunk in chunks}
+                futures = {
+                    pool.submit(_decode_chunk, identity, chunk, start, str(images_path), options): len(chunk)
+                    for start, chunk in chunks
+                }
                 try:
                     for future in as_completed(futures):
                         collect(future.result())
@@ -283,7 +316,17 @@ class CachedImageDataset:
     or attribute filters never decodes again.
     """
 
-    def __init__(self, label: str, source, names: list[str], preprocess: Preprocess, *, cache_root: Path | None = None, on_error: str = "skip", selection: list[str] | None = None):
+    def __init__(
+        self,
+        label: str,
+        source,
+        names: list[str],
+        preprocess: Preprocess,
+        *,
+        cache_root: Path | None = None,
+        on_error: str = "skip",
+        selection: list[str] | None = None,
+    ):
         self.label = label
         self.source = source
         self.names = names
@@ -301,7 +344,9 @@ class CachedImageDataset:
 
     def prepare(self) -> ImageCache:
         if self.cache is None:
-            self.cache = prepare_cache(self.source, self.names, self.preprocess, self.cache_root, label=self.label, on_error=self.on_error)
+            self.cache = prepare_cache(
+                self.source, self.names, self.preprocess, self.cache_root, label=self.label, on_error=self.on_error
+            )
             rows = self.cache.rows()
             wanted = self.selection if self.selection is not None else self.names
             self._rows = np.array(sorted(rows[name] for name in wanted if name in rows), dtype=np.int64)

@@ -3,6 +3,7 @@
 Kept apart from the cache so that the worker processes that decode in
 parallel import only Pillow and NumPy.
 """
+
 from __future__ import annotations
 
 import io
@@ -44,7 +45,7 @@ class Preprocess:
 def crop_box(width: int, height: int, crop: str) -> tuple[int, int, int, int]:
     if crop == "none":
         return (0, 0, width, height)
-    side = min(width, height) if crop == "center" else min(int(crop[len("center"):]), width, height)
+    side = min(width, height) if crop == "center" else min(int(crop[len("center") :]), width, height)
     left, top = (width - side) // 2, (height - side) // 2
     return (left, top, left + side, top + side)
 

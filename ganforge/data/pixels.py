@@ -1,4 +1,5 @@
 """Sample grids and PNG files."""
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,7 @@ def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) 
     count, height, width, channels = images.shape
     columns = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
-    grid = np.zeros(
-        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels), np.uint8
-    )
+    grid = np.zeros((rows * (height + padding) + padding, columns * (width + padding) + padding, channels), np.uint8)
     for index, image in enumerate(images):
         row, column = divmod(index, columns)
         top, left = padding + row * (height + padding), padding + column * (width + padding)

@@ -7,6 +7,7 @@ named filter and repeats a single channel to three when the network wants
 colour. Every number a metric reports is only comparable to others made with
 the same network, filter and sample count, so ``describe`` gives all three.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ def build_feature_network(value: FeaturesParam, registry: Registry | None = None
     params = {"name": value} if isinstance(value, str) else dict(value)
     name = params.pop("name", None)
     if not isinstance(name, str):
-        raise ValueError("features: give a feature network's name, e.g. features = \"digits\"")
+        raise ValueError('features: give a feature network\'s name, e.g. features = "digits"')
     try:
         component = registry.get("features", name)
     except Exception as error:  # PluginError: unknown name, with suggestions
@@ -91,7 +92,7 @@ def extract(network, images: np.ndarray, resize: str) -> Features:
     """Features (and logits) of ``images`` in [-1, 1], in batches."""
     features, logits = [], []
     for start in range(0, len(images), BATCH):
-        batch = fit_to_input(images[start:start + BATCH], tuple(network.input_shape), resize)
+        batch = fit_to_input(images[start : start + BATCH], tuple(network.input_shape), resize)
         batch_features, batch_logits = network(batch)
         features.append(np.asarray(batch_features, np.float64).reshape(len(batch), -1))
         if batch_logits is not None:

@@ -5,6 +5,7 @@ rewritten), each with the checkpoint, the weights (EMA or raw), what the
 reference was, and what the metric depended on (feature network, resize
 filter, sample counts).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,9 @@ import numpy as np
 import pydantic
 
 from ganforge.data import ArrayDataset
+from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess, decode
 from ganforge.errors import DataError, RecipeError
 from ganforge.evaluation.features import to_unit_range
-from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess, decode
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.training.monitor import EvalContext, append_evaluation
 
@@ -40,7 +41,9 @@ def build_metrics(options: Options, recipe_metrics: list[dict], registry: Regist
     """Metrics named on the command line (with its overrides), else the recipe's ``[eval] metrics``."""
     tables = [{"name": name} for name in options.metrics] or [dict(m) for m in recipe_metrics]
     if not tables:
-        raise RecipeError("name at least one metric with --metric (e.g. --metric fid), or list some in the recipe's [eval] metrics")
+        raise RecipeError(
+            "name at least one metric with --metric (e.g. --metric fid), or list some in the recipe's [eval] metrics"
+        )
     built = []
     for table in tables:
         name = table.pop("name")
@@ -104,7 +107,9 @@ def measure(metrics, generate, reference, step: int, on_image=None) -> list[tupl
     return measured
 
 
-def evaluate_run(target: Path, options: Options, *, against: Path | None, best: bool, raw: bool) -> tuple[Path, list[dict]]:
+def evaluate_run(
+    target: Path, options: Options, *, against: Path | None, best: bool, raw: bool
+) -> tuple[Path, list[dict]]:
     from ganforge.runs import trained as trained_runs
 
     trained = trained_runs.load(target, best=best, raw=raw)
@@ -133,9 +138,16 @@ def evaluate_run(target: Path, options: Options, *, against: Path | None, best: 
     records = []
     for name, results, description in measure(metrics, generate, reference, trained.step):
         record = {
-            "step": trained.step, "metric": name, "results": results, **description,
-            "source": "ganforge eval", "checkpoint": str(trained.checkpoint), "weights": trained.weights,
-            "reference": reference_name, "seed": options.seed, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "step": trained.step,
+            "metric": name,
+            "results": results,
+            **description,
+            "source": "ganforge eval",
+            "checkpoint": str(trained.checkpoint),
+            "weights": trained.weights,
+            "reference": reference_name,
+            "seed": options.seed,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         append_evaluation(trained.run_dir, record)
         records.append(record)

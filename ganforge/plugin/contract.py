@@ -6,6 +6,7 @@ are cheap (no model is called) and say which plugin returned what; the
 deeper checks a plugin author runs in their own tests are in
 :mod:`ganforge.testing`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,12 +18,16 @@ REQUIRED = {
     "generator": ("a keras.Model from noise (batch, latent_dim) to images", ()),
     "discriminator": ("a keras.Model from images to logits (batch, 1)", ()),
     "dataset": ("an object with spec, __len__ and read(indices)", ("spec", "__len__", "read")),
-    "loss": ("an object with discriminator_loss(real_logits, fake_logits) and generator_loss(fake_logits)",
-             ("discriminator_loss", "generator_loss")),
+    "loss": (
+        "an object with discriminator_loss(real_logits, fake_logits) and generator_loss(fake_logits)",
+        ("discriminator_loss", "generator_loss"),
+    ),
     "penalty": ("an object with points, every and from_gradients(gradients)", ("points", "every", "from_gradients")),
     "metric": ("an object with evaluate(context) -> dict[str, float]", ("evaluate",)),
-    "features": ("an object with input_shape, describe() and __call__(images) -> (features, logits)",
-                 ("input_shape", "describe", "__call__")),
+    "features": (
+        "an object with input_shape, describe() and __call__(images) -> (features, logits)",
+        ("input_shape", "describe", "__call__"),
+    ),
 }
 
 
@@ -58,7 +63,11 @@ def check_returned(kind: str, who: str, value: Any) -> Any:
         from ganforge.data import DataSpec
 
         if not isinstance(value.spec, DataSpec):
-            raise PluginError(f"{who} returned a dataset whose spec is {describe(value.spec)}; it must be a ganforge.data.DataSpec")
+            raise PluginError(
+                f"{who} returned a dataset whose spec is {describe(value.spec)}; it must be a ganforge.data.DataSpec"
+            )
     if kind == "penalty" and value.points not in ("real", "interpolated"):
-        raise PluginError(f"{who} returned a penalty with points = {value.points!r}; it must be 'real' or 'interpolated'")
+        raise PluginError(
+            f"{who} returned a penalty with points = {value.points!r}; it must be 'real' or 'interpolated'"
+        )
     return value

@@ -34,6 +34,7 @@ existing factory signature or return value does (new hooks and new optional
 methods keep it); ganforge loads plugins for any version in
 ``SUPPORTED_CONTRACTS`` and refuses the others with a message naming both.
 """
+
 import pluggy
 
 CONTRACT_VERSION = 1

@@ -6,23 +6,25 @@ hook raises, is recorded as failed and the others keep working; only a
 recipe that needs one of its components stops, and the message names it.
 Nothing here imports TensorFlow.
 """
+
 from __future__ import annotations
 
 import difflib
 import importlib
 import inspect
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 import pydantic
 
 from ganforge import __version__
-from ganforge.plugin import hookspecs
 from ganforge.errors import PluginError
+from ganforge.plugin import hookspecs
 
 ENTRY_POINT_GROUP = "ganforge"
 
@@ -120,16 +122,16 @@ def params_from_signature(kind: str, name: str, factory: Callable[..., Any]) -> 
     """A pydantic model of a factory's keyword parameters, read from its typed signature."""
     skip = set(CONTRACT_ARGS.get(kind, ()))
     fields: dict[str, Any] = {}
-    hints = typing.get_type_hints(factory, include_extras=True)  # keeps Annotated[..., Field(...)]: bounds, descriptions
+    hints = typing.get_type_hints(
+        factory, include_extras=True
+    )  # keeps Annotated[..., Field(...)]: bounds, descriptions
     for parameter in inspect.signature(factory).parameters.values():
         if parameter.name in skip or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         annotation = hints.get(parameter.name, Any)
         default = ... if parameter.default is parameter.empty else parameter.default
         fields[parameter.name] = (annotation, default)
-    return pydantic.create_model(
-        f"{name}_params", __config__=pydantic.ConfigDict(extra="forbid"), **fields
-    )
+    return pydantic.create_model(f"{name}_params", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
 
 
 class Registry:
@@ -143,7 +145,7 @@ class Registry:
 
     # -- loading ---------------------------------------------------------
     @classmethod
-    def from_entry_points(cls) -> "Registry":
+    def from_entry_points(cls) -> Registry:
         registry = cls()
         seen = set()
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -162,7 +164,9 @@ class Registry:
             )
         return registry
 
-    def add_plugin(self, name: str, load: Callable[[], Any], *, package: str, version: str = "?", module: str = "") -> Plugin:
+    def add_plugin(
+        self, name: str, load: Callable[[], Any], *, package: str, version: str = "?", module: str = ""
+    ) -> Plugin:
         """Import one plugin and collect what it registers; failures are recorded, not raised."""
         if name in self.plugins:
             name = f"{package}.{name}"
@@ -199,7 +203,13 @@ class Registry:
         return plugin
 
     def _registrar(self, kind: str, plugin: Plugin) -> Callable[..., None]:
-        def register(name: str, factory: Callable[..., Any] | str, *, params: type[pydantic.BaseModel] | None = None, help: str = "") -> None:
+        def register(
+            name: str,
+            factory: Callable[..., Any] | str,
+            *,
+            params: type[pydantic.BaseModel] | None = None,
+            help: str = "",
+        ) -> None:
             if not isinstance(name, str) or not name or ":" in name:
                 raise ValueError(f"component names are non-empty strings without ':', got {name!r}")
             if params is None:
@@ -238,7 +248,9 @@ class Registry:
         if plugin_name:
             plugin = self.plugins.get(plugin_name)
             if plugin is not None and plugin.error:
-                raise PluginError(f"{kind} {name!r} comes from plugin {plugin_name!r} ({plugin.package}), which failed to load: {plugin.error}")
+                raise PluginError(
+                    f"{kind} {name!r} comes from plugin {plugin_name!r} ({plugin.package}), which failed to load: {plugin.error}"
+                )
             providers = [c for c in providers if c.plugin == plugin_name]
         if len(providers) == 1:
             return providers[0]

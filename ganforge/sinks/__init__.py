@@ -4,6 +4,7 @@ Records the loop sends: ``scalars(step, values)`` every ``log_every`` steps
 (keys like ``loss/discriminator``, ``speed/images_per_s``) and
 ``images(step, "samples", grid)`` every ``sample_every`` steps.
 """
+
 from ganforge.plugin.hookspecs import hookimpl
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for

@@ -4,6 +4,7 @@ The bar shows step/total, it/s, images/s, the D and G losses and the ETA.
 When output goes to a file or a CI log a live bar would be noise, so one
 line per logged step is printed instead.
 """
+
 from __future__ import annotations
 
 import sys
@@ -34,9 +35,7 @@ class ConsoleSink:
                 TimeRemainingColumn(),
                 console=self.console,
             )
-            self._task = self._progress.add_task(
-                "train", total=total_steps, completed=first_step, speed="", losses=""
-            )
+            self._task = self._progress.add_task("train", total=total_steps, completed=first_step, speed="", losses="")
             self._progress.start()
 
     def progress(self, step: int) -> None:
@@ -49,7 +48,9 @@ class ConsoleSink:
             self.console.print(f"step {step}  {shown}", highlight=False, markup=False)
             return
         speed = f"{values.get('speed/steps_per_s', 0):.1f} it/s {values.get('speed/images_per_s', 0):.0f} img/s"
-        losses = f"D {values.get('loss/discriminator', float('nan')):.4f} G {values.get('loss/generator', float('nan')):.4f}"
+        losses = (
+            f"D {values.get('loss/discriminator', float('nan')):.4f} G {values.get('loss/generator', float('nan')):.4f}"
+        )
         if self._progress is not None:
             self._progress.update(self._task, completed=step, speed=speed, losses=losses)
         else:

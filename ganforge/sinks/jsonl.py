@@ -1,10 +1,11 @@
 """``metrics.jsonl``: one JSON object per logged step, ``{"step": N, "loss/generator": ...}``."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 def keep_records(path: Path, keep: Callable[[dict], bool]) -> None:

@@ -1,4 +1,5 @@
 """Sample grids as PNG files: ``samples/step_00000800.png``."""
+
 from pathlib import Path
 
 from ganforge.data.pixels import save_png

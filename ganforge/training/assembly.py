@@ -1,5 +1,6 @@
 """Turning a validated recipe into a dataset, two models and a loss, and
 proving their shapes meet before any training starts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from ganforge.backend import out_of_memory, tensorflow
-from ganforge.plugin.contract import check_returned
 from ganforge.data import BatchSampler
 from ganforge.errors import DataError, RecipeError
-from ganforge.recipe import Recipe
+from ganforge.plugin.contract import check_returned
 from ganforge.plugin.registry import Registry, get_registry
+from ganforge.recipe import Recipe
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.
@@ -31,7 +32,9 @@ class Parts:
 
 
 def _factory_error(recipe: Recipe, section: str, name: str, error: Exception) -> RecipeError:
-    return RecipeError(f"{section} {name!r}: {error}", file=recipe.origins.get(f"{section}.name", str(recipe.path)), key=section)
+    return RecipeError(
+        f"{section} {name!r}: {error}", file=recipe.origins.get(f"{section}.name", str(recipe.path)), key=section
+    )
 
 
 def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: Any, values: dict | None = None) -> Any:
@@ -46,7 +49,9 @@ def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: An
     except Exception as error:
         if (memory := out_of_memory(error)) is None:
             raise
-        raise _factory_error(recipe, section, name, f"does not fit in memory with these parameters ({memory})") from None
+        raise _factory_error(
+            recipe, section, name, f"does not fit in memory with these parameters ({memory})"
+        ) from None
     return check_returned(kind, registry.who(component), made)
 
 
@@ -113,7 +118,8 @@ def _penalties(recipe: Recipe, registry: Registry, loss) -> list:
             reason = "has a gradient penalty of its own" if penalties else "keeps D Lipschitz its own way"
             raise RecipeError(
                 f"loss {loss_name!r} {reason}: it cannot take penalty {penalty_name!r} (remove [penalty] or change the loss)",
-                file=recipe.origins.get("penalty.name", str(recipe.path)), key="penalty.name",
+                file=recipe.origins.get("penalty.name", str(recipe.path)),
+                key="penalty.name",
             )
         penalties.append(_call(recipe, registry, "penalty", "penalty"))
     return penalties
@@ -125,7 +131,8 @@ def _check_label_options(recipe: Recipe, loss) -> None:
         if getattr(train, key) and not getattr(loss, "supports_targets", False):
             raise RecipeError(
                 f"loss {recipe.data['loss']['name']!r} has no labels to smooth or flip (it is not a classification loss)",
-                file=recipe.origins.get(f"train.{key}", str(recipe.path)), key=f"train.{key}",
+                file=recipe.origins.get(f"train.{key}", str(recipe.path)),
+                key=f"train.{key}",
             )
 
 
@@ -133,11 +140,17 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Regis
     """Generator output = discriminator input = dataset images, and one logit per image."""
     latent_dim = recipe.model.train.latent_dim
     file = str(recipe.path)
-    made_by = {kind: registry.who(registry.get(kind, recipe.data[kind]["name"])) for kind in ("generator", "discriminator")}
+    made_by = {
+        kind: registry.who(registry.get(kind, recipe.data[kind]["name"])) for kind in ("generator", "discriminator")
+    }
     try:
         fake = generator(np.zeros((PROBE_BATCH, latent_dim), np.float32), training=False)
     except Exception as error:
-        raise RecipeError(f"{made_by['generator']} cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}", file=file, key="generator") from None
+        raise RecipeError(
+            f"{made_by['generator']} cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}",
+            file=file,
+            key="generator",
+        ) from None
     fake_shape = tuple(fake.shape[1:])
     if fake_shape != spec.shape:
         raise RecipeError(
@@ -148,7 +161,11 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Regis
     try:
         logits = discriminator(np.zeros((PROBE_BATCH, *spec.shape), np.float32), training=False)
     except Exception as error:
-        raise RecipeError(f"{made_by['discriminator']} cannot take images of shape {spec.shape}: {error}", file=file, key="discriminator") from None
+        raise RecipeError(
+            f"{made_by['discriminator']} cannot take images of shape {spec.shape}: {error}",
+            file=file,
+            key="discriminator",
+        ) from None
     if tuple(logits.shape) not in ((PROBE_BATCH, 1), (PROBE_BATCH,)):
         raise RecipeError(
             f"{made_by['discriminator']} must return one logit per image, shape ({PROBE_BATCH}, 1); "
@@ -168,5 +185,8 @@ def make_optimizer(config, updates: int, scale=1.0):
     from ganforge.training.schedules import Scaled, learning_rate
 
     return keras.optimizers.Adam(
-        learning_rate=Scaled(learning_rate(config, updates), scale), beta_1=config.beta_1, beta_2=config.beta_2, epsilon=config.epsilon
+        learning_rate=Scaled(learning_rate(config, updates), scale),
+        beta_1=config.beta_1,
+        beta_2=config.beta_2,
+        epsilon=config.epsilon,
     )

@@ -4,13 +4,14 @@ Both use the EMA generator when the recipe keeps one. Evaluation noise has
 its own random stream per step, apart from training noise and data order,
 so evaluating never changes what training draws.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -34,7 +35,18 @@ class EvalContext:
 
 
 class Evaluation:
-    def __init__(self, generator, dataset, metrics, sinks, *, seed: int, latent_dim: int, samples: int, run_dir: Path | None = None):
+    def __init__(
+        self,
+        generator,
+        dataset,
+        metrics,
+        sinks,
+        *,
+        seed: int,
+        latent_dim: int,
+        samples: int,
+        run_dir: Path | None = None,
+    ):
         self.run_dir = run_dir
         self.generator = generator
         self.dataset = dataset
@@ -43,7 +55,9 @@ class Evaluation:
         self.seed = seed
         self.latent_dim = latent_dim
         # the same noise at every sample step, so pictures compare over time
-        self.fixed_noise = np.random.default_rng([seed, FIXED_NOISE_STREAM]).standard_normal((samples, latent_dim)).astype(np.float32)
+        self.fixed_noise = (
+            np.random.default_rng([seed, FIXED_NOISE_STREAM]).standard_normal((samples, latent_dim)).astype(np.float32)
+        )
 
     def generate(self, count: int, step: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, EVAL_NOISE_STREAM, step])
@@ -66,7 +80,9 @@ class Evaluation:
     def run_metrics(self, step: int) -> dict[str, float]:
         """Every metric's results, as ``{"metric/value": number}``; also sent to the sinks."""
         context = EvalContext(
-            step, self.dataset.spec, self.dataset,
+            step,
+            self.dataset.spec,
+            self.dataset,
             lambda count: self.generate(count, step),
             lambda name, image: self.sinks.images(step, name, image),
         )
@@ -80,7 +96,10 @@ class Evaluation:
             described = metric.describe() if hasattr(metric, "describe") else {}
             if self.run_dir is not None:
                 record = {
-                    "step": step, "metric": name, "results": results, **described,
+                    "step": step,
+                    "metric": name,
+                    "results": results,
+                    **described,
                     "seconds": round(time.perf_counter() - started, 3),
                 }
                 append_evaluation(self.run_dir, record)

@@ -5,6 +5,7 @@ schedule that reads only it resumes exactly where it left off. The
 discriminator's optimizer updates ``d_steps`` times per training step, so its
 schedule runs over ``steps * d_steps`` updates.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,11 @@ class HoldThenDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {
-            "initial": self.initial, "total": self.total, "decay_start": self.decay_start,
-            "final_scale": self.final_scale, "shape": self.shape,
+            "initial": self.initial,
+            "total": self.total,
+            "decay_start": self.decay_start,
+            "final_scale": self.final_scale,
+            "shape": self.shape,
         }
 
 

@@ -3,6 +3,7 @@
 A dashboard that breaks must never lose a run: a sink that raises is
 reported once on stderr and dropped, and training goes on.
 """
+
 from __future__ import annotations
 
 import sys
@@ -17,7 +18,7 @@ class SinkSet:
         self._sinks = sinks
 
     @classmethod
-    def open(cls, entries: list[str | dict], run_dir: Path, registry: Registry) -> "SinkSet":
+    def open(cls, entries: list[str | dict], run_dir: Path, registry: Registry) -> SinkSet:
         """Build each sink: a bare name, or a table of its name and parameters (as the recipe resolved it).
 
         A sink that cannot even be built is reported and left out, like one that fails later.
@@ -29,7 +30,10 @@ class SinkSet:
             try:
                 sinks.append((name, registry.get("sink", name).load_factory()(run_dir, **params)))
             except Exception as error:
-                print(f"ganforge: sink {name!r} could not start and is left out: {type(error).__name__}: {error}", file=sys.stderr)
+                print(
+                    f"ganforge: sink {name!r} could not start and is left out: {type(error).__name__}: {error}",
+                    file=sys.stderr,
+                )
         return cls(sinks)
 
     def _each(self, method: str, *args: Any) -> None:
@@ -41,7 +45,10 @@ class SinkSet:
             try:
                 handler(*args)
             except Exception as error:
-                print(f"ganforge: sink {name!r} failed in {method}() and is switched off: {type(error).__name__}: {error}", file=sys.stderr)
+                print(
+                    f"ganforge: sink {name!r} failed in {method}() and is switched off: {type(error).__name__}: {error}",
+                    file=sys.stderr,
+                )
                 self._sinks.remove(entry)
 
     def start(self, total_steps: int, first_step: int) -> None:

@@ -19,10 +19,10 @@ Noise comes from ``stateless_normal`` keyed by (seed, step, draw), so the
 noise of any step is known without replaying the steps before it: a resumed
 run draws exactly what the uninterrupted run drew.
 """
+
 from __future__ import annotations
 
 from ganforge.backend import tensorflow
-
 
 # Separate random streams per draw, keyed with the step: noise, labels, penalty points.
 NOISE, LABELS, INTERPOLATION = 0, 1, 2
@@ -47,10 +47,25 @@ def penalty_value(penalty, discriminator, real, fake, alpha=None):
 
 
 class AdversarialStep:
-    def __init__(self, generator, discriminator, loss, generator_optimizer, discriminator_optimizer, *,
-                 batch_size: int, latent_dim: int, d_steps: int, seed: int, jit_compile: bool = False,
-                 penalties=(), label_smoothing: float = 0.0, label_noise: float = 0.0,
-                 ema_generator=None, ema_decay: float = 0.0):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        loss,
+        generator_optimizer,
+        discriminator_optimizer,
+        *,
+        batch_size: int,
+        latent_dim: int,
+        d_steps: int,
+        seed: int,
+        jit_compile: bool = False,
+        penalties=(),
+        label_smoothing: float = 0.0,
+        label_noise: float = 0.0,
+        ema_generator=None,
+        ema_decay: float = 0.0,
+    ):
         tf = tensorflow()
         self.generator = generator
         self.discriminator = discriminator
@@ -94,7 +109,10 @@ class AdversarialStep:
         real = tf.fill((self.batch_size, 1), 1.0 - self.label_smoothing)
         fake = tf.zeros((self.batch_size, 1))
         if self.label_noise:
-            flips = tf.random.stateless_uniform((2, self.batch_size, 1), seed=self._key(step, draw, LABELS)) < self.label_noise
+            flips = (
+                tf.random.stateless_uniform((2, self.batch_size, 1), seed=self._key(step, draw, LABELS))
+                < self.label_noise
+            )
             real, fake = tf.where(flips[0], 0.0, real), tf.where(flips[1], 1.0, fake)
         return real, fake
 
@@ -129,7 +147,9 @@ class AdversarialStep:
                 real_logits = discriminator(real, training=True)
                 fake_logits = discriminator(fake, training=True)
                 if labelled:
-                    discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits, *self._targets(step, draw))
+                    discriminator_loss = self.loss.discriminator_loss(
+                        real_logits, fake_logits, *self._targets(step, draw)
+                    )
                 else:
                     discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits)
                 for penalty in self.penalties:

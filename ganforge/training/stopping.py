@@ -6,6 +6,7 @@ signal of the same kind while that happens is noted again and ignored, so an
 impatient Ctrl-C cannot leave a half-written checkpoint (they are atomic
 anyway).
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,7 +28,7 @@ class StopRequests:
         self.received: int | None = None
         self._previous = {}
 
-    def __enter__(self) -> "StopRequests":
+    def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():  # Python lets only the main thread handle signals
             for number in NAMES:
                 self._previous[number] = signal.signal(number, self._note)
@@ -67,10 +68,17 @@ STORAGE_EXIT_CODE = 74
 
 def warn_if_disk_is_short(folder: Path, groups: dict[str, list], keep: int) -> None:
     """Say at the start, not hours later, when the disk cannot hold ``keep`` checkpoints plus one being written."""
-    size = sum(int(np.prod(variable.shape)) * np.dtype(variable.dtype).itemsize for variables in groups.values() for variable in variables)
+    size = sum(
+        int(np.prod(variable.shape)) * np.dtype(variable.dtype).itemsize
+        for variables in groups.values()
+        for variable in variables
+    )
     existing = folder if folder.exists() else folder.parent
     free = shutil.disk_usage(existing).free
     needed = (keep + 1) * size
     if free < needed:
-        print(f"ganforge: warning: {existing} has {free / 2**20:.0f} MiB free; {keep} checkpoints of "
-              f"{size / 2**20:.0f} MiB plus one being written need {needed / 2**20:.0f} MiB", file=sys.stderr)
+        print(
+            f"ganforge: warning: {existing} has {free / 2**20:.0f} MiB free; {keep} checkpoints of "
+            f"{size / 2**20:.0f} MiB plus one being written need {needed / 2**20:.0f} MiB",
+            file=sys.stderr,
+        )

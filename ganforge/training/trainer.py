@@ -1,4 +1,5 @@
 """The training loop: plain Python around the compiled step."""
+
 from __future__ import annotations
 
 import sys
@@ -10,17 +11,23 @@ import numpy as np
 
 from ganforge import backend
 from ganforge.errors import CheckpointError, RecipeError, TrainingStopped
-from ganforge.recipe import Recipe
 from ganforge.plugin.registry import Registry, get_registry
+from ganforge.recipe import Recipe
 from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
-from ganforge.training.assembly import batch_sampler, build_parts, make_optimizer
 from ganforge.sinks.jsonl import keep_records
+from ganforge.training.assembly import batch_sampler, build_parts, make_optimizer
 from ganforge.training.monitor import EVALUATIONS, Evaluation
 from ganforge.training.sinks import SinkSet
 from ganforge.training.step import AdversarialStep
 from ganforge.training.stopping import (
-    NAMES, STORAGE_ERRNOS, STORAGE_EXIT_CODE, StopRequests, first_bad_loss, first_bad_variable, warn_if_disk_is_short,
+    NAMES,
+    STORAGE_ERRNOS,
+    STORAGE_EXIT_CODE,
+    StopRequests,
+    first_bad_loss,
+    first_bad_variable,
+    warn_if_disk_is_short,
 )
 
 
@@ -32,7 +39,9 @@ class RunResult:
     last_scalars: dict[str, float] = field(default_factory=dict)
 
 
-def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, registry: Registry | None = None) -> RunResult:
+def train(
+    recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, registry: Registry | None = None
+) -> RunResult:
     registry = registry or get_registry()
     config = recipe.model.train
     seed = recipe.model.seed
@@ -43,12 +52,25 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
     # one multiplier for both rates: a rollback after divergence lowers it, checkpoints remember it
     lr_scale = keras_variable(1.0, dtype="float32", trainable=False, name="lr_scale")
     generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale)
-    discriminator_optimizer = make_optimizer(recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale)
+    discriminator_optimizer = make_optimizer(
+        recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale
+    )
     step_fn = AdversarialStep(
-        parts.generator, parts.discriminator, parts.loss, generator_optimizer, discriminator_optimizer,
-        batch_size=config.batch_size, latent_dim=config.latent_dim, d_steps=config.d_steps, seed=seed,
-        jit_compile=config.jit_compile, penalties=parts.penalties, label_smoothing=config.label_smoothing,
-        label_noise=config.label_noise, ema_generator=parts.ema_generator, ema_decay=config.ema_decay,
+        parts.generator,
+        parts.discriminator,
+        parts.loss,
+        generator_optimizer,
+        discriminator_optimizer,
+        batch_size=config.batch_size,
+        latent_dim=config.latent_dim,
+        d_steps=config.d_steps,
+        seed=seed,
+        jit_compile=config.jit_compile,
+        penalties=parts.penalties,
+        label_smoothing=config.label_smoothing,
+        label_noise=config.label_noise,
+        ema_generator=parts.ema_generator,
+        ema_decay=config.ema_decay,
     )
     state = {
         "generator": parts.generator.weights,
@@ -65,7 +87,9 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             raise CheckpointError(f"{path}: saved with seed {header.get('seed')}, the recipe says {seed}")
         lr_scale.assign(header.get("lr_scale", 1.0))
         # evaluations made after the checkpoint will be made again
-        keep_records(run_dir / EVALUATIONS, lambda r: r.get("source") == "ganforge eval" or r.get("step", 0) <= header["step"])
+        keep_records(
+            run_dir / EVALUATIONS, lambda r: r.get("source") == "ganforge eval" or r.get("step", 0) <= header["step"]
+        )
         return header["step"]
 
     first_step = 0 if resume_from is None else restore(resume_from)
@@ -80,8 +104,14 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
 
     # samples and evaluation use the averaged generator when there is one
     evaluation = Evaluation(
-        parts.ema_generator or parts.generator, parts.dataset, parts.metrics, sinks,
-        seed=seed, latent_dim=config.latent_dim, samples=config.samples, run_dir=run_dir,
+        parts.ema_generator or parts.generator,
+        parts.dataset,
+        parts.metrics,
+        sinks,
+        seed=seed,
+        latent_dim=config.latent_dim,
+        samples=config.samples,
+        run_dir=run_dir,
     )
     evaluate_every = recipe.model.eval.every
     best = BestKeeper.resume(recipe, checkpoints)
@@ -120,8 +150,12 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
             if (memory := backend.out_of_memory(error)) is None:
                 raise
             where = f"; {last_checkpoint} is the last checkpoint" if last_checkpoint else ""
-            raise RecipeError(f"step {step + 1} does not fit in memory ({memory}): lower train.batch_size or the "
-                              f"models' sizes{where}", file=str(recipe.path), key="train.batch_size") from None
+            raise RecipeError(
+                f"step {step + 1} does not fit in memory ({memory}): lower train.batch_size or the "
+                f"models' sizes{where}",
+                file=str(recipe.path),
+                key="train.batch_size",
+            ) from None
 
     def divergence(done: int, check_weights: bool) -> str | None:
         """What stopped being a number since the last check, if anything."""
@@ -137,11 +171,15 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
         """Restore the last checkpoint with lower rates (returning its step), or stop with exit code 3."""
         nonlocal rollbacks, window_start, window_step
         if config.on_divergence != "rollback" or last_checkpoint is None or rollbacks >= config.max_rollbacks:
-            where = f"{last_checkpoint} is the last good checkpoint" if last_checkpoint else "no checkpoint was written before it"
+            where = (
+                f"{last_checkpoint} is the last good checkpoint"
+                if last_checkpoint
+                else "no checkpoint was written before it"
+            )
             tried = f" after {rollbacks} rollback(s)" if rollbacks else ""
             raise TrainingStopped(
                 f"{problem}; training stopped{tried}. {where}. Lower the learning rates, add a penalty or set "
-                f"train.on_divergence = \"rollback\", then resume: ganforge run {run_dir} --resume --set ...",
+                f'train.on_divergence = "rollback", then resume: ganforge run {run_dir} --resume --set ...',
                 exit_code=3,
             )
         rollbacks += 1
@@ -150,8 +188,11 @@ def train(recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, reg
         sinks.rewind(step)
         losses.clear()
         window_start, window_step = time.perf_counter(), step
-        print(f"ganforge: {problem}; rolled back to {last_checkpoint} (step {step}), learning rates now "
-              f"x{float(lr_scale.numpy()):g} (rollback {rollbacks} of {config.max_rollbacks})", file=sys.stderr)
+        print(
+            f"ganforge: {problem}; rolled back to {last_checkpoint} (step {step}), learning rates now "
+            f"x{float(lr_scale.numpy()):g} (rollback {rollbacks} of {config.max_rollbacks})",
+            file=sys.stderr,
+        )
         return step
 
     try:
@@ -212,7 +253,7 @@ class BestKeeper:
         self.key, self.mode, self.value = key, mode, value
 
     @classmethod
-    def resume(cls, recipe: Recipe, checkpoints: Path) -> "BestKeeper":
+    def resume(cls, recipe: Recipe, checkpoints: Path) -> BestKeeper:
         key, mode = recipe.model.eval.best, recipe.model.eval.best_mode
         saved = checkpoints / checkpoint.BEST
         value = None
@@ -227,8 +268,11 @@ class BestKeeper:
             # the metric's value names are only known once it has run: say so once, then stop looking
             metric = self.key.partition("/")[0]
             reported = ", ".join(k for k in results if k.startswith(f"{metric}/"))
-            print(f"ganforge: [eval] best = {self.key!r}, but the metric reported {reported or 'nothing'}; "
-                  "no best checkpoint is kept", file=sys.stderr)
+            print(
+                f"ganforge: [eval] best = {self.key!r}, but the metric reported {reported or 'nothing'}; "
+                "no best checkpoint is kept",
+                file=sys.stderr,
+            )
             self.key = ""
         if not self.key or not np.isfinite(results[self.key]):
             return False

@@ -5,6 +5,7 @@ Both distributions are understood: the original text files
 the widely used Kaggle copy (``list_eval_partition.csv``,
 ``list_attr_celeba.csv``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,8 @@ import os
 from pathlib import Path
 
 from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
-from ganforge.errors import DataError
 from ganforge.data.imagefiles import Preprocess
+from ganforge.errors import DataError
 
 IMAGE_FOLDER = "img_align_celeba"
 IMAGE_ZIP = "img_align_celeba.zip"
@@ -139,13 +140,19 @@ def select(root: Path, files: list[str], split: str, attributes: dict[str, bool]
     return selected
 
 
-def celeba_dataset(root=None, split="all", attributes=None, crop="none", resolution=64, on_error="skip", cache_dir=None):
+def celeba_dataset(
+    root=None, split="all", attributes=None, crop="none", resolution=64, on_error="skip", cache_dir=None
+):
     found = find_root(root)
     source, by_file = image_source(found)
     chosen = select(found, sorted(by_file), split, attributes or {})
     # the cache always holds every image, so splits and filters share it
     return CachedImageDataset(
-        "celeba", source, [by_file[f] for f in sorted(by_file)], Preprocess(crop, resolution, 3),
-        cache_root=Path(cache_dir).expanduser() if cache_dir else None, on_error=on_error,
+        "celeba",
+        source,
+        [by_file[f] for f in sorted(by_file)],
+        Preprocess(crop, resolution, 3),
+        cache_root=Path(cache_dir).expanduser() if cache_dir else None,
+        on_error=on_error,
         selection=[by_file[f] for f in chosen],
     )

@@ -5,10 +5,11 @@ docs/how-ganforge-trains.md), ``radford`` the DCGAN paper's. Both size
 themselves from the dataset: square images of 8 to 256 pixels whose side is
 a power of two, any number of channels.
 """
+
 from ganforge import hookimpl
+from ganforge_dcgan.params import DCGANParams
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
-from ganforge_dcgan.params import DCGANParams
 
 
 @hookimpl

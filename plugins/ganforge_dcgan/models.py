@@ -18,6 +18,7 @@ discriminator parameters):
 n = log2(side / 4) resolution blocks: 4 at 64 px, 3 at 32 px, 5 at 128 px.
 Discriminators return logits: the article's final sigmoid lives in the loss.
 """
+
 import math
 
 import keras
@@ -53,7 +54,9 @@ def _filters(preset: str, role: str, blocks: int, override: list[int] | None) ->
     return discriminator[::-1] if role == "generator" else discriminator
 
 
-def build_generator(spec: DataSpec, latent_dim: int, preset: str = "article", filters: list[int] | None = None) -> keras.Model:
+def build_generator(
+    spec: DataSpec, latent_dim: int, preset: str = "article", filters: list[int] | None = None
+) -> keras.Model:
     blocks = _blocks(spec)
     filters = _filters(preset, "generator", blocks, filters)
     noise = keras.Input((latent_dim,), name="noise")

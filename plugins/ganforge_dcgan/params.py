@@ -1,5 +1,6 @@
 """Recipe parameters of the DCGAN components (kept apart from the models so
 that registering them imports no TensorFlow)."""
+
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field

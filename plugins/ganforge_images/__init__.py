@@ -4,25 +4,31 @@ jpg, png, webp, bmp, gif and tiff files, in nested folders, of any size and
 mode (grayscale, RGBA, CMYK, palette: all converted), cropped and resized
 once into a cache (see ganforge.datacache) and trained from there.
 """
+
 from typing import Literal
 
 from pydantic import Field
 
 from ganforge import hookimpl
+from ganforge.data.params import CachedImageParams
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
-from ganforge.data.params import CachedImageParams
 
 
 class ImagesParams(CachedImageParams):
     root: str = Field(description="folder of images (searched recursively) or a .zip of them")
     crop: Literal["none", "center", "center178", "center160", "center140"] = Field(
-        "center", description="none: squash the frame to a square; center: the largest centred square; centerN: a centred NxN box"
+        "center",
+        description="none: squash the frame to a square; center: the largest centred square; centerN: a centred NxN box",
     )
     channels: Literal[1, 3] = Field(3, description="3: RGB, 1: grayscale")
 
 
 @hookimpl
 def register_datasets(register):
-    register("images", "ganforge_images.folder:images_dataset", params=ImagesParams,
-             help="a folder or zip of your own images (jpg, png, webp, ...), any size or mode")
+    register(
+        "images",
+        "ganforge_images.folder:images_dataset",
+        params=ImagesParams,
+        help="a folder or zip of your own images (jpg, png, webp, ...), any size or mode",
+    )

@@ -2,8 +2,8 @@ import os
 from pathlib import Path
 
 from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
-from ganforge.errors import DataError
 from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess
+from ganforge.errors import DataError
 
 
 def list_folder(root: Path) -> list[str]:
@@ -22,9 +22,12 @@ def list_folder(root: Path) -> list[str]:
 def list_zip(path: Path) -> list[str]:
     with open_zip(path) as archive:
         return sorted(
-            info.filename for info in archive.infolist()
-            if not info.is_dir() and Path(info.filename).suffix.lower() in IMAGE_SUFFIXES
-            and not Path(info.filename).name.startswith(".") and "__MACOSX" not in info.filename
+            info.filename
+            for info in archive.infolist()
+            if not info.is_dir()
+            and Path(info.filename).suffix.lower() in IMAGE_SUFFIXES
+            and not Path(info.filename).name.startswith(".")
+            and "__MACOSX" not in info.filename
         )
 
 
@@ -41,6 +44,10 @@ def images_dataset(root, crop="center", resolution=64, channels=3, on_error="ski
     if not names:
         raise DataError(f"{path}: no image files ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) found")
     return CachedImageDataset(
-        f"images-{path.name}", source, names, Preprocess(crop, resolution, channels),
-        cache_root=Path(cache_dir).expanduser() if cache_dir else None, on_error=on_error,
+        f"images-{path.name}",
+        source,
+        names,
+        Preprocess(crop, resolution, channels),
+        cache_root=Path(cache_dir).expanduser() if cache_dir else None,
+        on_error=on_error,
     )

@@ -1,4 +1,5 @@
 """Adversarial losses and gradient penalties, computed from logits with keras.ops."""
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from ganforge import hookimpl
@@ -30,21 +31,43 @@ class R1Params(_Params):
 
 @hookimpl
 def register_losses(register):
-    register("nonsaturating", "ganforge_losses.bce:NonSaturating",
-             help="BCE with fakes labelled 1 for G (the article's training, Goodfellow's recommended form)")
-    register("minimax", "ganforge_losses.bce:Minimax",
-             help="the original minimax game: G minimises log(1 - D(G(z))) (saturates early in training)")
+    register(
+        "nonsaturating",
+        "ganforge_losses.bce:NonSaturating",
+        help="BCE with fakes labelled 1 for G (the article's training, Goodfellow's recommended form)",
+    )
+    register(
+        "minimax",
+        "ganforge_losses.bce:Minimax",
+        help="the original minimax game: G minimises log(1 - D(G(z))) (saturates early in training)",
+    )
     register("lsgan", "ganforge_losses.divergences:LeastSquares", help="least squares (Mao et al. 2017)")
-    register("wgan", "ganforge_losses.divergences:Wasserstein", params=WassersteinParams,
-             help="Wasserstein with weight clipping (Arjovsky et al. 2017)")
-    register("wgan_gp", "ganforge_losses.divergences:WassersteinGP", params=WassersteinGPParams,
-             help="Wasserstein with gradient penalty (Gulrajani et al. 2017)")
+    register(
+        "wgan",
+        "ganforge_losses.divergences:Wasserstein",
+        params=WassersteinParams,
+        help="Wasserstein with weight clipping (Arjovsky et al. 2017)",
+    )
+    register(
+        "wgan_gp",
+        "ganforge_losses.divergences:WassersteinGP",
+        params=WassersteinGPParams,
+        help="Wasserstein with gradient penalty (Gulrajani et al. 2017)",
+    )
     register("hinge", "ganforge_losses.divergences:Hinge", help="hinge (Lim & Ye 2017, SNGAN)")
 
 
 @hookimpl
 def register_penalties(register):
-    register("gradient_penalty", "ganforge_losses.penalties:GradientPenalty", params=GradientPenaltyParams,
-             help="WGAN-GP's penalty at interpolates of real and fake, usable with any loss")
-    register("r1", "ganforge_losses.penalties:R1", params=R1Params,
-             help="R1 penalty on real images (Mescheder et al. 2018), lazy with every > 1")
+    register(
+        "gradient_penalty",
+        "ganforge_losses.penalties:GradientPenalty",
+        params=GradientPenaltyParams,
+        help="WGAN-GP's penalty at interpolates of real and fake, usable with any loss",
+    )
+    register(
+        "r1",
+        "ganforge_losses.penalties:R1",
+        params=R1Params,
+        help="R1 penalty on real images (Mescheder et al. 2018), lazy with every > 1",
+    )

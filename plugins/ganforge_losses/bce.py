@@ -11,6 +11,7 @@ go through D separately, as in the article). They differ in G's loss:
 
 log(sigmoid(x)) is computed as -softplus(-x), so no logit overflows.
 """
+
 from keras import ops
 
 

@@ -12,6 +12,7 @@ All take D's raw outputs ("logits": no sigmoid anywhere) and use keras.ops.
 - ``Hinge`` (Lim & Ye 2017; Miyato et al. 2018): D's margin loss
   relu(1 - real) + relu(1 + fake), G raises mean(fake).
 """
+
 from keras import ops
 
 from ganforge_losses.penalties import GradientPenalty
@@ -21,7 +22,9 @@ class LeastSquares:
     supports_targets = True
 
     def discriminator_loss(self, real_logits, fake_logits, real_targets=1.0, fake_targets=0.0):
-        return 0.5 * ops.mean(ops.square(real_logits - real_targets)) + 0.5 * ops.mean(ops.square(fake_logits - fake_targets))
+        return 0.5 * ops.mean(ops.square(real_logits - real_targets)) + 0.5 * ops.mean(
+            ops.square(fake_logits - fake_targets)
+        )
 
     def generator_loss(self, fake_logits):
         return 0.5 * ops.mean(ops.square(fake_logits - 1.0))

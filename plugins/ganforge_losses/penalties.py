@@ -7,6 +7,7 @@ with keras.ops. ``every`` > 1 applies it lazily, every that many
 discriminator updates, scaled by ``every`` so its average strength is kept
 (Karras et al. 2020).
 """
+
 from keras import ops
 
 # A zero gradient has an undefined norm derivative; this keeps it finite.

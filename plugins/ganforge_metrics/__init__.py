@@ -5,16 +5,19 @@ Every metric takes ``features``: a feature network's name (``"digits"``) or
 a table with its parameters (``{ name = "inception_v3", weights = "..." }``),
 and ``resize``, the filter that brings images to the network's input size.
 """
+
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from ganforge import hookimpl
-
-GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
 from ganforge.evaluation.features import FeaturesParam
 
-Features = Annotated[FeaturesParam, Field(description='feature network: a name ("digits") or { name = ..., parameters }')]
+GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
+
+Features = Annotated[
+    FeaturesParam, Field(description='feature network: a name ("digits") or { name = ..., parameters }')
+]
 Samples = Annotated[int, Field(ge=1, description="generated images measured")]
 Reference = Annotated[int, Field(ge=1, description="real images compared with (a fixed random choice)")]
 Resize = Annotated[
@@ -23,7 +26,12 @@ Resize = Annotated[
 ]
 
 
-def fid(features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear"):
+def fid(
+    features: Features = "digits",
+    samples: Samples = 5000,
+    reference_samples: Reference = 5000,
+    resize: Resize = "bilinear",
+):
     """Fréchet distance between Gaussians fitted to real and generated features."""
     from ganforge_metrics.measured import FID
 
@@ -31,9 +39,14 @@ def fid(features: Features = "digits", samples: Samples = 5000, reference_sample
 
 
 def kid(
-    features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear",
+    features: Features = "digits",
+    samples: Samples = 5000,
+    reference_samples: Reference = 5000,
+    resize: Resize = "bilinear",
     subsets: Annotated[int, Field(ge=1, description="random subsets averaged over")] = 100,
-    subset_size: Annotated[int, Field(ge=2, description="vectors per side in each subset (capped at the sample counts)")] = 1000,
+    subset_size: Annotated[
+        int, Field(ge=2, description="vectors per side in each subset (capped at the sample counts)")
+    ] = 1000,
 ):
     """Unbiased MMD² with the cubic polynomial kernel, averaged over subsets."""
     from ganforge_metrics.measured import KID
@@ -42,7 +55,10 @@ def kid(
 
 
 def precision_recall(
-    features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear",
+    features: Features = "digits",
+    samples: Samples = 5000,
+    reference_samples: Reference = 5000,
+    resize: Resize = "bilinear",
     k: Annotated[int, Field(ge=1, description="neighbour that sets each point's ball")] = 3,
 ):
     """Improved precision and recall (k-NN manifolds)."""
@@ -52,7 +68,10 @@ def precision_recall(
 
 
 def density_coverage(
-    features: Features = "digits", samples: Samples = 5000, reference_samples: Reference = 5000, resize: Resize = "bilinear",
+    features: Features = "digits",
+    samples: Samples = 5000,
+    reference_samples: Reference = 5000,
+    resize: Resize = "bilinear",
     k: Annotated[int, Field(ge=1, description="neighbour that sets each real point's ball")] = 5,
 ):
     """Density and coverage (k-NN balls around real samples)."""
@@ -62,7 +81,9 @@ def density_coverage(
 
 
 def inception_score(
-    features: Features = "digits", samples: Samples = 5000, resize: Resize = "bilinear",
+    features: Features = "digits",
+    samples: Samples = 5000,
+    resize: Resize = "bilinear",
     splits: Annotated[int, Field(ge=1, description="parts the samples are split into; mean and std over them")] = 10,
 ):
     """exp(E KL(p(y|x) || p(y))) from the feature network's class logits."""
@@ -71,7 +92,14 @@ def inception_score(
     return InceptionScore(features, samples, resize, splits)
 
 
-def inception_v3(weights: Annotated[str, Field(description="path to inception_v3_weights_tf_dim_ordering_tf_kernels.h5; default $GANFORGE_INCEPTION_WEIGHTS")] = ""):
+def inception_v3(
+    weights: Annotated[
+        str,
+        Field(
+            description="path to inception_v3_weights_tf_dim_ordering_tf_kernels.h5; default $GANFORGE_INCEPTION_WEIGHTS"
+        ),
+    ] = "",
+):
     """Keras' ImageNet Inception-v3 from a local weights file (or $GANFORGE_INCEPTION_WEIGHTS)."""
     from ganforge_metrics.networks import InceptionV3
 

@@ -9,6 +9,7 @@ finite for rank-deficient covariances (fewer samples than dimensions), where
 ``scipy.linalg.sqrtm`` of the non-symmetric product needs the usual
 "add eps to the diagonal" patch.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 IS = exp(E_x KL(p(y|x) || p(y))), computed on each of ``splits`` equal parts
 of the samples, reported as mean and std over parts, as the paper does.
 """
+
 from __future__ import annotations
 
 import numpy as np

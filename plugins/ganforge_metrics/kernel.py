@@ -9,6 +9,7 @@ diagonal terms k(x, x):
 Its expectation is exactly 0 when both sides come from one distribution, so
 small samples read near 0, and can read below it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,9 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     return float(within_x + within_y - 2 * kxy.mean())
 
 
-def kid(real: np.ndarray, fake: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kid(
+    real: np.ndarray, fake: np.ndarray, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """(mean, std) of the unbiased MMD² over random subsets."""
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     size = min(subset_size, len(real), len(fake))
@@ -34,7 +37,9 @@ def kid(real: np.ndarray, fake: np.ndarray, *, subsets: int = 100, subset_size: 
         raise ValueError(f"KID needs at least 2 vectors on each side; got {len(real)} real and {len(fake)} generated")
     rng = np.random.default_rng(seed)
     values = [
-        mmd2_unbiased(real[rng.choice(len(real), size, replace=False)], fake[rng.choice(len(fake), size, replace=False)])
+        mmd2_unbiased(
+            real[rng.choice(len(real), size, replace=False)], fake[rng.choice(len(fake), size, replace=False)]
+        )
         for _ in range(subsets)
     ]
     return float(np.mean(values)), float(np.std(values))

@@ -11,6 +11,7 @@ density counts, per generated point, how many real balls contain it (divided
 by k, so about 1 when the two match); coverage is the share of real balls
 that contain at least one generated point.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,15 +30,15 @@ def kth_neighbour_radii(points: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"needs more than k = {k} points in each set; got {len(points)}")
     radii = np.empty(len(points))
     for start in range(0, len(points), CHUNK):
-        d = _squared_distances(points[start:start + CHUNK], points)
-        radii[start:start + CHUNK] = np.partition(d, k, axis=1)[:, k]  # index 0 is the point itself
+        d = _squared_distances(points[start : start + CHUNK], points)
+        radii[start : start + CHUNK] = np.partition(d, k, axis=1)[:, k]  # index 0 is the point itself
     return radii
 
 
 def _balls_containing(queries: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """Boolean (len(queries), len(centres)): query i lies in the ball around centre j."""
     return np.concatenate(
-        [_squared_distances(queries[s:s + CHUNK], centres) <= radii[None, :] for s in range(0, len(queries), CHUNK)]
+        [_squared_distances(queries[s : s + CHUNK], centres) <= radii[None, :] for s in range(0, len(queries), CHUNK)]
     )
 
 

@@ -6,6 +6,7 @@ feature network, and compares. Real features are computed once per dataset
 and kept. ``describe()`` gives what the number depends on: network, resize
 filter and both sample counts.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,9 +50,13 @@ class FeatureMetric:
     def reference(self, dataset) -> Features:
         if self._reference is None or self._reference[0] is not dataset:
             if len(dataset) < self.reference_samples:
-                raise ValueError(f"reference_samples = {self.reference_samples}, but the reference holds only {len(dataset)} images")
+                raise ValueError(
+                    f"reference_samples = {self.reference_samples}, but the reference holds only {len(dataset)} images"
+                )
             chosen = np.sort(np.random.default_rng(REFERENCE_SEED).permutation(len(dataset))[: self.reference_samples])
-            images = np.concatenate([to_unit_range(dataset.read(chosen[s:s + READ_CHUNK])) for s in range(0, len(chosen), READ_CHUNK)])
+            images = np.concatenate(
+                [to_unit_range(dataset.read(chosen[s : s + READ_CHUNK])) for s in range(0, len(chosen), READ_CHUNK)]
+            )
             self._reference = (dataset, extract(self.network, images, self.resize))
         return self._reference[1]
 

@@ -4,6 +4,7 @@ Nothing is downloaded: a missing file is an error that says which file is
 needed and where to get it. ``.keras`` files are loaded in Keras' safe mode,
 so a file cannot run code (no lambda layers) that it smuggles in.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,7 @@ class InceptionV3:
             raise ValueError(
                 f"features.weights: inception_v3 needs Keras' ImageNet weights file {INCEPTION_FILE} (92 MB). "
                 f"ganforge never downloads it for you: fetch {INCEPTION_URL} where there is internet, then give its path "
-                f"as features = {{ name = \"inception_v3\", weights = \"PATH\" }} or in ${INCEPTION_ENV}"
+                f'as features = {{ name = "inception_v3", weights = "PATH" }} or in ${INCEPTION_ENV}'
             )
         self.path = _existing_file(path, "weights", f"Keras' Inception-v3 weights, {INCEPTION_FILE}")
         tensorflow()
@@ -83,7 +84,9 @@ class KerasFile:
             if not name:
                 continue
             if name not in names:
-                raise ValueError(f"features.{key}: {self.path.name} has no layer {name!r}; its layers: {', '.join(names)}")
+                raise ValueError(
+                    f"features.{key}: {self.path.name} has no layer {name!r}; its layers: {', '.join(names)}"
+                )
             outputs.append(model.get_layer(name).output)
         self.layer, self.has_logits = layer, bool(logits_layer)
         if len(model.inputs) != 1:
@@ -91,7 +94,9 @@ class KerasFile:
         self.model = keras.Model(model.inputs[0], outputs)
         self.input_shape = tuple(model.inputs[0].shape[1:])
         if len(self.input_shape) != 3 or None in self.input_shape:
-            raise ValueError(f"features.path: the model must take images of a fixed (H, W, C); it takes {self.input_shape}")
+            raise ValueError(
+                f"features.path: the model must take images of a fixed (H, W, C); it takes {self.input_shape}"
+            )
 
     def describe(self) -> str:
         return f"{self.path.name} (layer {self.layer!r})"

@@ -7,6 +7,7 @@ uint8 in ``digits.npz`` (see scripts/embed_digits.py), so a first training
 run needs no download. Each 28x28 digit is zero-padded to 32x32, the size
 the DCGAN presets are built for.
 """
+
 from typing import Optional
 
 from ganforge import hookimpl

@@ -7,6 +7,7 @@ is cached in ganforge's cache folder with its held-out accuracy. Training
 runs in a child process (``python -m ganforge_mnist.classifier FOLDER``) so
 that it cannot disturb the random state of a training run that asks for it.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,7 +71,9 @@ def train_and_save(folder: Path) -> dict:
     (train_x, train_y), (test_x, test_y) = split()
     model = build_model()
     classifier = keras.Model(model.input, model.outputs[1])
-    augment = keras.Sequential([keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", fill_value=-1.0, seed=SEED)])
+    augment = keras.Sequential(
+        [keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", fill_value=-1.0, seed=SEED)]
+    )
     trainable = keras.Sequential([keras.Input(INPUT_SHAPE), augment, classifier])
     trainable.compile(
         optimizer=keras.optimizers.Adam(1e-3),
@@ -84,7 +87,13 @@ def train_and_save(folder: Path) -> dict:
     partial = folder / f"partial-{os.getpid()}.weights.h5"
     model.save_weights(partial)
     os.replace(partial, weights)
-    summary = {"version": VERSION, "held_out_accuracy": accuracy, "held_out": len(test_y), "trained_on": len(train_y), "epochs": EPOCHS}
+    summary = {
+        "version": VERSION,
+        "held_out_accuracy": accuracy,
+        "held_out": len(test_y),
+        "trained_on": len(train_y),
+        "epochs": EPOCHS,
+    }
     partial_report = report.with_suffix(f".{os.getpid()}.partial")
     partial_report.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(partial_report, report)  # written last: its presence means the weights are complete
@@ -97,7 +106,9 @@ def ensure_trained(folder: Path) -> dict:
     if not (report.is_file() and weights.is_file()):
         print(f"training the digits classifier once (cached in {folder}) ...", file=sys.stderr, flush=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*sys.path, os.environ.get("PYTHONPATH")]))}
-        done = subprocess.run([sys.executable, "-m", "ganforge_mnist.classifier", str(folder)], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "ganforge_mnist.classifier", str(folder)], env=env, capture_output=True, text=True
+        )
         if done.returncode != 0 or not report.is_file():
             raise ValueError(f"training the digits classifier failed:\n{done.stderr.strip()[-2000:]}")
     return json.loads(report.read_text())

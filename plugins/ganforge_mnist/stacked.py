@@ -9,6 +9,7 @@ by a fixed random table (``seed``), so the dataset is the same everywhere.
 ``digits`` classifier: modes are the distinct triples seen, and the reverse
 KL compares their histogram with the uniform one over all 1,000.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,13 +61,18 @@ class StackedModes:
     def check(self, spec, dataset) -> None:
         if not spec.is_image or spec.channels != 3:
             raise ValueError(f"needs 3-channel images, one digit per channel; the data are {spec}")
-        if self.network.input_shape[-1] != 1 or extract(self.network, np.zeros((1, *spec.shape[:2], 1), np.float32), "bilinear").logits is None:
-            raise ValueError("the feature network must classify single-channel digits (features = \"digits\")")
+        if (
+            self.network.input_shape[-1] != 1
+            or extract(self.network, np.zeros((1, *spec.shape[:2], 1), np.float32), "bilinear").logits is None
+        ):
+            raise ValueError('the feature network must classify single-channel digits (features = "digits")')
 
     def labels(self, images: np.ndarray) -> np.ndarray:
         """(N, 3) digit labels of (N, H, W, 3) images in [-1, 1]."""
-        channels = [images[..., c:c + 1] for c in range(3)]
-        return np.stack([extract(self.network, channel, "bilinear").logits.argmax(axis=1) for channel in channels], axis=1)
+        channels = [images[..., c : c + 1] for c in range(3)]
+        return np.stack(
+            [extract(self.network, channel, "bilinear").logits.argmax(axis=1) for channel in channels], axis=1
+        )
 
     def evaluate(self, context) -> dict[str, float]:
         return mode_histogram(self.labels(context.generate(self.samples)))

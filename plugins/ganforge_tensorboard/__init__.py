@@ -4,6 +4,7 @@ Needs the ``tensorboard`` package (``pip install "ganforge[tensorboard]"``):
 TensorFlow 2.21 no longer installs it, and its ``tf.summary`` functions are
 TensorBoard's. Watch with ``tensorboard --logdir runs``.
 """
+
 from ganforge import hookimpl
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for

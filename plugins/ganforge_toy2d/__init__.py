@@ -6,6 +6,7 @@
 - ``mode_coverage``: modes captured, % high-quality samples and the reverse
   KL of the mode histogram against uniform, with a scatter plot each time.
 """
+
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +27,11 @@ class MLPParams(BaseModel):
     hidden: int = Field(256, ge=1, description="units per hidden layer")
     layers: int = Field(3, ge=1, description="hidden layers")
     activation: Literal["relu", "leaky_relu", "tanh"] = Field("relu", description="hidden activation")
-    categories: int = Field(0, ge=0, description="generator only: turn the first noise coordinate into a one-hot code of this many equally likely values (0: off)")
+    categories: int = Field(
+        0,
+        ge=0,
+        description="generator only: turn the first noise coordinate into a one-hot code of this many equally likely values (0: off)",
+    )
 
 
 class ModeCoverageParams(BaseModel):
@@ -36,21 +41,39 @@ class ModeCoverageParams(BaseModel):
 
 @hookimpl
 def register_datasets(register):
-    register("ring", "ganforge_toy2d.mixtures:ring", params=MixtureParams, help="8 Gaussians on the unit circle, std 0.01")
-    register("grid", "ganforge_toy2d.mixtures:grid", params=MixtureParams, help="25 Gaussians on a 5x5 grid, spacing 2, std 0.05")
+    register(
+        "ring", "ganforge_toy2d.mixtures:ring", params=MixtureParams, help="8 Gaussians on the unit circle, std 0.01"
+    )
+    register(
+        "grid",
+        "ganforge_toy2d.mixtures:grid",
+        params=MixtureParams,
+        help="25 Gaussians on a 5x5 grid, spacing 2, std 0.05",
+    )
 
 
 @hookimpl
 def register_generators(register):
-    register("mlp", "ganforge_toy2d.mlp:build_generator", params=MLPParams, help="fully connected generator, any data shape")
+    register(
+        "mlp", "ganforge_toy2d.mlp:build_generator", params=MLPParams, help="fully connected generator, any data shape"
+    )
 
 
 @hookimpl
 def register_discriminators(register):
-    register("mlp", "ganforge_toy2d.mlp:build_discriminator", params=MLPParams, help="fully connected discriminator, any data shape")
+    register(
+        "mlp",
+        "ganforge_toy2d.mlp:build_discriminator",
+        params=MLPParams,
+        help="fully connected discriminator, any data shape",
+    )
 
 
 @hookimpl
 def register_metrics(register):
-    register("mode_coverage", "ganforge_toy2d.coverage:ModeCoverage", params=ModeCoverageParams,
-             help="modes captured, % high-quality samples, reverse KL to uniform (datasets with modes)")
+    register(
+        "mode_coverage",
+        "ganforge_toy2d.coverage:ModeCoverage",
+        params=ModeCoverageParams,
+        help="modes captured, % high-quality samples, reverse KL to uniform (datasets with modes)",
+    )

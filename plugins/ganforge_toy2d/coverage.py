@@ -6,6 +6,7 @@ high-quality sample. The reverse KL compares the histogram of high-quality
 samples over the modes with the uniform one: KL(p || uniform) =
 log K - H(p), 0 for a perfect spread, log K when everything sits in one mode.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The ring and grid mixtures, exactly as the benchmarks define them."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Fully connected networks for flat data (flattening and reshaping anything else)."""
+
 import math
 
 import keras
@@ -39,7 +40,9 @@ def _hidden_stack(x, hidden: int, layers: int, activation: str):
     return x
 
 
-def build_generator(spec: DataSpec, latent_dim: int, hidden: int = 256, layers: int = 3, activation: str = "relu", categories: int = 0) -> keras.Model:
+def build_generator(
+    spec: DataSpec, latent_dim: int, hidden: int = 256, layers: int = 3, activation: str = "relu", categories: int = 0
+) -> keras.Model:
     noise = keras.Input((latent_dim,), name="noise")
     x = CategoricalCode(categories)(noise) if categories else noise
     x = _hidden_stack(x, hidden, layers, activation)
@@ -49,7 +52,9 @@ def build_generator(spec: DataSpec, latent_dim: int, hidden: int = 256, layers: 
     return keras.Model(noise, outputs, name="mlp_generator")
 
 
-def build_discriminator(spec: DataSpec, hidden: int = 256, layers: int = 3, activation: str = "relu", categories: int = 0) -> keras.Model:
+def build_discriminator(
+    spec: DataSpec, hidden: int = 256, layers: int = 3, activation: str = "relu", categories: int = 0
+) -> keras.Model:
     if categories:
         raise ValueError("categories is a generator parameter (a code in its noise); the discriminator takes none")
     inputs = keras.Input(spec.shape, name="examples")

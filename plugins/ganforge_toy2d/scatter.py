@@ -1,4 +1,5 @@
 """Scatter plots of samples over the true modes, drawn with Pillow."""
+
 import numpy as np
 
 SIZE = 480

@@ -7,6 +7,7 @@
 a run: if W&B cannot be reached within ``init_timeout`` seconds, the run
 goes on offline (or without W&B) and one line says so.
 """
+
 from typing import Annotated, Literal, Optional
 
 from pydantic import Field
@@ -35,8 +36,16 @@ def wandb(
     from ganforge_wandb.sink import WandbSink
 
     return WandbSink(
-        run_dir, project=project, entity=entity, group=group, tags=tags or [], notes=notes, run_name=run_name,
-        mode=mode, init_timeout=init_timeout, log_checkpoints=log_checkpoints,
+        run_dir,
+        project=project,
+        entity=entity,
+        group=group,
+        tags=tags or [],
+        notes=notes,
+        run_name=run_name,
+        mode=mode,
+        init_timeout=init_timeout,
+        log_checkpoints=log_checkpoints,
     )
 
 

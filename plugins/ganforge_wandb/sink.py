@@ -30,7 +30,9 @@ def say(message: str) -> None:
 
 
 class WandbSink:
-    def __init__(self, run_dir: Path, *, project, entity, group, tags, notes, run_name, mode, init_timeout, log_checkpoints):
+    def __init__(
+        self, run_dir: Path, *, project, entity, group, tags, notes, run_name, mode, init_timeout, log_checkpoints
+    ):
         if init_timeout <= 0:
             raise ValueError(f"init_timeout must be > 0 seconds; got {init_timeout}")
         import wandb
@@ -44,9 +46,16 @@ class WandbSink:
         with open(self.run_dir / "recipe.toml", "rb") as file:
             config = tomllib.load(file)
         arguments = dict(
-            project=project, entity=entity or None, group=group or None, tags=tags, notes=notes or None,
-            name=run_name or self.run_dir.name, config=config, dir=str(self.run_dir),
-            id=saved or secrets.token_hex(4), resume="allow",
+            project=project,
+            entity=entity or None,
+            group=group or None,
+            tags=tags,
+            notes=notes or None,
+            name=run_name or self.run_dir.name,
+            config=config,
+            dir=str(self.run_dir),
+            id=saved or secrets.token_hex(4),
+            resume="allow",
             settings=wandb.Settings(init_timeout=init_timeout, console="off", silent=True),
         )
         self.run, self.mode = self._start(mode, arguments)
@@ -66,7 +75,7 @@ class WandbSink:
 
     def _start(self, mode: str, arguments: dict):
         """(run, mode): online, falling back to offline, falling back to none; never an exception that stops training."""
-        for attempt in ([mode, "offline"] if mode == "online" else [mode]):
+        for attempt in [mode, "offline"] if mode == "online" else [mode]:
             try:
                 return self.wandb.init(mode=attempt, **arguments), attempt
             except Exception as error:  # wandb raises many kinds (UsageError, CommError, timeouts)
@@ -91,7 +100,9 @@ class WandbSink:
 
     def text(self, step: int, name: str, text: str) -> None:
         if self.run is not None and name == "recipe":  # the config holds it as keys; the file is handier to rerun
-            shutil.copyfile(self.run_dir / "recipe.toml", Path(self.run.dir) / "recipe.toml")  # files in run.dir are uploaded
+            shutil.copyfile(
+                self.run_dir / "recipe.toml", Path(self.run.dir) / "recipe.toml"
+            )  # files in run.dir are uploaded
 
     def checkpoint(self, step: int, path: Path) -> None:
         if self.run is not None and self.log_checkpoints:

@@ -4,6 +4,7 @@ The files come from ``templates/`` with ``$names`` filled in; what differs
 between kinds of component (the hook, the factory, the contract check, where
 the recipe names it) is in :data:`KINDS`.
 """
+
 from __future__ import annotations
 
 import keyword
@@ -37,46 +38,77 @@ class Kind:
 
 KINDS = {
     "generator": Kind(
-        "register_generators", "build_generator", "a small fully connected generator",
+        "register_generators",
+        "build_generator",
+        "a small fully connected generator",
         "    model = testing.check_generator($factory, DataSpec(32, 32, 1), latent_dim=16)\n"
         "    testing.check_save_and_load(model, np.zeros((2, 16), np.float32))",
-        {"generator": 'name = "$component"\nhidden = 128'}, '`[generator] name = "$component"`.'),
+        {"generator": 'name = "$component"\nhidden = 128'},
+        '`[generator] name = "$component"`.',
+    ),
     "discriminator": Kind(
-        "register_discriminators", "build_discriminator", "a small fully connected discriminator",
+        "register_discriminators",
+        "build_discriminator",
+        "a small fully connected discriminator",
         "    model = testing.check_discriminator($factory, DataSpec(32, 32, 1))\n"
         "    testing.check_save_and_load(model, np.zeros((2, 32, 32, 1), np.float32))",
-        {"discriminator": 'name = "$component"\nhidden = 128'}, '`[discriminator] name = "$component"`.'),
+        {"discriminator": 'name = "$component"\nhidden = 128'},
+        '`[discriminator] name = "$component"`.',
+    ),
     "dataset": Kind(
-        "register_datasets", "build_dataset", "grayscale images of one bright disc each",
-        "    dataset = testing.check_dataset($factory, size=100)\n"
-        "    assert len(dataset) == 100",
-        {"dataset": 'name = "$component"\nsize = 2000'}, '`[dataset] name = "$component"`.'),
+        "register_datasets",
+        "build_dataset",
+        "grayscale images of one bright disc each",
+        "    dataset = testing.check_dataset($factory, size=100)\n    assert len(dataset) == 100",
+        {"dataset": 'name = "$component"\nsize = 2000'},
+        '`[dataset] name = "$component"`.',
+    ),
     "loss": Kind(
-        "register_losses", "build_loss", "least squares on the discriminator's logits",
+        "register_losses",
+        "build_loss",
+        "least squares on the discriminator's logits",
         "    testing.check_loss($factory)",
-        {"loss": 'name = "$component"'}, '`[loss] name = "$component"`.'),
+        {"loss": 'name = "$component"'},
+        '`[loss] name = "$component"`.',
+    ),
     "penalty": Kind(
-        "register_penalties", "build_penalty", "the squared norm of D's gradients on real images",
+        "register_penalties",
+        "build_penalty",
+        "the squared norm of D's gradients on real images",
         "    testing.check_penalty($factory, weight=10.0)",
-        {"extra": '\n[penalty]\nname = "$component"\nweight = 10.0\n'}, '`[penalty] name = "$component"`.'),
+        {"extra": '\n[penalty]\nname = "$component"\nweight = 10.0\n'},
+        '`[penalty] name = "$component"`.',
+    ),
     "metric": Kind(
-        "register_metrics", "build_metric", "the gap between the generator's mean image and the data's",
+        "register_metrics",
+        "build_metric",
+        "the gap between the generator's mean image and the data's",
         "    images = np.random.default_rng(0).integers(0, 256, (300, 16, 16, 1), dtype=np.uint8)\n"
         "    results = testing.check_metric($factory, ArrayDataset(images))\n"
-        "    assert results[\"gap\"] < 1e-6  # the data against itself",
+        '    assert results["gap"] < 1e-6  # the data against itself',
         {"extra": '\n[eval]\nevery = 500\nmetrics = [{ name = "$component" }]\n'},
-        '`[eval] metrics = [{ name = "$component" }]`.'),
+        '`[eval] metrics = [{ name = "$component" }]`.',
+    ),
     "features": Kind(
-        "register_feature_networks", "build_features", "a seeded random projection of grey pixels, for FID and kin",
+        "register_feature_networks",
+        "build_features",
+        "a seeded random projection of grey pixels, for FID and kin",
         "    network = testing.check_feature_network($factory, dimensions=8)\n"
-        "    assert \"8 dimensions\" in network.describe()",
-        {"extra": '\n[eval]\nevery = 500\nmetrics = [{ name = "fid", features = "$component", samples = 500, reference_samples = 500 }]\n'},
-        '`metrics = [{ name = "fid", features = "$component" }]` in `[eval]`.'),
+        '    assert "8 dimensions" in network.describe()',
+        {
+            "extra": '\n[eval]\nevery = 500\nmetrics = [{ name = "fid", features = "$component", samples = 500, reference_samples = 500 }]\n'
+        },
+        '`metrics = [{ name = "fid", features = "$component" }]` in `[eval]`.',
+    ),
     "sink": Kind(
-        "register_sinks", "build_sink", "scalar records to a CSV file in the run folder",
+        "register_sinks",
+        "build_sink",
+        "scalar records to a CSV file in the run folder",
         "    testing.check_sink($factory, tmp_path)\n"
-        "    assert (tmp_path / \"scalars.csv\").read_text().startswith(\"2,loss/generator,0.5\")",
-        {"top": 'sinks = ["console", "jsonl", "png", "$component"]\n'}, '`sinks = ["console", "$component"]`.'),
+        '    assert (tmp_path / "scalars.csv").read_text().startswith("2,loss/generator,0.5")',
+        {"top": 'sinks = ["console", "jsonl", "png", "$component"]\n'},
+        '`sinks = ["console", "$component"]`.',
+    ),
 }
 
 
@@ -109,21 +141,41 @@ def create(name: str, kind: str, parent: Path) -> Path:
         raise ScaffoldError(f"--dir {parent}: no such folder")
     spec = KINDS[kind]
     values = {
-        "name": name, "module_suffix": suffix, "module": f"ganforge_{suffix}", "component": suffix, "kind": kind,
-        "kind_module": kind, "factory": spec.factory, "hook": spec.hook, "summary": spec.summary[0].upper() + spec.summary[1:] + ".",
-        "contract": str(CONTRACT_VERSION), "ganforge_version": __version__,
+        "name": name,
+        "module_suffix": suffix,
+        "module": f"ganforge_{suffix}",
+        "component": suffix,
+        "kind": kind,
+        "kind_module": kind,
+        "factory": spec.factory,
+        "hook": spec.hook,
+        "summary": spec.summary[0].upper() + spec.summary[1:] + ".",
+        "contract": str(CONTRACT_VERSION),
+        "ganforge_version": __version__,
     }
 
     def fill(text: str) -> str:
         return Template(text).substitute(values)
 
-    slots = {"top": "", "dataset": 'name = "digits"\nclasses = [0, 1]', "generator": GENERATOR,
-             "discriminator": DISCRIMINATOR, "loss": 'name = "nonsaturating"', "extra": ""}
+    slots = {
+        "top": "",
+        "dataset": 'name = "digits"\nclasses = [0, 1]',
+        "generator": GENERATOR,
+        "discriminator": DISCRIMINATOR,
+        "loss": 'name = "nonsaturating"',
+        "extra": "",
+    }
     slots.update({slot: fill(text) for slot, text in spec.recipe.items()})
     check = fill(spec.check)
-    values.update(slots, check=check, usage=fill(spec.usage),
-                  imports="\nimport numpy as np\n" if "np." in check else "",
-                  data_import="".join(f"from ganforge.data import {name}\n" for name in ("ArrayDataset", "DataSpec") if name in check))
+    values.update(
+        slots,
+        check=check,
+        usage=fill(spec.usage),
+        imports="\nimport numpy as np\n" if "np." in check else "",
+        data_import="".join(
+            f"from ganforge.data import {name}\n" for name in ("ArrayDataset", "DataSpec") if name in check
+        ),
+    )
 
     files = {
         "pyproject.toml": "pyproject.toml.tmpl",
@@ -139,7 +191,9 @@ def create(name: str, kind: str, parent: Path) -> Path:
         for relative, template in files.items():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values), encoding="utf-8")
+            path.write_text(
+                Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values), encoding="utf-8"
+            )
         os.rename(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -7,6 +7,7 @@
 
 This module only registers; Keras is imported when a model is built.
 """
+
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -18,12 +19,13 @@ from ganforge_shapes.upsampler import build_upsampler
 GANFORGE_CONTRACT = 1  # the plugin contract this package was written for
 
 Kind = Literal["circle", "square", "triangle"]
+ALL_KINDS = ["circle", "square", "triangle"]  # a recipe's value is a list; this default is never changed
 
 
 def shapes(
     size: Annotated[int, Field(ge=1, description="images in the dataset")] = 10_000,
     resolution: Annotated[int, Field(ge=8, le=256, description="height and width in pixels")] = 32,
-    kinds: Annotated[list[Kind], Field(min_length=1, description="which shapes to draw")] = ["circle", "square", "triangle"],
+    kinds: Annotated[list[Kind], Field(min_length=1, description="which shapes to draw")] = ALL_KINDS,
     seed: Annotated[int, Field(ge=0, description="the same seed draws the same images")] = 0,
 ) -> Shapes:
     return Shapes(size, resolution, tuple(kinds), seed)

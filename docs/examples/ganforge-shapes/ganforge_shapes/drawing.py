@@ -1,4 +1,5 @@
 """Drawing the shapes: every image is a pure function of (seed, index), so any index reads the same pixels."""
+
 from __future__ import annotations
 
 import numpy as np

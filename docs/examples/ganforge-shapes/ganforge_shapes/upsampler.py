@@ -1,4 +1,5 @@
 """The upsampler generator: the smallest convolutional generator that draws clean edges at any power-of-two size."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,7 +10,9 @@ from pydantic import Field
 def build_upsampler(
     spec,
     latent_dim,
-    width: Annotated[int, Field(ge=4, le=1024, description="channels of the first 4x4 block; halved per doubling, at least 16")] = 128,
+    width: Annotated[
+        int, Field(ge=4, le=1024, description="channels of the first 4x4 block; halved per doubling, at least 16")
+    ] = 128,
 ):
     """Noise (batch, latent_dim) -> images (batch, H, W, C) in [-1, 1], for H = W = 4 * 2^k."""
     size = spec.height

@@ -1,14 +1,15 @@
 """ganforge-shapes keeps ganforge's plugin contract, and its recipe trains."""
+
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ganforge_shapes import shapes
+from ganforge_shapes.upsampler import build_upsampler
 
 from ganforge import testing
 from ganforge.data import DataSpec
 from ganforge.plugin.registry import Registry
-from ganforge_shapes import shapes
-from ganforge_shapes.upsampler import build_upsampler
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "shapes.toml"
 
