@@ -85,22 +85,17 @@ def step_images_per_s(dataset, steps: int) -> float:
     import keras
 
     from ganforge.data import BatchSampler
-    from ganforge.training.step import AdversarialStep
+    from ganforge.training.step import AdversarialStep, LossTerms, Players, StepSettings
     from ganforge_dcgan.models import build_discriminator, build_generator
     from ganforge_losses.bce import NonSaturating
 
     generator = build_generator(dataset.spec, 100, preset="article")
     discriminator = build_discriminator(dataset.spec, preset="article")
     step = AdversarialStep(
-        generator,
-        discriminator,
-        NonSaturating(),
+        Players(generator, discriminator, LossTerms(NonSaturating())),
         keras.optimizers.Adam(2e-4, beta_1=0.9),
         keras.optimizers.Adam(2e-4, beta_1=0.9),
-        batch_size=BATCH,
-        latent_dim=100,
-        d_steps=1,
-        seed=0,
+        StepSettings(batch_size=BATCH, latent_dim=100),
     )
     sampler = BatchSampler(dataset, BATCH, seed=0)
     for number in range(3):

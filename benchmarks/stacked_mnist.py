@@ -30,7 +30,7 @@ PUBLISHED = [
 
 def real_data_row(samples: int) -> dict:
     """The metric on real stacked digits: what a perfect generator would score with this classifier."""
-    from ganforge.evaluation.features import to_unit_range
+    from ganforge.data.pixels import to_unit_range
     from ganforge_mnist.stacked import StackedDigits, StackedModes, mode_histogram
 
     dataset = StackedDigits(size=50_000, seed=0)

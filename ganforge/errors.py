@@ -1,10 +1,15 @@
-"""Errors a user can fix.
+"""Errors a user can fix, and where in a recipe they are.
 
 Everything raised as a `GanforgeError` is printed by the CLI as one clear
 message (no traceback) and ends the process with exit code 2 (or the
 error's own ``exit_code``). Anything else
 is a bug in ganforge or a plugin and keeps its traceback.
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 class GanforgeError(Exception):
@@ -23,6 +28,41 @@ class RecipeError(GanforgeError):
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.file, self.key) if part)
         return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a table sits in a recipe, so an error names the file and the key a user must edit.
+
+    ``section`` is the table's dotted key (``generator``, ``eval.metrics[0]``,
+    ``sinks[1]``; empty for the recipe itself). ``origins`` maps each dotted
+    key to the file it came from (a recipe's ``extends`` chain spreads keys
+    over several files, ``--set`` adds its own); ``file`` is named for keys
+    with no recorded origin.
+    """
+
+    section: str = ""
+    origins: Mapping[str, str] = field(default_factory=dict)
+    file: str | None = None
+
+    def key(self, *parts: str) -> str:
+        return ".".join(part for part in (self.section, *parts) if part)
+
+    def file_of(self, dotted: str) -> str | None:
+        while dotted:
+            if dotted in self.origins:
+                return self.origins[dotted]
+            # "a.b[2].c" -> "a.b[2]" -> "a.b" -> "a"
+            dotted = dotted[: dotted.rindex("[")] if dotted.endswith("]") else dotted.rpartition(".")[0]
+        return self.file
+
+    def within(self, *parts: str) -> Location:
+        return Location(self.key(*parts), self.origins, self.file)
+
+    def error(self, message: str, *parts: str, file_key: str | None = None) -> RecipeError:
+        """A RecipeError at this table (or at ``parts`` inside it)."""
+        key = self.key(*parts)
+        return RecipeError(message, file=self.file_of(file_key or key), key=key or None)
 
 
 class PluginError(GanforgeError):

@@ -9,16 +9,16 @@ parameters mean nothing to the new one.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from ganforge.errors import PluginError, RecipeError
+from ganforge.errors import Location, PluginError, RecipeError
+from ganforge.plugin import params
+from ganforge.plugin.build import find
 from ganforge.plugin.registry import Registry, get_registry
 
 if sys.version_info >= (3, 11):
@@ -35,6 +35,8 @@ COMPONENT_SECTIONS = {
     "penalty": "penalty",  # optional
 }
 SET_ORIGIN = "--set"
+# The root of every extends chain: the components a recipe may leave out.
+DEFAULTS = Path(__file__).with_name("defaults.toml")
 # Optional components; `name = "none"` switches one off (a child recipe
 # cannot delete its parent's table, but it can say "none").
 OPTIONAL_SECTIONS = ("penalty",)
@@ -108,14 +110,14 @@ class RecipeModel(_Section):
     dataset: ComponentConfig
     generator: ComponentConfig
     discriminator: ComponentConfig
-    loss: ComponentConfig = ComponentConfig(name="nonsaturating")
+    loss: ComponentConfig  # its default is in defaults.toml, like every default that names a plugin
     penalty: ComponentConfig | None = None
     eval: EvalConfig = EvalConfig()
     train: TrainConfig = TrainConfig()
     generator_optimizer: OptimizerConfig = OptimizerConfig()
     discriminator_optimizer: OptimizerConfig = OptimizerConfig()
     sinks: list[str | ComponentConfig] = Field(
-        ["console", "jsonl", "png"], description="where records go: sink names, or tables { name = ..., parameters }"
+        description="where records go: sink names, or tables { name = ..., parameters }"
     )
 
 
@@ -131,6 +133,10 @@ class Recipe:
     @property
     def name(self) -> str:
         return self.model.name
+
+    def location(self, section: str = "") -> Location:
+        """Where the table ``section`` (``generator``, ``eval.metrics[0]``) came from, for errors."""
+        return Location(section, self.origins, str(self.path))
 
     def to_toml(self) -> str:
         import tomli_w
@@ -180,8 +186,11 @@ def _load_chain(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, Any
         raise RecipeError(f"'extends' forms a cycle: {cycle}", file=str(chain[-1]), key="extends")
     data = _read_toml(path)
     parent_ref = data.pop("extends", None)
-    if parent_ref is None:
+    if path == DEFAULTS:
         return data, _origins(data, str(path))
+    if parent_ref is None:
+        base, origins = _load_chain(DEFAULTS, (*chain, path))
+        return _merge(base, data, origins, str(path)), origins
     if not isinstance(parent_ref, str):
         raise RecipeError(f"must be a file name string, got {parent_ref!r}", file=str(path), key="extends")
     parent_path = path.parent / parent_ref
@@ -266,45 +275,6 @@ def _apply_override(data: dict[str, Any], origins: dict[str, str], parts: list[s
 
 
 # -- validation ----------------------------------------------------------
-def _pydantic_to_recipe_error(
-    error: pydantic.ValidationError, model: type[BaseModel], prefix: str, origins: dict[str, str], default_file: str
-) -> RecipeError:
-    first = error.errors()[0]
-    loc = [str(part) for part in first["loc"]]
-    dotted = ".".join([prefix, *loc] if prefix else loc)
-    if first["type"] == "extra_forbidden":
-        fields = _fields_at(model, loc[:-1])
-        message = "unknown key"
-        close = difflib.get_close_matches(loc[-1], fields, n=1, cutoff=0.5)
-        message += (
-            f"; did you mean {close[0]!r}?" if close else (f" (known keys: {', '.join(fields)})" if fields else "")
-        )
-    elif first["type"] == "missing":
-        message = "required key is missing"
-    else:
-        message = f"{first['msg']} (got {first.get('input')!r})"
-    return RecipeError(message, file=_origin_of(dotted, origins, default_file), key=dotted)
-
-
-def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
-    for part in loc:
-        info = model.model_fields.get(part)
-        annotation = info.annotation if info else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def _origin_of(dotted: str, origins: dict[str, str], default_file: str) -> str:
-    while dotted:
-        if dotted in origins:
-            return origins[dotted]
-        # "a.b[2].c" -> "a.b[2]" -> "a.b" -> "a"
-        dotted = dotted[: dotted.rindex("[")] if dotted.endswith("]") else dotted.rpartition(".")[0]
-    return default_file
-
-
 def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Registry | None = None) -> Recipe:
     """Read, merge, override and validate a recipe; raises RecipeError on any problem."""
     path = find_recipe(reference)
@@ -313,27 +283,22 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         parts, value = parse_override(text)
         data = _apply_override(data, origins, parts, value)
     data.setdefault("name", path.stem)
-    file = str(path)
-    try:
-        model = RecipeModel.model_validate(data)
-    except pydantic.ValidationError as error:
-        raise _pydantic_to_recipe_error(error, RecipeModel, "", origins, file) from None
+    recipe = Location("", origins, str(path))
+    model = params.validate(RecipeModel, data, recipe)
 
     registry = registry or get_registry()
     resolved = model.model_dump()
     for section, kind in COMPONENT_SECTIONS.items():
-        default = getattr(model, section)
         unused = section not in data or data[section].get("name") == NO_COMPONENT
         if section in OPTIONAL_SECTIONS and unused:
             resolved.pop(section, None)  # an optional component the recipe does not use
             continue
-        values = data.get(section, {"name": default.name if default else ""})
-        resolved[section] = _validate_component(registry, kind, section, values, origins, file)
+        resolved[section] = _validate_component(registry, kind, data[section], recipe.within(section))
     resolved["eval"]["metrics"] = [
-        _validate_component(registry, "metric", f"eval.metrics[{i}]", dict(m), origins, file)
-        for i, m in enumerate(data.get("eval", {}).get("metrics", []))
+        _validate_component(registry, "metric", dict(table), recipe.within(f"eval.metrics[{index}]"))
+        for index, table in enumerate(data.get("eval", {}).get("metrics", []))
     ]
-    _check_best(model.eval, origins, file)
+    _check_best(model.eval, recipe)
     resolved["sinks"] = [
         # a bare name stays a bare name in the saved recipe; a table gets its defaults written out
         sink
@@ -341,17 +306,15 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         else _validate_component(
             registry,
             "sink",
-            f"sinks[{position}]",
             {"name": sink} if isinstance(sink, str) else dict(sink),
-            origins,
-            file,
+            recipe.within(f"sinks[{position}]"),
         )
-        for position, sink in enumerate(data.get("sinks", model.sinks))
+        for position, sink in enumerate(data["sinks"])
     ]
     return Recipe(path=path, data=resolved, model=model, origins=origins)
 
 
-def _check_best(config: EvalConfig, origins: dict[str, str], file: str) -> None:
+def _check_best(config: EvalConfig, recipe: Location) -> None:
     """``best`` must be "metric/value" with the metric among those listed."""
     if not config.best:
         return
@@ -359,10 +322,9 @@ def _check_best(config: EvalConfig, origins: dict[str, str], file: str) -> None:
     listed = [m.name for m in config.metrics]
     if metric not in listed or not value:
         hint = f"metrics listed: {', '.join(listed)}" if listed else "no metrics are listed in [eval] metrics"
-        raise RecipeError(
+        raise recipe.error(
             f'{config.best!r} should be "metric/value", e.g. "fid/fid", naming a metric in [eval] metrics ({hint})',
-            file=_origin_of("eval.best", origins, file),
-            key="eval.best",
+            "eval.best",
         )
 
 
@@ -375,22 +337,12 @@ def _has_required_params(registry: Registry, name: str) -> bool:
     return any(field.is_required() for field in component.params.model_fields.values())
 
 
-def _validate_component(
-    registry: Registry, kind: str, section: str, values: dict[str, Any], origins: dict[str, str], file: str
-) -> dict[str, Any]:
-    params = dict(values)
-    name = params.pop("name")
-    try:
-        component = registry.get(kind, name)
-    except PluginError as error:
-        raise RecipeError(
-            str(error), file=_origin_of(f"{section}.name", origins, file), key=f"{section}.name"
-        ) from None
-    try:
-        validated = component.params.model_validate(params, strict=True)
-    except pydantic.ValidationError as error:
-        raise _pydantic_to_recipe_error(error, component.params, section, origins, file) from None
-    return {"name": name, **validated.model_dump()}
+def _validate_component(registry: Registry, kind: str, values: dict[str, Any], where: Location) -> dict[str, Any]:
+    """The table with every parameter checked and every default written out."""
+    table = dict(values)
+    name = table.pop("name")
+    component = find(registry, kind, name, where)
+    return {"name": name, **params.validate(component.params, table, where).model_dump()}
 
 
 def _drop_none(value: Any) -> Any:

@@ -28,7 +28,8 @@ import numpy as np
 from ganforge.backend import tensorflow
 from ganforge.data import DataSpec
 from ganforge.errors import PluginError
-from ganforge.plugin.contract import check_returned, describe
+from ganforge.plugin.contract import check_returned, describe, supports
+from ganforge.runs.folder import CHECKPOINTS
 
 __all__ = [
     "ContractError",
@@ -120,8 +121,8 @@ def check_dataset(factory: Callable[..., Any], *, batch: int = 8, **params: Any)
     order, and from a second dataset built with the same parameters).
     """
     dataset = _returned("dataset", factory, **params)
-    if hasattr(dataset, "prepare"):
-        dataset.prepare()
+    if (prepare := supports("dataset", dataset)["prepare"]) is not None:
+        prepare()
     size = len(dataset)
     _require(size > 0, "the dataset is empty")
     indices = np.unique(np.r_[np.arange(min(batch, size)), size - 1])
@@ -142,8 +143,8 @@ def check_dataset(factory: Callable[..., Any], *, batch: int = 8, **params: Any)
     again = np.asarray(dataset.read(indices[::-1]))[::-1]
     _require(np.array_equal(examples, again), "read() returned other values for the same indices in another order")
     twin = factory(**params)
-    if hasattr(twin, "prepare"):
-        twin.prepare()
+    if (prepare := supports("dataset", twin)["prepare"]) is not None:
+        prepare()
     _require(
         len(twin) == size and np.array_equal(np.asarray(twin.read(indices)), examples),
         "a second dataset built with the same parameters holds other examples: seed everything random",
@@ -207,12 +208,12 @@ def check_metric(
     ``generate(count)`` stands in for the generator (default: the dataset's own
     examples scaled to [-1, 1], a perfect generator).
     """
-    from ganforge.evaluation.features import to_unit_range
-    from ganforge.training.monitor import EvalContext
+    from ganforge.data.pixels import to_unit_range
+    from ganforge.evaluation.measure import EvalContext
 
     metric = _returned("metric", factory, **params)
-    if hasattr(metric, "check"):
-        metric.check(dataset.spec, dataset)
+    if (check := supports("metric", metric)["check"]) is not None:
+        check(dataset.spec, dataset)
     if generate is None:
 
         def generate(count):
@@ -282,7 +283,7 @@ def check_sink(factory: Callable[..., Any], run_dir: Path, **params: Any):
         ("images", 2, "samples", grid),
         ("table", 2, "evaluation", ["metric", "value"], [["fid", 1.0]]),
         ("text", 0, "recipe", 'name = "x"\n'),
-        ("checkpoint", 4, Path(run_dir) / "checkpoints" / "step_00000004.npz"),
+        ("checkpoint", 4, Path(run_dir) / CHECKPOINTS / "step_00000004.npz"),
         ("close",),
     ]
     for method, *args in calls:

@@ -146,7 +146,7 @@ def test_a_sink_that_raises_is_dropped_and_training_goes_on(tiny_recipe, tmp_pat
 
 def test_the_step_scales_uint8_pixels_to_minus_one_one(tiny_recipe):
     from ganforge.training.assembly import make_optimizer
-    from ganforge.training.step import AdversarialStep
+    from ganforge.training.step import AdversarialStep, StepSettings
 
     recipe = load_recipe(tiny_recipe)
     parts = build_parts(recipe)
@@ -157,15 +157,10 @@ def test_the_step_scales_uint8_pixels_to_minus_one_one(tiny_recipe):
         parts.generator.set_weights(initial[0])
         parts.discriminator.set_weights(initial[1])
         step = AdversarialStep(
-            parts.generator,
-            parts.discriminator,
-            parts.loss,
+            parts,
             make_optimizer(recipe.model.generator_optimizer, 1),
             make_optimizer(recipe.model.discriminator_optimizer, 1),
-            batch_size=16,
-            latent_dim=16,
-            d_steps=1,
-            seed=0,
+            StepSettings(batch_size=16, latent_dim=16, seed=0),
         )
         results.append([float(value) for value in step(real, 0)])
     np.testing.assert_allclose(results[0], results[1], rtol=1e-5)

@@ -197,7 +197,7 @@ def test_eval_compares_two_folders_of_images(feature_cache, tmp_path):
         ('metrics = [{ name = "fid", resize = "cubic" }]', "eval.metrics[0].resize"),
         (
             'metrics = [{ name = "fid", features = { name = "keras_file", path = "nowhere.keras", layer = "x" } }]',
-            "features.path: no such file",
+            "features 'keras_file': path: no such file",
         ),
     ],
 )

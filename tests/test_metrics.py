@@ -132,7 +132,7 @@ def test_inception_v3_loads_a_local_weights_file_and_says_what_it_needs_without_
         ValueError, match="inception_v3_weights_tf_dim_ordering_tf_kernels.h5.*GANFORGE_INCEPTION_WEIGHTS"
     ):
         build_feature_network("inception_v3")
-    with pytest.raises(ValueError, match="features.weights: no such file"):
+    with pytest.raises(ValueError, match="features .inception_v3.: weights: no such file"):
         build_feature_network({"name": "inception_v3", "weights": str(tmp_path / "nowhere.h5")})
     # random weights stand in for ImageNet's: the loading and the layers are what is tested
     weights = tmp_path / "inception.weights.h5"
@@ -155,9 +155,9 @@ def test_any_keras_file_serves_features_from_a_named_layer(tmp_path):
     assert result.features.shape == (3, 5) and result.logits.shape == (3, 2)
     with pytest.raises(ValueError, match="has no layer 'missing'; its layers: .*hidden"):
         build_feature_network({"name": "keras_file", "path": str(path), "layer": "missing"})
-    with pytest.raises(ValueError, match="features.layer: Field required"):
+    with pytest.raises(ValueError, match="features.layer: required key is missing"):
         build_feature_network({"name": "keras_file", "path": str(path)})
-    with pytest.raises(ValueError, match="features: .*'digitz'"):
+    with pytest.raises(ValueError, match="features.name: .*'digitz'"):
         build_feature_network("digitz")
 
 
@@ -175,7 +175,7 @@ def test_stacked_mode_histogram_on_hand_built_labels():
 
 def test_stacked_modes_reads_the_triples_of_real_stacked_digits(feature_cache):
     from ganforge.data import DataSpec
-    from ganforge.evaluation.features import to_unit_range
+    from ganforge.data.pixels import to_unit_range
     from ganforge_mnist.stacked import StackedDigits, StackedModes
 
     stacked = StackedDigits(size=600, seed=1)

@@ -148,6 +148,7 @@ def recipe_show(recipe: RecipeArgument, overrides: SetOption = None) -> None:
 @user_errors
 def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     """Validate a recipe and build its models to prove their shapes meet."""
+    from ganforge.plugin.contract import supports
     from ganforge.recipe import load_recipe
     from ganforge.training.assembly import build_parts
 
@@ -156,8 +157,8 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     console = _console()
     spec = parts.dataset.spec
     dataset = parts.dataset
-    waiting_for_cache = hasattr(dataset, "prepare") and getattr(dataset, "cache", None) is None
-    if waiting_for_cache:  # say so, rather than spend minutes decoding here
+    found = supports("dataset", dataset)
+    if found["prepare"] is not None and found["listed"] is not None:  # say so, rather than spend minutes decoding
         size = f"{dataset.listed} images listed (decoded into a cache on first use, or by `ganforge data prepare`)"
     else:
         size = f"{len(dataset)} images"
@@ -178,16 +179,22 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
 @user_errors
 def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     """Decode, crop and resize a recipe's dataset into its cache now (training does it on first use)."""
+    from ganforge.data.cache import ImageCache
+    from ganforge.plugin.contract import supports
     from ganforge.recipe import load_recipe
     from ganforge.training.assembly import build_dataset
 
     loaded = load_recipe(recipe, overrides or [])
     dataset = build_dataset(loaded)
     console = _console()
-    if not hasattr(dataset, "prepare"):
+    prepare = supports("dataset", dataset)["prepare"]
+    if prepare is None:
         console.print(f"dataset {loaded.data['dataset']['name']!r} reads its data directly: nothing to prepare")
         return
-    cache = dataset.prepare()
+    cache = prepare()
+    if not isinstance(cache, ImageCache):  # a plugin's own kind of preparation
+        console.print(f"[green]ready[/]: {len(dataset)} examples of {dataset.spec} for this recipe")
+        return
     size_mb = cache.images.nbytes / 2**20
     console.print(
         f"[green]ready[/]: {len(dataset)} images of {dataset.spec} for this recipe; "

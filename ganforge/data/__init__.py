@@ -8,9 +8,14 @@ uninterrupted run would have seen, whatever dataset it trains on.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ganforge import streams
+
+if TYPE_CHECKING:
+    from ganforge.plugin.contract import Dataset
 
 
 class DataSpec:
@@ -63,15 +68,6 @@ class DataSpec:
         return "x".join(str(d) for d in self.shape)
 
 
-class Dataset(Protocol):
-    spec: DataSpec
-
-    def __len__(self) -> int: ...
-
-    def read(self, indices: np.ndarray) -> np.ndarray:
-        """Examples at ``indices``: uint8 pixels, or float32 already in the model's range."""
-
-
 class ArrayDataset:
     """A dataset held in one array in memory (or memory-mapped).
 
@@ -115,7 +111,7 @@ class BatchSampler:
     def indices(self, batch_number: int) -> np.ndarray:
         epoch, position = divmod(batch_number, self.batches_per_epoch)
         if epoch != self._epoch:
-            self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.dataset))
+            self._order = streams.data_order(self.seed, epoch).permutation(len(self.dataset))
             self._epoch = epoch
         start = position * self.batch_size
         # Sorted indices read memory-mapped files front to back; the order
@@ -130,9 +126,18 @@ class BatchSampler:
 def size_without_preparing(dataset) -> int:
     """How many examples a dataset holds, without decoding a cache just to count them.
 
-    A cached image dataset not yet prepared reports the files it lists (some
-    may later prove unreadable and be skipped); any other dataset, its length.
+    A dataset's optional ``listed``: for a cached image dataset not yet
+    prepared, the files it lists (some may later prove unreadable and be
+    skipped); any other dataset, its length.
     """
-    if hasattr(dataset, "prepare") and getattr(dataset, "cache", None) is None and hasattr(dataset, "listed"):
-        return dataset.listed
-    return len(dataset)
+    listed = getattr(dataset, "listed", None)  # an optional member of the Dataset protocol
+    return len(dataset) if listed is None else listed
+
+
+def __getattr__(name: str):
+    # ganforge.data.Dataset of 0.1: the protocol now lives with the rest of the contract
+    if name == "Dataset":
+        from ganforge.plugin.contract import Dataset
+
+        return Dataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -340,6 +340,9 @@ class CachedImageDataset:
 
     @property
     def listed(self) -> int:
+        """How many images, without decoding: the files listed, or the exact count once prepared."""
+        if self._rows is not None:
+            return len(self._rows)
         return len(self.selection if self.selection is not None else self.names)
 
     def prepare(self) -> ImageCache:

@@ -1,4 +1,4 @@
-"""Sample grids and PNG files."""
+"""Pixels: dataset bytes to the models' [-1, 1] and back, sample grids, PNG files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+
+def to_unit_range(images: np.ndarray) -> np.ndarray:
+    """Dataset images (uint8 0..255, or float already in [-1, 1]) as float32 in [-1, 1]."""
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 127.5 - 1.0
+    return np.asarray(images, np.float32)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
-import pydantic
 
-from ganforge.plugin.contract import check_returned
+from ganforge.data.pixels import to_unit_range  # noqa: F401 (0.1 plugins import it from here)
+from ganforge.errors import Location, RecipeError
+from ganforge.plugin.build import build
 from ganforge.plugin.registry import Registry, get_registry
 
 RESIZE_FILTERS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
@@ -32,23 +33,19 @@ class Features:
 
 
 def build_feature_network(value: FeaturesParam, registry: Registry | None = None):
-    """The network a metric's ``features`` parameter names. Errors are ``ValueError``s naming the key."""
-    registry = registry or get_registry()
-    params = {"name": value} if isinstance(value, str) else dict(value)
-    name = params.pop("name", None)
-    if not isinstance(name, str):
+    """The network a metric's ``features`` parameter names.
+
+    Errors are ``ValueError``s naming the key (``features.weights: ...``): the
+    metric that asked reports them as an error in its own recipe table.
+    """
+    table = {"name": value} if isinstance(value, str) else dict(value)
+    if not isinstance(table.get("name"), str):
         raise ValueError('features: give a feature network\'s name, e.g. features = "digits"')
     try:
-        component = registry.get("features", name)
-    except Exception as error:  # PluginError: unknown name, with suggestions
-        raise ValueError(f"features: {error}") from None
-    try:
-        component.params.model_validate(params, strict=True)
-    except pydantic.ValidationError as error:
-        problem = error.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        raise ValueError(f"features.{where}: {problem['msg']}") from None
-    return check_returned("features", registry.who(component), component.load_factory()(**params))
+        return build(registry or get_registry(), "features", table, where=Location("features"))
+    except RecipeError as error:
+        # the factory's own message already names its key; validation's needs the key said
+        raise ValueError(error.message if error.key == "features" else str(error)) from None
 
 
 class NetworkSlot:
@@ -98,10 +95,3 @@ def extract(network, images: np.ndarray, resize: str) -> Features:
         if batch_logits is not None:
             logits.append(np.asarray(batch_logits, np.float64))
     return Features(np.concatenate(features), np.concatenate(logits) if logits else None)
-
-
-def to_unit_range(images: np.ndarray) -> np.ndarray:
-    """Dataset images (uint8 0..255, or float already in [-1, 1]) as float32 in [-1, 1]."""
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 127.5 - 1.0
-    return np.asarray(images, np.float32)

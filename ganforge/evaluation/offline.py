@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydantic
 
-from ganforge.data import ArrayDataset
-from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess, decode
-from ganforge.errors import DataError, RecipeError
-from ganforge.evaluation.features import to_unit_range
+from ganforge import streams
+from ganforge.data.folder import read_folder
+from ganforge.data.pixels import to_unit_range
+from ganforge.errors import DataError, Location, RecipeError
+from ganforge.evaluation.measure import NamedMetric, append_evaluation, measure
+from ganforge.plugin.build import build
+from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
-from ganforge.training.monitor import EvalContext, append_evaluation
-
-NOISE_SEED = 2**31 - 3  # eval noise apart from training's streams
+from ganforge.recipe import Recipe
 
 
 @dataclass
@@ -37,74 +37,27 @@ class Options:
     reference_overrides: tuple[str, ...] = ()  # e.g. ("split=test",): the run's dataset with other parameters
 
 
-def build_metrics(options: Options, recipe_metrics: list[dict], registry: Registry) -> list[tuple[str, object]]:
+def build_metrics(options: Options, recipe: Recipe | None, registry: Registry) -> list[NamedMetric]:
     """Metrics named on the command line (with its overrides), else the recipe's ``[eval] metrics``."""
-    tables = [{"name": name} for name in options.metrics] or [dict(m) for m in recipe_metrics]
-    if not tables:
+    if options.metrics:
+        # no recipe table: an unknown name is the command line's mistake, said without a key
+        tables = [(Location(), {"name": name}) for name in options.metrics]
+    elif recipe is not None and recipe.data["eval"]["metrics"]:
+        metrics = recipe.data["eval"]["metrics"]
+        tables = [(recipe.location(f"eval.metrics[{index}]"), dict(table)) for index, table in enumerate(metrics)]
+    else:
         raise RecipeError(
             "name at least one metric with --metric (e.g. --metric fid), or list some in the recipe's [eval] metrics"
         )
     built = []
-    for table in tables:
-        name = table.pop("name")
-        component = registry.get("metric", name)
-        fields = component.params.model_fields
+    for where, table in tables:
+        fields = registry.get("metric", table["name"]).params.model_fields
         for key in ("samples", "reference_samples", "features"):
             value = getattr(options, key)
             if value is not None and key in fields:
                 table[key] = value
-        try:
-            component.params.model_validate(table, strict=True)
-            metric = component.load_factory()(**table)
-        except (pydantic.ValidationError, ValueError) as error:
-            raise RecipeError(f"metric {name!r}: {_first_error(error)}") from None
-        built.append((name, metric))
+        built.append(NamedMetric(table["name"], build(registry, "metric", table, where=where)))
     return built
-
-
-def _first_error(error: Exception) -> str:
-    if isinstance(error, pydantic.ValidationError):
-        problem = error.errors()[0]
-        return f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}"
-    return str(error)
-
-
-def read_folder(folder: Path, resolution: int | None = None, channels: int | None = None) -> ArrayDataset:
-    """Every image under ``folder``, squashed to ``resolution`` squares (default: the first image's size)."""
-    from PIL import Image
-
-    if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder of images")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    if resolution is None or channels is None:
-        with Image.open(files[0]) as first:
-            resolution = resolution or min(first.size)
-            channels = channels or (1 if first.mode in ("L", "I", "I;16", "1") else 3)
-    preprocess = Preprocess(crop="none", resolution=resolution, channels=channels)
-    images = []
-    for path in files:
-        try:
-            images.append(decode(path.read_bytes(), preprocess))
-        except ValueError as error:
-            raise DataError(f"{path}: {error}") from None
-    return ArrayDataset(np.stack(images))
-
-
-def measure(metrics, generate, reference, step: int, on_image=None) -> list[tuple[str, dict, dict]]:
-    """(name, results, description) for each metric; each metric first checks it can measure this data."""
-    context = EvalContext(step, reference.spec, reference, generate, on_image or (lambda name, image: None))
-    measured = []
-    for name, metric in metrics:
-        try:
-            if hasattr(metric, "check"):
-                metric.check(reference.spec, reference)
-            results = {key: float(value) for key, value in metric.evaluate(context).items()}
-        except ValueError as error:
-            raise DataError(f"metric {name!r}: {error}") from None
-        measured.append((name, results, metric.describe() if hasattr(metric, "describe") else {}))
-    return measured
 
 
 def evaluate_run(
@@ -113,24 +66,11 @@ def evaluate_run(
     from ganforge.runs import trained as trained_runs
 
     trained = trained_runs.load(target, best=best, raw=raw)
-    spec = trained.dataset.spec
-    if against is not None:
-        reference = read_folder(against, spec.height, spec.channels)
-        reference_name = f"folder {against}"
-    elif options.reference_overrides:
-        from ganforge.recipe import load_recipe
-        from ganforge.training.assembly import build_dataset
-
-        changed = load_recipe(trained.recipe.path, [f"dataset.{override}" for override in options.reference_overrides])
-        reference = build_dataset(changed)
-        reference_name = f"dataset {changed.data['dataset']['name']!r} with {', '.join(options.reference_overrides)}"
-    else:
-        reference = trained.dataset
-        reference_name = f"dataset {trained.recipe.data['dataset']['name']!r} of the run's recipe"
-    if hasattr(reference, "prepare"):
-        reference.prepare()  # an image cache, built on first use
-    metrics = build_metrics(options, trained.recipe.data["eval"]["metrics"], get_registry())
-    rng = np.random.default_rng([options.seed, NOISE_SEED])
+    reference, reference_name = _reference(trained, options, against)
+    if (prepare := supports("dataset", reference)["prepare"]) is not None:
+        prepare()  # an image cache, built on first use
+    metrics = build_metrics(options, trained.recipe, get_registry())
+    rng = streams.generator(options.seed, streams.EVAL_COMMAND)
 
     def generate(count: int) -> np.ndarray:
         return trained.generate(rng.standard_normal((count, trained.latent_dim)).astype(np.float32))
@@ -154,13 +94,28 @@ def evaluate_run(
     return trained.run_dir, records
 
 
+def _reference(trained, options: Options, against: Path | None):
+    """The real images to compare with, and how to name them in the records."""
+    if against is not None:
+        spec = trained.dataset.spec
+        return read_folder(against, spec.height, spec.channels), f"folder {against}"
+    if options.reference_overrides:
+        from ganforge.recipe import load_recipe
+        from ganforge.training.assembly import build_dataset
+
+        changed = load_recipe(trained.recipe.path, [f"dataset.{override}" for override in options.reference_overrides])
+        overrides = ", ".join(options.reference_overrides)
+        return build_dataset(changed), f"dataset {changed.data['dataset']['name']!r} with {overrides}"
+    return trained.dataset, f"dataset {trained.recipe.data['dataset']['name']!r} of the run's recipe"
+
+
 def evaluate_folders(generated: Path, reference: Path, options: Options, out: Path | None) -> list[dict]:
     """Folder against folder: ``generated`` plays the generator's part (its first N images)."""
     if out is not None and out.exists():
         raise DataError(f"{out}: already exists; ganforge eval does not overwrite results (choose another --out)")
     real = read_folder(reference)
     fake = read_folder(generated, real.spec.height, real.spec.channels)
-    metrics = build_metrics(options, [], get_registry())
+    metrics = build_metrics(options, None, get_registry())
 
     def generate(count: int) -> np.ndarray:
         if count > len(fake):

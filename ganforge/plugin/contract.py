@@ -1,34 +1,175 @@
-"""What a factory of each kind must return, checked the moment it returns.
+"""The plugin contract as types: what a factory of each kind returns.
 
-A factory that hands back the wrong kind of object would otherwise fail deep
-inside the training step with a message about something else. These checks
-are cheap (no model is called) and say which plugin returned what; the
-deeper checks a plugin author runs in their own tests are in
-:mod:`ganforge.testing`.
+One ``Protocol`` per kind of component. Members listed in :data:`OPTIONAL`
+may be left out; the core then assumes the value given there. The core asks
+what a component supports once, when it is built (:func:`supports`), never
+in the training step. :func:`check_returned` checks the required members the
+moment a factory returns, naming the plugin; the deeper checks a plugin
+author runs in their own tests are in :mod:`ganforge.testing`.
+
+Tensors below are whatever the backend's ops take and return (``keras.ops``
+works on all of them); arrays are NumPy arrays.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
+
+from ganforge.data import DataSpec
 from ganforge.errors import PluginError
 
-# kind -> (what the factory must return, in words; attributes it must have)
-REQUIRED = {
-    "generator": ("a keras.Model from noise (batch, latent_dim) to images", ()),
-    "discriminator": ("a keras.Model from images to logits (batch, 1)", ()),
-    "dataset": ("an object with spec, __len__ and read(indices)", ("spec", "__len__", "read")),
-    "loss": (
-        "an object with discriminator_loss(real_logits, fake_logits) and generator_loss(fake_logits)",
-        ("discriminator_loss", "generator_loss"),
-    ),
-    "penalty": ("an object with points, every and from_gradients(gradients)", ("points", "every", "from_gradients")),
-    "metric": ("an object with evaluate(context) -> dict[str, float]", ("evaluate",)),
-    "features": (
-        "an object with input_shape, describe() and __call__(images) -> (features, logits)",
-        ("input_shape", "describe", "__call__"),
-    ),
+
+class Generator(Protocol):
+    """A ``keras.Model``: noise ``(batch, latent_dim)`` float32 -> images ``(batch, *spec.shape)`` in [-1, 1]."""
+
+    def __call__(self, noise: Any, training: bool = False) -> Any: ...
+
+
+class Discriminator(Protocol):
+    """A ``keras.Model``: images ``(batch, *spec.shape)`` in [-1, 1] -> logits ``(batch, 1)`` (no sigmoid)."""
+
+    def __call__(self, images: Any, training: bool = False) -> Any: ...
+
+
+class Dataset(Protocol):
+    """Examples by index; ganforge owns their order (shuffling, batching, resuming)."""
+
+    spec: DataSpec
+
+    def __len__(self) -> int: ...
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """``(len(indices), *spec.shape)``: uint8 pixels, or float32 already in the models' range."""
+
+    # optional
+    def prepare(self) -> Any:
+        """Make reading possible (e.g. decode files into a cache), once, before the first read."""
+
+    listed: int
+    """How many examples, known without preparing: the files listed until ``prepare()`` has run."""
+
+    def render(self, examples: np.ndarray) -> np.ndarray:
+        """A uint8 picture ``(H, W, 3)`` of examples that are not images (e.g. 2-D points over the true modes)."""
+
+
+class Loss(Protocol):
+    """An adversarial loss computed from logits with ``keras.ops``, inside the compiled step."""
+
+    def discriminator_loss(self, real_logits: Any, fake_logits: Any, *targets: Any) -> Any:
+        """A scalar. With ``supports_targets``, also ``real_targets, fake_targets`` ((batch, 1) each)."""
+
+    def generator_loss(self, fake_logits: Any) -> Any:
+        """A scalar."""
+
+    # optional
+    supports_targets: bool
+    """True: ``discriminator_loss`` takes targets (label smoothing and label noise need them)."""
+
+    accepts_penalty: bool
+    """False: a recipe's ``[penalty]`` is refused (the loss keeps D Lipschitz its own way)."""
+
+    penalty: Penalty | None
+    """A penalty the loss always adds to D's loss (WGAN-GP's gradient penalty)."""
+
+    def constrain_discriminator(self, discriminator: Any) -> None:
+        """Called after every discriminator update (e.g. to clip its weights)."""
+
+
+class Penalty(Protocol):
+    """A penalty on D's input gradients, added to D's loss."""
+
+    points: str
+    """``"real"``: gradients at real images; ``"interpolated"``: at random points between real and fake."""
+
+    every: int
+    """Apply on every Nth discriminator update (>= 1); the value is then scaled by N."""
+
+    def from_gradients(self, gradients: Any) -> Any:
+        """A scalar from per-example gradients ``(batch, *spec.shape)``, in ``keras.ops``."""
+
+
+class Metric(Protocol):
+    """Measures a generator; run every ``[eval] every`` steps, at the end, and by ``ganforge eval``."""
+
+    def evaluate(self, context: Any) -> dict[str, float]:
+        """Results by plain name; ``context`` is a :class:`ganforge.evaluation.measure.EvalContext`."""
+
+    # optional
+    def check(self, spec: DataSpec, dataset: Dataset) -> None:
+        """Raise ``ValueError`` before training when this metric cannot measure this data."""
+
+    def describe(self) -> dict[str, Any]:
+        """What the numbers depend on (feature network, resize filter, sample counts): stored with each result."""
+
+
+class FeatureNetwork(Protocol):
+    """What FID, KID and their kin compare images by."""
+
+    input_shape: tuple[int, int, int]
+
+    def describe(self) -> str:
+        """The weights and layer, for reports."""
+
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Float32 images of ``input_shape`` in [-1, 1] -> features ``(N, D)`` and logits ``(N, classes)`` or None."""
+
+
+class Sink(Protocol):
+    """Where the loop's records go. Every method is optional."""
+
+    def start(self, total_steps: int, first_step: int) -> None: ...
+    def progress(self, step: int) -> None: ...
+    def scalars(self, step: int, values: dict[str, float]) -> None: ...
+    def images(self, step: int, name: str, image: np.ndarray) -> None: ...
+    def table(self, step: int, name: str, columns: list[str], rows: list[list]) -> None: ...
+    def text(self, step: int, name: str, text: str) -> None: ...
+    def checkpoint(self, step: int, path: Any) -> None: ...
+    def rewind(self, step: int) -> None: ...
+    def close(self) -> None: ...
+
+
+SINK_METHODS = ("start", "progress", "scalars", "images", "table", "text", "checkpoint", "rewind", "close")
+
+# kind -> its protocol, and what a factory must return, in words
+PROTOCOLS: dict[str, tuple[type, str]] = {
+    "generator": (Generator, "a keras.Model from noise (batch, latent_dim) to images"),
+    "discriminator": (Discriminator, "a keras.Model from images to logits (batch, 1)"),
+    "dataset": (Dataset, "an object with spec, __len__ and read(indices)"),
+    "loss": (Loss, "an object with discriminator_loss(real_logits, fake_logits) and generator_loss(fake_logits)"),
+    "penalty": (Penalty, "an object with points, every and from_gradients(gradients)"),
+    "metric": (Metric, "an object with evaluate(context) -> dict[str, float]"),
+    "features": (FeatureNetwork, "an object with input_shape, describe() and __call__(images) -> (features, logits)"),
+    "sink": (Sink, "an object with any of the sink methods"),
 }
+
+# Optional members, with what the core assumes when a component leaves one out.
+OPTIONAL: dict[str, dict[str, Any]] = {
+    "dataset": {"prepare": None, "listed": None, "render": None},
+    "loss": {"supports_targets": False, "accepts_penalty": True, "penalty": None, "constrain_discriminator": None},
+    "metric": {"check": None, "describe": None},
+    "sink": dict.fromkeys(SINK_METHODS),
+}
+
+
+def members(protocol: type) -> list[str]:
+    """The names a protocol declares: attributes and methods (``__len__`` and ``__call__`` included)."""
+    names = list(protocol.__dict__.get("__annotations__", {}))
+    for name, value in protocol.__dict__.items():
+        if callable(value) and (not name.startswith("_") or name in ("__len__", "__call__")):
+            names.append(name)
+    return names
+
+
+def required(kind: str) -> list[str]:
+    protocol, _ = PROTOCOLS[kind]
+    return [name for name in members(protocol) if name not in OPTIONAL.get(kind, {})]
+
+
+def supports(kind: str, component: Any) -> dict[str, Any]:
+    """Each optional member of ``kind``: the component's own, or the default the core assumes."""
+    return {name: getattr(component, name, default) for name, default in OPTIONAL.get(kind, {}).items()}
 
 
 def describe(value: Any) -> str:
@@ -44,28 +185,24 @@ def check_returned(kind: str, who: str, value: Any) -> Any:
 
     ``who`` names the component and its plugin, e.g. ``"generator 'tiny' of plugin 'shapes' (ganforge-shapes)"``.
     """
-    if kind not in REQUIRED:
+    if kind not in PROTOCOLS:
         return value
-    expected, attributes = REQUIRED[kind]
+    _, expected = PROTOCOLS[kind]
     if kind in ("generator", "discriminator"):
         import keras
 
         if not isinstance(value, keras.Model):
             raise PluginError(f"{who} returned {describe(value)}; a {kind} factory must return {expected}")
         return value
-    missing = [name for name in attributes if not hasattr(value, name)]
+    missing = [name for name in required(kind) if not hasattr(value, name)]
     if missing:
         raise PluginError(
-            f"{who} returned {describe(value)}, which has no {', '.join(missing)}; "
-            f"a {kind} factory must return {expected}"
+            f"{who} returned {describe(value)}, which has no {', '.join(missing)}; a {kind} factory must return {expected}"
         )
-    if kind == "dataset":
-        from ganforge.data import DataSpec
-
-        if not isinstance(value.spec, DataSpec):
-            raise PluginError(
-                f"{who} returned a dataset whose spec is {describe(value.spec)}; it must be a ganforge.data.DataSpec"
-            )
+    if kind == "dataset" and not isinstance(value.spec, DataSpec):
+        raise PluginError(
+            f"{who} returned a dataset whose spec is {describe(value.spec)}; it must be a ganforge.data.DataSpec"
+        )
     if kind == "penalty" and value.points not in ("real", "interpolated"):
         raise PluginError(
             f"{who} returned a penalty with points = {value.points!r}; it must be 'real' or 'interpolated'"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import pydantic
 from ganforge import __version__
 from ganforge.errors import PluginError
 from ganforge.plugin import hookspecs
+from ganforge.plugin.params import NoParams, from_signature
 
 ENTRY_POINT_GROUP = "ganforge"
 
@@ -41,18 +41,6 @@ HOOKS = {
     "command": "register_commands",
 }
 KINDS = tuple(HOOKS)
-
-# Arguments ganforge itself passes to a factory of each kind; everything
-# else in a factory's signature is a recipe parameter.
-CONTRACT_ARGS = {
-    "generator": ("spec", "latent_dim"),
-    "discriminator": ("spec",),
-    "sink": ("run_dir",),
-}
-
-
-class _NoParams(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
@@ -116,22 +104,6 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and not typing.get_args(annotation):
         return annotation.__name__
     return str(annotation).replace("typing.", "")
-
-
-def params_from_signature(kind: str, name: str, factory: Callable[..., Any]) -> type[pydantic.BaseModel]:
-    """A pydantic model of a factory's keyword parameters, read from its typed signature."""
-    skip = set(CONTRACT_ARGS.get(kind, ()))
-    fields: dict[str, Any] = {}
-    hints = typing.get_type_hints(
-        factory, include_extras=True
-    )  # keeps Annotated[..., Field(...)]: bounds, descriptions
-    for parameter in inspect.signature(factory).parameters.values():
-        if parameter.name in skip or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        annotation = hints.get(parameter.name, Any)
-        default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (annotation, default)
-    return pydantic.create_model(f"{name}_params", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
 
 
 class Registry:
@@ -216,7 +188,7 @@ class Registry:
                 # A lazy "module:attr" factory cannot be inspected without
                 # importing it, so without a params model it takes none.
                 usable = callable(factory) and kind != "command"
-                params = params_from_signature(kind, name, factory) if usable else _NoParams
+                params = from_signature(kind, name, factory) if usable else NoParams
             component = Component(kind, name, plugin.name, factory, params, help)
             plugin.components.append(component)
             self._by_kind[kind].setdefault(name, []).append(component)

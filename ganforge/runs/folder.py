@@ -1,7 +1,8 @@
-"""Run folders: ``<output_dir>/<name>-<YYYYmmdd-HHMMSS>/``.
+"""Run folders: ``<output_dir>/<name>-<YYYYmmdd-HHMMSS>/``, and the one home of the names inside.
 
 Inside: ``recipe.toml`` (the resolved recipe), ``metrics.jsonl``,
-``samples/step_00000800.png`` and ``checkpoints/step_00000800.npz``.
+``evaluations.jsonl``, ``samples/step_00000800.png``,
+``checkpoints/step_00000800.npz`` and, once written, ``report.html``.
 """
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from ganforge.runs.checkpoint import list_checkpoints
 RECIPE_FILE = "recipe.toml"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
-METRICS = "metrics.jsonl"
+METRICS = "metrics.jsonl"  # one record per logged step
+EVALUATIONS = "evaluations.jsonl"  # each evaluation, with what it depended on
+REPORT = "report.html"  # `ganforge report`'s page
 LOCK = ".lock"  # held by the process training in the folder; its text says which one
 
 

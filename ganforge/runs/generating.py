@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from ganforge.errors import DataError
+from ganforge.plugin.contract import supports
+from ganforge import streams
 from ganforge.data.pixels import make_grid, save_png, to_uint8
 
-NOISE_STREAM = 2**31 - 4  # apart from training's and evaluation's noise
 
 
 def _fresh(path: Path) -> Path:
@@ -28,7 +29,7 @@ def _fresh(path: Path) -> Path:
 
 def noise(seed: int, count: int, latent_dim: int) -> np.ndarray:
     """The same seed gives the same noise, whatever the count: row i is always the same vector."""
-    return np.random.default_rng([seed, NOISE_STREAM]).standard_normal((count, latent_dim)).astype(np.float32)
+    return streams.generator(seed, streams.SAMPLE_COMMAND).standard_normal((count, latent_dim)).astype(np.float32)
 
 
 def _pictures(trained, outputs: np.ndarray) -> np.ndarray:
@@ -44,8 +45,9 @@ def sample(trained, out: Path, count: int, seed: int, separate: bool) -> list[Pa
     """One grid PNG at ``out``, or ``count`` PNGs in the new folder ``out``."""
     _fresh(out)
     outputs = trained.generate(noise(seed, count, trained.latent_dim))
-    if not trained.dataset.spec.is_image and hasattr(trained.dataset, "render") and not separate:
-        save_png(trained.dataset.render(outputs), out)  # 2-D points over the true modes
+    render = supports("dataset", trained.dataset)["render"]
+    if not trained.dataset.spec.is_image and render is not None and not separate:
+        save_png(render(outputs), out)  # 2-D points over the true modes
         return [out]
     images = _pictures(trained, outputs)
     if not separate:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from ganforge.errors import DataError
 from ganforge.runs import folder as run_folder
-from ganforge.training.monitor import EVALUATIONS
 
 MAX_GRIDS = 12  # sample grids shown over time, evenly spaced, always with the last
 STYLE = """
@@ -121,7 +120,7 @@ def build(run: Path) -> str:
         raise DataError(f"{run}: not a run folder (it has no {run_folder.RECIPE_FILE})")
     recipe_text = (run / run_folder.RECIPE_FILE).read_text(encoding="utf-8")
     records = read_jsonl(run / run_folder.METRICS)
-    evaluations = read_jsonl(run / EVALUATIONS)
+    evaluations = read_jsonl(run / run_folder.EVALUATIONS)
     grids, others = _grids(run / run_folder.SAMPLES)
     last = records[-1] if records else {}
     parts = [
@@ -161,7 +160,7 @@ def build(run: Path) -> str:
 def write(run: Path, out: Path | None = None) -> Path:
     """Write the page (atomically) to ``out``, default ``RUN/report.html``, replacing an older report."""
     page = build(run)
-    out = out or run / "report.html"
+    out = out or run / run_folder.REPORT
     partial = out.with_name(f".{out.name}.partial")
     partial.write_text(page, encoding="utf-8")
     os.replace(partial, out)

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 
-
-def keep_records(path: Path, keep: Callable[[dict], bool]) -> None:
-    """Rewrite a JSON-lines file with only the records ``keep`` accepts.
-
-    A resumed run repeats the steps after its checkpoint; the records an
-    interrupted run wrote for them would otherwise appear twice.
-    """
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if keep(json.loads(line)):
-                kept.append(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by the interruption
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    os.replace(temporary, path)
+from ganforge.runs.folder import METRICS
+from ganforge.runs.records import keep_records
 
 
 class JsonlSink:
-    FILE = "metrics.jsonl"
-
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / self.FILE
+        self.path = Path(run_dir) / METRICS
         self._file = None
 
     def start(self, total_steps: int, first_step: int) -> None:

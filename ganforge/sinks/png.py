@@ -3,11 +3,12 @@
 from pathlib import Path
 
 from ganforge.data.pixels import save_png
+from ganforge.runs.folder import SAMPLES
 
 
 class PngSink:
     def __init__(self, run_dir: Path):
-        self.folder = Path(run_dir) / "samples"
+        self.folder = Path(run_dir) / SAMPLES
 
     def start(self, total_steps: int, first_step: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

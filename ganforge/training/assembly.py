@@ -1,5 +1,6 @@
-"""Turning a validated recipe into a dataset, two models and a loss, and
-proving their shapes meet before any training starts."""
+"""Assembling a run from its recipe, in one place: the dataset, the two models, the loss and its
+penalties, the metrics, the optimizers and the step — with their shapes proven to meet before
+any training starts."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from ganforge.backend import out_of_memory, tensorflow
+from ganforge.backend import tensorflow
 from ganforge.data import BatchSampler
-from ganforge.errors import DataError, RecipeError
-from ganforge.plugin.contract import check_returned
+from ganforge.errors import RecipeError
+from ganforge.evaluation.measure import NamedMetric
+from ganforge.plugin.build import build
+from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
+from ganforge.training.step import AdversarialStep, LossTerms, Players, StepSettings
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.
@@ -21,157 +25,166 @@ PROBE_BATCH = 2
 
 
 @dataclass
-class Parts:
-    dataset: Any
-    generator: Any
-    discriminator: Any
-    loss: Any
-    penalties: list = field(default_factory=list)
-    ema_generator: Any = None
-    metrics: list = field(default_factory=list)  # (name, metric)
+class Parts(Players):
+    """The components a recipe names, built and checked; what one step trains is the ``Players`` part."""
+
+    dataset: Any = None
+    metrics: list[NamedMetric] = field(default_factory=list)
 
 
-def _factory_error(recipe: Recipe, section: str, name: str, error: Exception) -> RecipeError:
-    return RecipeError(
-        f"{section} {name!r}: {error}", file=recipe.origins.get(f"{section}.name", str(recipe.path)), key=section
+@dataclass
+class Training:
+    """Everything a run trains with."""
+
+    parts: Parts
+    generator_optimizer: Any
+    discriminator_optimizer: Any
+    lr_scale: Any  # one multiplier for both rates: a rollback lowers it, checkpoints remember it
+    step: AdversarialStep
+
+    @property
+    def state(self) -> dict[str, list]:
+        """Every variable a checkpoint holds, by group."""
+        groups = {
+            "generator": self.parts.generator.weights,
+            "discriminator": self.parts.discriminator.weights,
+            "generator_optimizer": self.generator_optimizer.variables,
+            "discriminator_optimizer": self.discriminator_optimizer.variables,
+        }
+        if self.parts.ema_generator is not None:
+            groups["ema_generator"] = self.parts.ema_generator.weights
+        return groups
+
+
+def assemble(recipe: Recipe, registry: Registry | None = None) -> Training:
+    """The parts, two Adam optimizers over the run's length, and the compiled step."""
+    import keras
+
+    parts = build_parts(recipe, registry)
+    config = recipe.model.train
+    lr_scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
+    generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale)
+    discriminator_optimizer = make_optimizer(
+        recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale
     )
-
-
-def _call(recipe: Recipe, registry: Registry, section: str, kind: str, *args: Any, values: dict | None = None) -> Any:
-    params = dict(values if values is not None else recipe.data[section])
-    name = params.pop("name")
-    component = registry.get(kind, name)
-    factory = component.load_factory()
-    try:
-        made = factory(*args, **params)
-    except (ValueError, DataError) as error:  # the contract: "these parameters or files cannot work"
-        raise _factory_error(recipe, section, name, error) from None
-    except Exception as error:
-        if (memory := out_of_memory(error)) is None:
-            raise
-        raise _factory_error(
-            recipe, section, name, f"does not fit in memory with these parameters ({memory})"
-        ) from None
-    return check_returned(kind, registry.who(component), made)
+    step = AdversarialStep(parts, generator_optimizer, discriminator_optimizer, StepSettings.from_recipe(recipe))
+    return Training(parts, generator_optimizer, discriminator_optimizer, lr_scale, step)
 
 
 def build_dataset(recipe: Recipe, registry: Registry | None = None):
     """The dataset alone: no TensorFlow needed (``ganforge data prepare`` uses it)."""
-    return _call(recipe, registry or get_registry(), "dataset", "dataset")
-
-
-def batch_sampler(recipe: Recipe, dataset) -> BatchSampler:
-    """Prepare the dataset if it has a cache to build, then batch it."""
-    if hasattr(dataset, "prepare"):
-        dataset.prepare()
-    batch_size = recipe.model.train.batch_size
-    if len(dataset) < batch_size:
-        raise RecipeError(
-            f"the dataset holds {len(dataset)} images, fewer than one batch of {batch_size}",
-            file=recipe.origins.get("train.batch_size", str(recipe.path)),
-            key="train.batch_size",
-        )
-    return BatchSampler(dataset, batch_size, recipe.model.seed)
+    return build(registry or get_registry(), "dataset", recipe.data["dataset"], where=recipe.location("dataset"))
 
 
 def build_generator(recipe: Recipe, spec, registry: Registry | None = None):
     """One generator as the recipe describes it, for data of ``spec`` (no discriminator, no metrics)."""
     tensorflow()
-    return _call(recipe, registry or get_registry(), "generator", "generator", spec, recipe.model.train.latent_dim)
+    latent_dim = recipe.model.train.latent_dim
+    return build(
+        registry or get_registry(),
+        "generator",
+        recipe.data["generator"],
+        spec,
+        latent_dim,
+        where=recipe.location("generator"),
+    )
 
 
 def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     registry = registry or get_registry()
     tensorflow()
-    train = recipe.model.train
     dataset = build_dataset(recipe, registry)
     spec = dataset.spec
-    generator = _call(recipe, registry, "generator", "generator", spec, train.latent_dim)
-    discriminator = _call(recipe, registry, "discriminator", "discriminator", spec)
-    loss = _call(recipe, registry, "loss", "loss")
+    generator = build_generator(recipe, spec, registry)
+    discriminator = build(
+        registry, "discriminator", recipe.data["discriminator"], spec, where=recipe.location("discriminator")
+    )
+    loss = LossTerms(build(registry, "loss", recipe.data["loss"], where=recipe.location("loss")))
     check_shapes(recipe, spec, generator, discriminator, registry)
     penalties = _penalties(recipe, registry, loss)
     _check_label_options(recipe, loss)
     ema_generator = None
-    if train.ema_decay > 0:
+    if recipe.model.train.ema_decay > 0:
         # a second instance from the same factory: works for any generator, functional or subclassed
-        ema_generator = _call(recipe, registry, "generator", "generator", spec, train.latent_dim)
+        ema_generator = build_generator(recipe, spec, registry)
         ema_generator.set_weights(generator.get_weights())
-    metrics = []
-    for index, values in enumerate(recipe.data["eval"]["metrics"]):
-        section = f"eval.metrics[{index}]"
-        metric = _call(recipe, registry, section, "metric", values=values)
-        try:
-            if hasattr(metric, "check"):  # a metric that cannot measure this dataset says so before training
-                metric.check(spec, dataset)
-        except ValueError as error:
-            raise RecipeError(f"metric {values['name']!r}: {error}", file=str(recipe.path), key=section) from None
-        metrics.append((values["name"], metric))
-    return Parts(dataset, generator, discriminator, loss, penalties, ema_generator, metrics)
+    metrics = [_metric(recipe, registry, index, dataset) for index in range(len(recipe.data["eval"]["metrics"]))]
+    return Parts(generator, discriminator, loss, penalties, ema_generator, dataset=dataset, metrics=metrics)
 
 
-def _penalties(recipe: Recipe, registry: Registry, loss) -> list:
-    penalties = [loss.penalty] if getattr(loss, "penalty", None) is not None else []
+def _metric(recipe: Recipe, registry: Registry, index: int, dataset) -> NamedMetric:
+    """A metric of ``[eval] metrics``, which says before training when it cannot measure this data."""
+    where = recipe.location(f"eval.metrics[{index}]")
+    table = recipe.data["eval"]["metrics"][index]
+    metric = NamedMetric(table["name"], build(registry, "metric", table, where=where))
+    try:
+        metric.check(dataset.spec, dataset)
+    except ValueError as error:
+        raise where.error(f"metric {metric.name!r}: {error}") from None
+    return metric
+
+
+def _penalties(recipe: Recipe, registry: Registry, loss: LossTerms) -> list:
+    penalties = [loss.own_penalty] if loss.own_penalty is not None else []
     if "penalty" in recipe.data:
-        loss_name, penalty_name = recipe.data["loss"]["name"], recipe.data["penalty"]["name"]
-        if not getattr(loss, "accepts_penalty", True):
+        if not loss.accepts_penalty:
+            loss_name, penalty_name = recipe.data["loss"]["name"], recipe.data["penalty"]["name"]
             reason = "has a gradient penalty of its own" if penalties else "keeps D Lipschitz its own way"
-            raise RecipeError(
+            raise recipe.location("penalty").error(
                 f"loss {loss_name!r} {reason}: it cannot take penalty {penalty_name!r} (remove [penalty] or change the loss)",
-                file=recipe.origins.get("penalty.name", str(recipe.path)),
-                key="penalty.name",
+                "name",
             )
-        penalties.append(_call(recipe, registry, "penalty", "penalty"))
+        penalties.append(build(registry, "penalty", recipe.data["penalty"], where=recipe.location("penalty")))
     return penalties
 
 
-def _check_label_options(recipe: Recipe, loss) -> None:
+def _check_label_options(recipe: Recipe, loss: LossTerms) -> None:
     train = recipe.model.train
     for key in ("label_smoothing", "label_noise"):
-        if getattr(train, key) and not getattr(loss, "supports_targets", False):
-            raise RecipeError(
+        if getattr(train, key) and not loss.takes_targets:
+            raise recipe.location("train").error(
                 f"loss {recipe.data['loss']['name']!r} has no labels to smooth or flip (it is not a classification loss)",
-                file=recipe.origins.get(f"train.{key}", str(recipe.path)),
-                key=f"train.{key}",
+                key,
             )
+
+
+def batch_sampler(recipe: Recipe, dataset) -> BatchSampler:
+    """Prepare the dataset if it has a cache to build, then batch it."""
+    if (prepare := supports("dataset", dataset)["prepare"]) is not None:
+        prepare()
+    batch_size = recipe.model.train.batch_size
+    if len(dataset) < batch_size:
+        raise recipe.location("train").error(
+            f"the dataset holds {len(dataset)} images, fewer than one batch of {batch_size}", "batch_size"
+        )
+    return BatchSampler(dataset, batch_size, recipe.model.seed)
 
 
 def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Registry) -> None:
     """Generator output = discriminator input = dataset images, and one logit per image."""
     latent_dim = recipe.model.train.latent_dim
-    file = str(recipe.path)
     made_by = {
         kind: registry.who(registry.get(kind, recipe.data[kind]["name"])) for kind in ("generator", "discriminator")
     }
+
+    def wrong(kind: str, message: str) -> RecipeError:
+        return RecipeError(f"{made_by[kind]} {message}", file=str(recipe.path), key=kind)
+
     try:
         fake = generator(np.zeros((PROBE_BATCH, latent_dim), np.float32), training=False)
     except Exception as error:
-        raise RecipeError(
-            f"{made_by['generator']} cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}",
-            file=file,
-            key="generator",
-        ) from None
+        raise wrong("generator", f"cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}") from None
     fake_shape = tuple(fake.shape[1:])
     if fake_shape != spec.shape:
-        raise RecipeError(
-            f"{made_by['generator']} makes images of shape {fake_shape}, but the dataset's images are {spec.shape}",
-            file=file,
-            key="generator",
-        )
+        raise wrong("generator", f"makes images of shape {fake_shape}, but the dataset's images are {spec.shape}")
     try:
         logits = discriminator(np.zeros((PROBE_BATCH, *spec.shape), np.float32), training=False)
     except Exception as error:
-        raise RecipeError(
-            f"{made_by['discriminator']} cannot take images of shape {spec.shape}: {error}",
-            file=file,
-            key="discriminator",
-        ) from None
+        raise wrong("discriminator", f"cannot take images of shape {spec.shape}: {error}") from None
     if tuple(logits.shape) not in ((PROBE_BATCH, 1), (PROBE_BATCH,)):
-        raise RecipeError(
-            f"{made_by['discriminator']} must return one logit per image, shape ({PROBE_BATCH}, 1); "
-            f"it returned {tuple(logits.shape)}",
-            file=file,
-            key="discriminator",
+        raise wrong(
+            "discriminator",
+            f"must return one logit per image, shape ({PROBE_BATCH}, 1); it returned {tuple(logits.shape)}",
         )
 
 

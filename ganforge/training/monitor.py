@@ -1,4 +1,4 @@
-"""What the loop shows and measures of the generator: sample pictures and metrics.
+"""What the loop shows and measures of the generator: sample pictures, metrics, the best checkpoint.
 
 Both use the EMA generator when the recipe keeps one. Evaluation noise has
 its own random stream per step, apart from training noise and data order,
@@ -8,39 +8,29 @@ so evaluating never changes what training draws.
 from __future__ import annotations
 
 import json
+import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ganforge import streams
 from ganforge.data.pixels import make_grid, to_uint8
+from ganforge.evaluation.measure import EvalContext, NamedMetric, append_evaluation
+from ganforge.plugin.contract import supports
+from ganforge.runs import checkpoint
+from ganforge.training.sinks import SinkSet
 
-FIXED_NOISE_STREAM = 2**31 - 1
-EVAL_NOISE_STREAM = 2**31 - 2
 EVAL_BATCH = 500
-EVALUATIONS = "evaluations.jsonl"  # in the run folder: each result with what it depended on
 
 
-@dataclass
-class EvalContext:
-    """What a metric's ``evaluate(context)`` gets (see hookspecs.register_metrics)."""
-
-    step: int
-    spec: object
-    dataset: object
-    generate: Callable[[int], np.ndarray]
-    save_image: Callable[[str, np.ndarray], None]
-
-
-class Evaluation:
+class Monitor:
     def __init__(
         self,
         generator,
         dataset,
-        metrics,
-        sinks,
+        metrics: list[NamedMetric],
+        sinks: SinkSet,
         *,
         seed: int,
         latent_dim: int,
@@ -54,13 +44,13 @@ class Evaluation:
         self.sinks = sinks
         self.seed = seed
         self.latent_dim = latent_dim
+        self._render = None if dataset.spec.is_image else supports("dataset", dataset)["render"]
         # the same noise at every sample step, so pictures compare over time
-        self.fixed_noise = (
-            np.random.default_rng([seed, FIXED_NOISE_STREAM]).standard_normal((samples, latent_dim)).astype(np.float32)
-        )
+        rng = streams.generator(seed, streams.FIXED_SAMPLES)
+        self.fixed_noise = rng.standard_normal((samples, latent_dim)).astype(np.float32)
 
     def generate(self, count: int, step: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, EVAL_NOISE_STREAM, step])
+        rng = streams.generator(self.seed, streams.EVALUATION, step)
         batches = []
         for start in range(0, count, EVAL_BATCH):
             noise = rng.standard_normal((min(EVAL_BATCH, count - start), self.latent_dim)).astype(np.float32)
@@ -71,8 +61,8 @@ class Evaluation:
         samples = np.asarray(self.generator(self.fixed_noise, training=False))
         if self.dataset.spec.is_image:
             picture = make_grid(to_uint8(samples))
-        elif hasattr(self.dataset, "render"):  # e.g. 2-D points drawn over the true modes
-            picture = self.dataset.render(samples)
+        elif self._render is not None:  # e.g. 2-D points drawn over the true modes
+            picture = self._render(samples)
         else:
             return
         self.sinks.images(step, "samples", picture)
@@ -88,26 +78,56 @@ class Evaluation:
         )
         everything = {}
         rows = []
-        for name, metric in self.metrics:
+        for metric in self.metrics:
             started = time.perf_counter()
-            results = {key: float(value) for key, value in metric.evaluate(context).items()}
-            self.sinks.scalars(step, {f"eval/{name}/{key}": value for key, value in results.items()})
-            everything.update({f"{name}/{key}": value for key, value in results.items()})
-            described = metric.describe() if hasattr(metric, "describe") else {}
+            results = metric.evaluate(context)
+            self.sinks.scalars(step, {f"eval/{metric.name}/{key}": value for key, value in results.items()})
+            everything.update({f"{metric.name}/{key}": value for key, value in results.items()})
+            described = metric.describe()
             if self.run_dir is not None:
-                record = {
-                    "step": step,
-                    "metric": name,
-                    "results": results,
-                    **described,
-                    "seconds": round(time.perf_counter() - started, 3),
-                }
+                seconds = round(time.perf_counter() - started, 3)
+                record = {"step": step, "metric": metric.name, "results": results, **described, "seconds": seconds}
                 append_evaluation(self.run_dir, record)
-            rows += [[name, key, value, json.dumps(described)] for key, value in results.items()]
+            rows += [[metric.name, key, value, json.dumps(described)] for key, value in results.items()]
         self.sinks.table(step, "evaluation", ["metric", "result", "value", "measured with"], rows)
         return everything
 
 
-def append_evaluation(run_dir: Path, record: dict) -> None:
-    with open(run_dir / EVALUATIONS, "a", encoding="utf-8") as file:
-        file.write(json.dumps(record) + "\n")
+class BestKeeper:
+    """Tracks the best value of ``[eval] best``; on resume, starts from the one saved in best.npz."""
+
+    def __init__(self, key: str, mode: str, value: float | None):
+        self.key, self.mode, self.value = key, mode, value
+
+    @classmethod
+    def resume(cls, recipe, checkpoints: Path) -> BestKeeper:
+        key, mode = recipe.model.eval.best, recipe.model.eval.best_mode
+        saved = checkpoints / checkpoint.BEST
+        value = None
+        if key and saved.is_file():
+            previous = checkpoint.read_header(saved).get("best", {})
+            if previous.get("key") == key and previous.get("mode") == mode:
+                value = previous["value"]
+        return cls(key, mode, value)
+
+    def improved(self, results: dict[str, float]) -> bool:
+        if self.key and self.key not in results:
+            # the metric's value names are only known once it has run: say so once, then stop looking
+            metric = self.key.partition("/")[0]
+            reported = ", ".join(k for k in results if k.startswith(f"{metric}/"))
+            print(
+                f"ganforge: [eval] best = {self.key!r}, but the metric reported {reported or 'nothing'}; "
+                "no best checkpoint is kept",
+                file=sys.stderr,
+            )
+            self.key = ""
+        if not self.key or not np.isfinite(results[self.key]):
+            return False
+        new = results[self.key]
+        if self.value is not None and not (new < self.value if self.mode == "min" else new > self.value):
+            return False
+        self.value = new
+        return True
+
+    def record(self) -> dict:
+        return {"key": self.key, "mode": self.mode, "value": self.value}

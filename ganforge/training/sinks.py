@@ -1,7 +1,9 @@
 """Fanning the loop's records out to every sink.
 
 A dashboard that breaks must never lose a run: a sink that raises is
-reported once on stderr and dropped, and training goes on.
+reported once on stderr and dropped, and training goes on. Which of the
+(all optional) sink methods each sink has is looked up once, when it is
+built.
 """
 
 from __future__ import annotations
@@ -10,40 +12,42 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ganforge.plugin.build import build
+from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry
 
 
 class SinkSet:
-    def __init__(self, sinks: list[tuple[str, Any]]):
-        self._sinks = sinks
+    def __init__(self, sinks: list[tuple[str, dict[str, Any]]]):
+        self._sinks = sinks  # (name, {method: bound method or None})
 
     @classmethod
-    def open(cls, entries: list[str | dict], run_dir: Path, registry: Registry) -> SinkSet:
-        """Build each sink: a bare name, or a table of its name and parameters (as the recipe resolved it).
+    def open(cls, recipe, run_dir: Path, registry: Registry) -> SinkSet:
+        """Build each sink the recipe lists: a bare name, or a table of its name and parameters.
 
         A sink that cannot even be built is reported and left out, like one that fails later.
         """
         sinks = []
-        for entry in entries:
-            params = {"name": entry} if isinstance(entry, str) else dict(entry)
-            name = params.pop("name")
+        for position, entry in enumerate(recipe.data["sinks"]):
+            table = {"name": entry} if isinstance(entry, str) else dict(entry)
             try:
-                sinks.append((name, registry.get("sink", name).load_factory()(run_dir, **params)))
+                sink = build(registry, "sink", table, run_dir, where=recipe.location(f"sinks[{position}]"))
             except Exception as error:
                 print(
-                    f"ganforge: sink {name!r} could not start and is left out: {type(error).__name__}: {error}",
+                    f"ganforge: sink {table['name']!r} could not start and is left out: {type(error).__name__}: {error}",
                     file=sys.stderr,
                 )
+                continue
+            sinks.append((table["name"], supports("sink", sink)))
         return cls(sinks)
 
     def _each(self, method: str, *args: Any) -> None:
         for entry in list(self._sinks):
-            name, sink = entry
-            handler = getattr(sink, method, None)
-            if handler is None:
+            name, handlers = entry
+            if handlers[method] is None:
                 continue
             try:
-                handler(*args)
+                handlers[method](*args)
             except Exception as error:
                 print(
                     f"ganforge: sink {name!r} failed in {method}() and is switched off: {type(error).__name__}: {error}",

@@ -15,20 +15,79 @@ Each update differentiates with respect to one model's variables and applies
 that model's own optimizer — which is why no ``trainable = False`` switch is
 needed (and why the article's use of it is a trap in Keras 3).
 
-Noise comes from ``stateless_normal`` keyed by (seed, step, draw), so the
-noise of any step is known without replaying the steps before it: a resumed
-run draws exactly what the uninterrupted run drew.
+Noise comes from ``stateless_normal`` keyed by (seed, step, draw) (see
+:mod:`ganforge.streams`), so the noise of any step is known without replaying
+the steps before it: a resumed run draws exactly what the uninterrupted run
+drew.
 """
 
 from __future__ import annotations
 
-from ganforge.backend import tensorflow
+from dataclasses import dataclass, field
+from typing import Any
 
-# Separate random streams per draw, keyed with the step: noise, labels, penalty points.
-NOISE, LABELS, INTERPOLATION = 0, 1, 2
-# Keys are spaced by 4, one spare: changing this changes every draw, and with
-# it every measured figure tied to a seed.
-STREAMS = 4
+from ganforge import streams
+from ganforge.backend import tensorflow
+from ganforge.plugin.contract import supports
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """The numbers a step needs, read from the recipe's ``[train]`` table and seed."""
+
+    batch_size: int
+    latent_dim: int
+    seed: int = 0
+    d_steps: int = 1
+    label_smoothing: float = 0.0
+    label_noise: float = 0.0
+    ema_decay: float = 0.0
+    jit_compile: bool = False
+
+    @classmethod
+    def from_recipe(cls, recipe) -> StepSettings:
+        train = recipe.model.train
+        return cls(
+            batch_size=train.batch_size,
+            latent_dim=train.latent_dim,
+            seed=recipe.model.seed,
+            d_steps=train.d_steps,
+            label_smoothing=train.label_smoothing,
+            label_noise=train.label_noise,
+            ema_decay=train.ema_decay,
+            jit_compile=train.jit_compile,
+        )
+
+
+class LossTerms:
+    """A loss plugin, always called the same way: its optional members are looked up once, here."""
+
+    def __init__(self, loss):
+        found = supports("loss", loss)
+        self.loss = loss
+        self.takes_targets = bool(found["supports_targets"])
+        self.accepts_penalty = bool(found["accepts_penalty"])
+        self.own_penalty = found["penalty"]
+        self.constrain_discriminator = found["constrain_discriminator"] or (lambda discriminator: None)
+
+    def discriminator(self, real_logits, fake_logits, real_targets, fake_targets):
+        if self.takes_targets:
+            return self.loss.discriminator_loss(real_logits, fake_logits, real_targets, fake_targets)
+        return self.loss.discriminator_loss(real_logits, fake_logits)
+
+    def generator(self, fake_logits):
+        return self.loss.generator_loss(fake_logits)
+
+
+@dataclass
+class Players:
+    """What one step trains, and how it scores them."""
+
+    generator: Any
+    discriminator: Any
+    loss: LossTerms
+    penalties: list = field(default_factory=list)
+    ema_generator: Any = None  # the weights' moving average, when the recipe keeps one
 
 
 def penalty_value(penalty, discriminator, real, fake, alpha=None):
@@ -39,53 +98,37 @@ def penalty_value(penalty, discriminator, real, fake, alpha=None):
     """
     tf = tensorflow()
     real = tf.convert_to_tensor(real, tf.float32)
-    points = real if penalty.points == "real" else alpha * real + (1.0 - alpha) * tf.convert_to_tensor(fake, tf.float32)
+    if penalty.points == "real":
+        points = real
+    else:
+        points = alpha * real + (1.0 - alpha) * tf.convert_to_tensor(fake, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(points)
         outputs = discriminator(points, training=True)
     return tf.cast(penalty.from_gradients(tape.gradient(outputs, points)), tf.float32)
 
 
+def update_ema(average_model, model, decay: float) -> None:
+    """``average = decay * average + (1 - decay) * current`` for every float weight; counters are copied."""
+    for average, current in zip(average_model.weights, model.weights):
+        if "float" in str(average.dtype):
+            average.assign(decay * average + (1.0 - decay) * current)
+        else:  # counters and seeds are copied, not averaged
+            average.assign(current)
+
+
 class AdversarialStep:
-    def __init__(
-        self,
-        generator,
-        discriminator,
-        loss,
-        generator_optimizer,
-        discriminator_optimizer,
-        *,
-        batch_size: int,
-        latent_dim: int,
-        d_steps: int,
-        seed: int,
-        jit_compile: bool = False,
-        penalties=(),
-        label_smoothing: float = 0.0,
-        label_noise: float = 0.0,
-        ema_generator=None,
-        ema_decay: float = 0.0,
-    ):
+    def __init__(self, players: Players, generator_optimizer, discriminator_optimizer, settings: StepSettings):
         tf = tensorflow()
-        self.generator = generator
-        self.discriminator = discriminator
-        self.loss = loss
+        self.players = players
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
-        self.batch_size = batch_size
-        self.latent_dim = latent_dim
-        self.d_steps = d_steps
-        self.seed = seed
-        self.penalties = list(penalties)
-        self.label_smoothing = label_smoothing
-        self.label_noise = label_noise
-        self.ema_generator = ema_generator
-        self.ema_decay = ema_decay
+        self.settings = settings
         # Build the optimizers' slots now so checkpoints can be restored into
         # them before the first step runs.
-        generator_optimizer.build(generator.trainable_variables)
-        discriminator_optimizer.build(discriminator.trainable_variables)
-        self._compiled = tf.function(self._step, jit_compile=jit_compile, reduce_retracing=True)
+        generator_optimizer.build(players.generator.trainable_variables)
+        discriminator_optimizer.build(players.discriminator.trainable_variables)
+        self._compiled = tf.function(self._step, jit_compile=settings.jit_compile, reduce_retracing=True)
 
     def __call__(self, real_batches, step: int):
         """``real_batches``: (d_steps, batch, H, W, C), uint8 pixels or floats in [-1, 1].
@@ -94,80 +137,86 @@ class AdversarialStep:
         tf = tensorflow()
         return self._compiled(tf.convert_to_tensor(real_batches), tf.constant(step, tf.int64))
 
+    # -- random draws, keyed by (seed, step, draw) ---------------------------
     def _key(self, step, draw: int, stream: int):
         tf = tensorflow()
-        counter = (step * (self.d_steps + 1) + draw) * STREAMS + stream
-        return tf.stack([tf.constant(self.seed, tf.int64), counter])
+        counter = streams.step_counter(step, draw, stream, self.settings.d_steps)
+        return tf.stack([tf.constant(self.settings.seed, tf.int64), counter])
 
     def _noise(self, step, draw: int):
         tf = tensorflow()
-        return tf.random.stateless_normal((self.batch_size, self.latent_dim), seed=self._key(step, draw, NOISE))
+        shape = (self.settings.batch_size, self.settings.latent_dim)
+        return tf.random.stateless_normal(shape, seed=self._key(step, draw, streams.NOISE))
 
     def _targets(self, step, draw: int):
         """D's targets: 1 for real (1 - smoothing), 0 for fake, each flipped with probability label_noise."""
         tf = tensorflow()
-        real = tf.fill((self.batch_size, 1), 1.0 - self.label_smoothing)
-        fake = tf.zeros((self.batch_size, 1))
-        if self.label_noise:
+        settings = self.settings
+        real = tf.fill((settings.batch_size, 1), 1.0 - settings.label_smoothing)
+        fake = tf.zeros((settings.batch_size, 1))
+        if settings.label_noise:
+            shape = (2, settings.batch_size, 1)
             flips = (
-                tf.random.stateless_uniform((2, self.batch_size, 1), seed=self._key(step, draw, LABELS))
-                < self.label_noise
+                tf.random.stateless_uniform(shape, seed=self._key(step, draw, streams.LABELS)) < settings.label_noise
             )
             real, fake = tf.where(flips[0], 0.0, real), tf.where(flips[1], 1.0, fake)
         return real, fake
 
     def _penalty(self, penalty, real, fake, step, draw: int):
+        """One penalty's term for this discriminator update (0 when a lazy one is not due)."""
         tf = tensorflow()
 
         def value():
-            shape = (self.batch_size,) + (1,) * (len(real.shape) - 1)
-            alpha = tf.random.stateless_uniform(shape, seed=self._key(step, draw, INTERPOLATION))
-            return penalty_value(penalty, self.discriminator, real, fake, alpha) * float(penalty.every)
+            shape = (self.settings.batch_size,) + (1,) * (len(real.shape) - 1)
+            alpha = tf.random.stateless_uniform(shape, seed=self._key(step, draw, streams.INTERPOLATION))
+            return penalty_value(penalty, self.players.discriminator, real, fake, alpha) * float(penalty.every)
 
-        every = getattr(penalty, "every", 1)
-        if every <= 1:
+        if penalty.every <= 1:
             return value()
         # lazy: only every N-th discriminator update pays for the penalty
-        update = step * self.d_steps + draw
-        return tf.cond(update % every == 0, value, lambda: tf.constant(0.0))
+        update = step * self.settings.d_steps + draw
+        return tf.cond(update % penalty.every == 0, value, lambda: tf.constant(0.0))
 
+    # -- the step -------------------------------------------------------------
     def _step(self, real_batches, step):
-        tf = tensorflow()
-        generator, discriminator = self.generator, self.discriminator
-        if real_batches.dtype == tf.uint8:
-            # pixels are scaled here, on the device, so the host moves bytes, not floats
-            real_batches = tf.cast(real_batches, tf.float32) * (2.0 / 255.0) - 1.0
-        else:
-            real_batches = tf.cast(real_batches, tf.float32)
-        labelled = self.label_smoothing or self.label_noise
-        for draw in range(self.d_steps):
-            real = real_batches[draw]
-            fake = generator(self._noise(step, draw), training=True)
-            with tf.GradientTape() as tape:
-                real_logits = discriminator(real, training=True)
-                fake_logits = discriminator(fake, training=True)
-                if labelled:
-                    discriminator_loss = self.loss.discriminator_loss(
-                        real_logits, fake_logits, *self._targets(step, draw)
-                    )
-                else:
-                    discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits)
-                for penalty in self.penalties:
-                    discriminator_loss += self._penalty(penalty, real, fake, step, draw)
-            gradients = tape.gradient(discriminator_loss, discriminator.trainable_variables)
-            self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
-            if hasattr(self.loss, "constrain_discriminator"):
-                self.loss.constrain_discriminator(discriminator)
-
-        with tf.GradientTape() as tape:
-            fake = generator(self._noise(step, self.d_steps), training=True)
-            generator_loss = self.loss.generator_loss(discriminator(fake, training=True))
-        gradients = tape.gradient(generator_loss, generator.trainable_variables)
-        self.generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
-        if self.ema_generator is not None:
-            for average, current in zip(self.ema_generator.weights, generator.weights):
-                if "float" in str(average.dtype):
-                    average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * current)
-                else:  # counters and seeds are copied, not averaged
-                    average.assign(current)
+        real_batches = _to_unit_range(real_batches)
+        for draw in range(self.settings.d_steps):
+            discriminator_loss = self._update_discriminator(real_batches[draw], step, draw)
+        generator_loss = self._update_generator(step)
+        if self.players.ema_generator is not None:
+            update_ema(self.players.ema_generator, self.players.generator, self.settings.ema_decay)
         return discriminator_loss, generator_loss
+
+    def _update_discriminator(self, real, step, draw: int):
+        tf = tensorflow()
+        players = self.players
+        discriminator = players.discriminator
+        fake = players.generator(self._noise(step, draw), training=True)
+        with tf.GradientTape() as tape:
+            real_logits = discriminator(real, training=True)
+            fake_logits = discriminator(fake, training=True)
+            loss = players.loss.discriminator(real_logits, fake_logits, *self._targets(step, draw))
+            for penalty in players.penalties:
+                loss += self._penalty(penalty, real, fake, step, draw)
+        gradients = tape.gradient(loss, discriminator.trainable_variables)
+        self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
+        players.loss.constrain_discriminator(discriminator)
+        return loss
+
+    def _update_generator(self, step):
+        tf = tensorflow()
+        generator, discriminator = self.players.generator, self.players.discriminator
+        with tf.GradientTape() as tape:
+            fake = generator(self._noise(step, self.settings.d_steps), training=True)
+            loss = self.players.loss.generator(discriminator(fake, training=True))
+        gradients = tape.gradient(loss, generator.trainable_variables)
+        self.generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+        return loss
+
+
+def _to_unit_range(real_batches):
+    """uint8 pixels to [-1, 1] here, on the device, so the host moves bytes, not floats."""
+    tf = tensorflow()
+    if real_batches.dtype == tf.uint8:
+        return tf.cast(real_batches, tf.float32) * (2.0 / 255.0) - 1.0
+    return tf.cast(real_batches, tf.float32)

@@ -1,4 +1,10 @@
-"""The training loop: plain Python around the compiled step."""
+"""The training loop: plain Python around the compiled step.
+
+A :class:`Trainer` holds one run's state — the assembled parts, the step it
+is at, its last checkpoint, the losses since the last record — and its loop
+reads in the order a person thinks of a step: take a batch, train, check the
+numbers, record, save. Each of those is a method of its own below.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,11 @@ from ganforge.errors import CheckpointError, RecipeError, TrainingStopped
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
 from ganforge.runs import checkpoint
-from ganforge.runs import folder as run_folder
-from ganforge.sinks.jsonl import keep_records
-from ganforge.training.assembly import batch_sampler, build_parts, make_optimizer
-from ganforge.training.monitor import EVALUATIONS, Evaluation
+from ganforge.runs.folder import CHECKPOINTS, EVALUATIONS
+from ganforge.runs.records import keep_records
+from ganforge.training.assembly import assemble, batch_sampler
+from ganforge.training.monitor import BestKeeper, Monitor
 from ganforge.training.sinks import SinkSet
-from ganforge.training.step import AdversarialStep
 from ganforge.training.stopping import (
     NAMES,
     STORAGE_ERRNOS,
@@ -42,245 +47,240 @@ class RunResult:
 def train(
     recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, registry: Registry | None = None
 ) -> RunResult:
-    registry = registry or get_registry()
-    config = recipe.model.train
-    seed = recipe.model.seed
-    backend.configure(seed, config.deterministic)
-    from keras import Variable as keras_variable
+    """Train ``recipe`` in ``run_dir`` to ``train.steps``, from the start or from a checkpoint."""
+    return Trainer(recipe, run_dir, registry=registry).run(resume_from)
 
-    parts = build_parts(recipe, registry)
-    # one multiplier for both rates: a rollback after divergence lowers it, checkpoints remember it
-    lr_scale = keras_variable(1.0, dtype="float32", trainable=False, name="lr_scale")
-    generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale)
-    discriminator_optimizer = make_optimizer(
-        recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale
-    )
-    step_fn = AdversarialStep(
-        parts.generator,
-        parts.discriminator,
-        parts.loss,
-        generator_optimizer,
-        discriminator_optimizer,
-        batch_size=config.batch_size,
-        latent_dim=config.latent_dim,
-        d_steps=config.d_steps,
-        seed=seed,
-        jit_compile=config.jit_compile,
-        penalties=parts.penalties,
-        label_smoothing=config.label_smoothing,
-        label_noise=config.label_noise,
-        ema_generator=parts.ema_generator,
-        ema_decay=config.ema_decay,
-    )
-    state = {
-        "generator": parts.generator.weights,
-        "discriminator": parts.discriminator.weights,
-        "generator_optimizer": generator_optimizer.variables,
-        "discriminator_optimizer": discriminator_optimizer.variables,
-    }
-    if parts.ema_generator is not None:
-        state["ema_generator"] = parts.ema_generator.weights
 
-    def restore(path: Path) -> int:
-        header = checkpoint.restore(path, state)
-        if header.get("seed") != seed:
-            raise CheckpointError(f"{path}: saved with seed {header.get('seed')}, the recipe says {seed}")
-        lr_scale.assign(header.get("lr_scale", 1.0))
-        # evaluations made after the checkpoint will be made again
-        keep_records(
-            run_dir / EVALUATIONS, lambda r: r.get("source") == "ganforge eval" or r.get("step", 0) <= header["step"]
+@dataclass(frozen=True)
+class Due:
+    """What a finished step owes: a record, a sample grid, an evaluation, a checkpoint."""
+
+    log: bool
+    samples: bool
+    evaluation: bool
+    checkpoint: bool
+
+    @classmethod
+    def after(cls, done: int, config, evaluate_every: int, has_metrics: bool) -> Due:
+        finished = done == config.steps
+        return cls(
+            log=done % config.log_every == 0 or finished,
+            samples=done % config.sample_every == 0 or finished,
+            evaluation=has_metrics and (bool(evaluate_every and done % evaluate_every == 0) or finished),
+            checkpoint=done % config.checkpoint_every == 0 or finished,
         )
-        return header["step"]
 
-    first_step = 0 if resume_from is None else restore(resume_from)
-    sampler = batch_sampler(recipe, parts.dataset)
-    checkpoints = run_dir / run_folder.CHECKPOINTS
-    last_checkpoint = resume_from
-    checkpoint.remove_partial_files(checkpoints)
-    warn_if_disk_is_short(checkpoints, state, config.keep_checkpoints)
-    sinks = SinkSet.open(recipe.data["sinks"], run_dir, registry)
-    sinks.start(config.steps, first_step)
-    sinks.text(first_step, "recipe", recipe.to_toml())
 
-    # samples and evaluation use the averaged generator when there is one
-    evaluation = Evaluation(
-        parts.ema_generator or parts.generator,
-        parts.dataset,
-        parts.metrics,
-        sinks,
-        seed=seed,
-        latent_dim=config.latent_dim,
-        samples=config.samples,
-        run_dir=run_dir,
-    )
-    evaluate_every = recipe.model.eval.every
-    best = BestKeeper.resume(recipe, checkpoints)
+class LossWindow:
+    """The losses and time since the last record: checked for NaN, then averaged into one record."""
 
-    losses = []
-    window_start, window_step = time.perf_counter(), first_step
-    last_scalars: dict[str, float] = {}
-    rollbacks = 0
+    def __init__(self, step: int):
+        self.restart(step)
 
-    def header_extra() -> dict:
-        return {"seed": seed, "recipe": recipe.name, "lr_scale": float(lr_scale.numpy())}
+    def restart(self, step: int) -> None:
+        self.first_step, self.started, self.losses = step, time.perf_counter(), []
 
-    def save(done: int) -> Path:
-        path = checkpoint.save(checkpoints, done, state, header_extra(), keep=config.keep_checkpoints)
-        sinks.checkpoint(done, path)
-        return path
+    def add(self, losses) -> None:
+        self.losses.append(losses)  # tensors: reading them waits for the step, so only checks and records do
 
-    def window_scalars(done: int) -> dict[str, float]:
-        """Losses averaged over the steps since the last record, speed, and the learning rates."""
-        steps_per_s = (done - window_step) / (time.perf_counter() - window_start)
-        d_loss, g_loss = np.mean(np.asarray(losses, dtype=np.float64), axis=0)
+    def problem(self) -> str | None:
+        bad = first_bad_loss(self.losses)
+        if bad is None:
+            return None
+        index, which, value = bad
+        return f"step {self.first_step + index + 1}: the {which} loss is {value}"
+
+    def scalars(self, done: int, batch_size: int) -> dict[str, float]:
+        steps_per_s = (done - self.first_step) / (time.perf_counter() - self.started)
+        d_loss, g_loss = np.mean(np.asarray(self.losses, dtype=np.float64), axis=0)
         return {
             "loss/discriminator": float(d_loss),
             "loss/generator": float(g_loss),
             "speed/steps_per_s": steps_per_s,
-            "speed/images_per_s": steps_per_s * config.batch_size,
-            # the rate the next update will use (it moves when a schedule is set)
-            "lr/generator": float(generator_optimizer.learning_rate),
-            "lr/discriminator": float(discriminator_optimizer.learning_rate),
+            "speed/images_per_s": steps_per_s * batch_size,
         }
 
-    def train_step(real, step: int):
+
+class Trainer:
+    """One run: its parts, assembled from the recipe, and the loop that trains them."""
+
+    def __init__(self, recipe: Recipe, run_dir: Path, *, registry: Registry | None = None):
+        self.recipe = recipe
+        self.run_dir = run_dir
+        self.config = recipe.model.train
+        self.seed = recipe.model.seed
+        self.registry = registry or get_registry()
+        backend.configure(self.seed, self.config.deterministic)
+        self.training = assemble(recipe, self.registry)
+        self.parts = self.training.parts
+        self.state = self.training.state
+        self.checkpoints = run_dir / CHECKPOINTS
+        self.step = 0
+        self.last_checkpoint: Path | None = None
+        self.rollbacks = 0
+        self.last_scalars: dict[str, float] = {}
+
+    # -- the run ---------------------------------------------------------------
+    def run(self, resume_from: Path | None = None) -> RunResult:
+        if resume_from is not None:
+            self.step = self._restore(resume_from)
+            self.last_checkpoint = resume_from
+        self.sampler = batch_sampler(self.recipe, self.parts.dataset)
+        checkpoint.remove_partial_files(self.checkpoints)
+        warn_if_disk_is_short(self.checkpoints, self.state, self.config.keep_checkpoints)
+        self.sinks = SinkSet.open(self.recipe, self.run_dir, self.registry)
         try:
-            return step_fn(real, step)
+            self.sinks.start(self.config.steps, self.step)
+            self.sinks.text(self.step, "recipe", self.recipe.to_toml())
+            # samples and evaluation use the averaged generator when there is one
+            self.monitor = Monitor(
+                self.parts.ema_generator or self.parts.generator,
+                self.parts.dataset,
+                self.parts.metrics,
+                self.sinks,
+                seed=self.seed,
+                latent_dim=self.config.latent_dim,
+                samples=self.config.samples,
+                run_dir=self.run_dir,
+            )
+            self.best = BestKeeper.resume(self.recipe, self.checkpoints)
+            self.window = LossWindow(self.step)
+            with StopRequests() as stop:
+                self._loop(stop)
+        except OSError as error:
+            if error.errno not in STORAGE_ERRNOS:
+                raise
+            raise self._storage_stop(error) from None
+        finally:
+            self.sinks.close()
+        return RunResult(self.run_dir, self.config.steps, self.last_checkpoint, self.last_scalars)
+
+    def _loop(self, stop: StopRequests) -> None:
+        evaluate_every, has_metrics = self.recipe.model.eval.every, bool(self.parts.metrics)
+        while self.step < self.config.steps:
+            real = self._real_batches(self.step)
+            self.window.add(self._train_step(real))
+            self.step += 1
+            self.sinks.progress(self.step)
+            due = Due.after(self.step, self.config, evaluate_every, has_metrics)
+            if due.log or due.samples or due.evaluation or due.checkpoint or stop.received:
+                # nothing non-finite may reach a record, a sample or a checkpoint
+                if problem := self._problem(check_weights=due.checkpoint or due.evaluation or bool(stop.received)):
+                    self._roll_back_or_stop(problem)
+                    continue
+            if stop.received:
+                self._stop_for(stop.received)
+            self._record(due)
+            if due.checkpoint:
+                self._save()
+
+    # -- sample, step, check ---------------------------------------------------
+    def _real_batches(self, step: int) -> np.ndarray:
+        """One batch per discriminator update, numbered so a resumed run reads the same ones."""
+        d_steps = self.config.d_steps
+        return np.stack([self.sampler.batch(step * d_steps + draw) for draw in range(d_steps)])
+
+    def _train_step(self, real):
+        try:
+            return self.training.step(real, self.step)
         except Exception as error:
             if (memory := backend.out_of_memory(error)) is None:
                 raise
-            where = f"; {last_checkpoint} is the last checkpoint" if last_checkpoint else ""
+            where = f"; {self.last_checkpoint} is the last checkpoint" if self.last_checkpoint else ""
             raise RecipeError(
-                f"step {step + 1} does not fit in memory ({memory}): lower train.batch_size or the "
-                f"models' sizes{where}",
-                file=str(recipe.path),
+                f"step {self.step + 1} does not fit in memory ({memory}): lower train.batch_size or the models' sizes{where}",
+                file=str(self.recipe.path),
                 key="train.batch_size",
             ) from None
 
-    def divergence(done: int, check_weights: bool) -> str | None:
+    def _problem(self, check_weights: bool) -> str | None:
         """What stopped being a number since the last check, if anything."""
-        bad = first_bad_loss(losses)
-        if bad is not None:
-            index, which, value = bad
-            return f"step {window_step + index + 1}: the {which} loss is {value}"
-        if check_weights and (variable := first_bad_variable(state)):
-            return f"step {done}: {variable} holds NaN or infinite values"
+        if problem := self.window.problem():
+            return problem
+        if check_weights and (variable := first_bad_variable(self.state)):
+            return f"step {self.step}: {variable} holds NaN or infinite values"
         return None
 
-    def roll_back_or_stop(problem: str) -> int:
-        """Restore the last checkpoint with lower rates (returning its step), or stop with exit code 3."""
-        nonlocal rollbacks, window_start, window_step
-        if config.on_divergence != "rollback" or last_checkpoint is None or rollbacks >= config.max_rollbacks:
-            where = (
-                f"{last_checkpoint} is the last good checkpoint"
-                if last_checkpoint
-                else "no checkpoint was written before it"
-            )
-            tried = f" after {rollbacks} rollback(s)" if rollbacks else ""
+    def _roll_back_or_stop(self, problem: str) -> None:
+        """Restore the last checkpoint with lower rates, or stop with exit code 3."""
+        config = self.config
+        if config.on_divergence != "rollback" or self.last_checkpoint is None or self.rollbacks >= config.max_rollbacks:
+            if self.last_checkpoint:
+                where = f"{self.last_checkpoint} is the last good checkpoint"
+            else:
+                where = "no checkpoint was written before it"
+            tried = f" after {self.rollbacks} rollback(s)" if self.rollbacks else ""
             raise TrainingStopped(
                 f"{problem}; training stopped{tried}. {where}. Lower the learning rates, add a penalty or set "
-                f'train.on_divergence = "rollback", then resume: ganforge run {run_dir} --resume --set ...',
+                f'train.on_divergence = "rollback", then resume: ganforge run {self.run_dir} --resume --set ...',
                 exit_code=3,
             )
-        rollbacks += 1
-        step = restore(last_checkpoint)
+        self.rollbacks += 1
+        self.step = self._restore(self.last_checkpoint)
+        lr_scale = self.training.lr_scale
         lr_scale.assign(float(lr_scale.numpy()) * config.rollback_lr_factor)
-        sinks.rewind(step)
-        losses.clear()
-        window_start, window_step = time.perf_counter(), step
+        self.sinks.rewind(self.step)
+        self.window.restart(self.step)
         print(
-            f"ganforge: {problem}; rolled back to {last_checkpoint} (step {step}), learning rates now "
-            f"x{float(lr_scale.numpy()):g} (rollback {rollbacks} of {config.max_rollbacks})",
+            f"ganforge: {problem}; rolled back to {self.last_checkpoint} (step {self.step}), learning rates now "
+            f"x{float(lr_scale.numpy()):g} (rollback {self.rollbacks} of {config.max_rollbacks})",
             file=sys.stderr,
         )
-        return step
 
-    try:
-        with StopRequests() as stop:
-            step = first_step
-            while step < config.steps:
-                real = np.stack([sampler.batch(step * config.d_steps + draw) for draw in range(config.d_steps)])
-                losses.append(train_step(real, step))
-                step = done = step + 1
-                finished = done == config.steps
-                sinks.progress(done)
-                due_log = done % config.log_every == 0 or finished
-                due_checkpoint = done % config.checkpoint_every == 0 or finished or stop.received
-                due_eval = bool(parts.metrics) and ((evaluate_every and done % evaluate_every == 0) or finished)
-                if due_log or due_checkpoint or due_eval:
-                    # nothing non-finite may reach a record, a sample or a checkpoint
-                    if problem := divergence(done, check_weights=due_checkpoint or due_eval):
-                        step = roll_back_or_stop(problem)
-                        continue
-                if stop.received:
-                    last_checkpoint = save(done)
-                    raise TrainingStopped(
-                        f"{NAMES[stop.received]}: stopped after step {done}, checkpoint {last_checkpoint}. "
-                        f"Continue with: ganforge run {run_dir} --resume",
-                        exit_code=128 + stop.received,
-                    )
-                if due_log:
-                    last_scalars = window_scalars(done)
-                    sinks.scalars(done, last_scalars)
-                    losses.clear()
-                    window_start, window_step = time.perf_counter(), done
-                if done % config.sample_every == 0 or finished:
-                    evaluation.save_samples(done)
-                if due_eval:
-                    results = evaluation.run_metrics(done)
-                    if best.improved(results):
-                        checkpoint.save_best(checkpoints, done, state, {**header_extra(), "best": best.record()})
-                if done % config.checkpoint_every == 0 or finished:
-                    last_checkpoint = save(done)
-    except OSError as error:
-        if error.errno not in STORAGE_ERRNOS:
-            raise
-        kept = f"{last_checkpoint} is intact" if last_checkpoint else "no checkpoint had been written yet"
+    def _stop_for(self, signal_number: int) -> None:
+        self._save()
         raise TrainingStopped(
-            f"{error.filename or run_dir}: cannot write ({error.strerror}); training stopped at step {step}. "
-            f"{kept}. Free some space, then continue with: ganforge run {run_dir} --resume",
+            f"{NAMES[signal_number]}: stopped after step {self.step}, checkpoint {self.last_checkpoint}. "
+            f"Continue with: ganforge run {self.run_dir} --resume",
+            exit_code=128 + signal_number,
+        )
+
+    # -- record, save ----------------------------------------------------------
+    def _record(self, due: Due) -> None:
+        if due.log:
+            self.last_scalars = {**self.window.scalars(self.step, self.config.batch_size), **self._rates()}
+            self.sinks.scalars(self.step, self.last_scalars)
+            self.window.restart(self.step)
+        if due.samples:
+            self.monitor.save_samples(self.step)
+        if due.evaluation:
+            results = self.monitor.run_metrics(self.step)
+            if self.best.improved(results):
+                header = {**self._header(), "best": self.best.record()}
+                checkpoint.save_best(self.checkpoints, self.step, self.state, header)
+
+    def _rates(self) -> dict[str, float]:
+        """The rate each optimizer's next update will use (it moves when a schedule is set)."""
+        return {
+            "lr/generator": float(self.training.generator_optimizer.learning_rate),
+            "lr/discriminator": float(self.training.discriminator_optimizer.learning_rate),
+        }
+
+    def _header(self) -> dict:
+        return {"seed": self.seed, "recipe": self.recipe.name, "lr_scale": float(self.training.lr_scale.numpy())}
+
+    def _save(self) -> None:
+        keep = self.config.keep_checkpoints
+        self.last_checkpoint = checkpoint.save(self.checkpoints, self.step, self.state, self._header(), keep=keep)
+        self.sinks.checkpoint(self.step, self.last_checkpoint)
+
+    def _restore(self, path: Path) -> int:
+        """Load a checkpoint into every variable; returns its step."""
+        header = checkpoint.restore(path, self.state)
+        if header.get("seed") != self.seed:
+            raise CheckpointError(f"{path}: saved with seed {header.get('seed')}, the recipe says {self.seed}")
+        self.training.lr_scale.assign(header.get("lr_scale", 1.0))
+        # evaluations made after the checkpoint will be made again
+        keep_records(
+            self.run_dir / EVALUATIONS,
+            lambda record: record.get("source") == "ganforge eval" or record.get("step", 0) <= header["step"],
+        )
+        return header["step"]
+
+    def _storage_stop(self, error: OSError) -> TrainingStopped:
+        kept = f"{self.last_checkpoint} is intact" if self.last_checkpoint else "no checkpoint had been written yet"
+        return TrainingStopped(
+            f"{error.filename or self.run_dir}: cannot write ({error.strerror}); training stopped at step {self.step}. "
+            f"{kept}. Free some space, then continue with: ganforge run {self.run_dir} --resume",
             exit_code=STORAGE_EXIT_CODE,
-        ) from None
-    finally:
-        sinks.close()
-    return RunResult(run_dir, config.steps, last_checkpoint, last_scalars)
-
-
-class BestKeeper:
-    """Tracks the best value of ``[eval] best``; on resume, starts from the one saved in best.npz."""
-
-    def __init__(self, key: str, mode: str, value: float | None):
-        self.key, self.mode, self.value = key, mode, value
-
-    @classmethod
-    def resume(cls, recipe: Recipe, checkpoints: Path) -> BestKeeper:
-        key, mode = recipe.model.eval.best, recipe.model.eval.best_mode
-        saved = checkpoints / checkpoint.BEST
-        value = None
-        if key and saved.is_file():
-            previous = checkpoint.read_header(saved).get("best", {})
-            if previous.get("key") == key and previous.get("mode") == mode:
-                value = previous["value"]
-        return cls(key, mode, value)
-
-    def improved(self, results: dict[str, float]) -> bool:
-        if self.key and self.key not in results:
-            # the metric's value names are only known once it has run: say so once, then stop looking
-            metric = self.key.partition("/")[0]
-            reported = ", ".join(k for k in results if k.startswith(f"{metric}/"))
-            print(
-                f"ganforge: [eval] best = {self.key!r}, but the metric reported {reported or 'nothing'}; "
-                "no best checkpoint is kept",
-                file=sys.stderr,
-            )
-            self.key = ""
-        if not self.key or not np.isfinite(results[self.key]):
-            return False
-        new = results[self.key]
-        if self.value is not None and not (new < self.value if self.mode == "min" else new > self.value):
-            return False
-        self.value = new
-        return True
-
-    def record(self) -> dict:
-        return {"key": self.key, "mode": self.mode, "value": self.value}
+        )

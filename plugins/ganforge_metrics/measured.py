@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ganforge.data import size_without_preparing
-from ganforge.evaluation.features import Features, NetworkSlot, extract, to_unit_range
+from ganforge.data.pixels import to_unit_range
+from ganforge.evaluation.features import Features, NetworkSlot, extract
 
 REFERENCE_SEED = 0
 READ_CHUNK = 1000

@@ -20,7 +20,7 @@ INCEPTION_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/i
 def _existing_file(path: str, key: str, what: str) -> Path:
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ValueError(f"features.{key}: no such file {str(file)!r} ({what})")
+        raise ValueError(f"{key}: no such file {str(file)!r} ({what})")
     return file
 
 
@@ -40,7 +40,7 @@ class InceptionV3:
         path = weights or os.environ.get(INCEPTION_ENV, "")
         if not path:
             raise ValueError(
-                f"features.weights: inception_v3 needs Keras' ImageNet weights file {INCEPTION_FILE} (92 MB). "
+                f"weights: inception_v3 needs Keras' ImageNet weights file {INCEPTION_FILE} (92 MB). "
                 f"ganforge never downloads it for you: fetch {INCEPTION_URL} where there is internet, then give its path "
                 f'as features = {{ name = "inception_v3", weights = "PATH" }} or in ${INCEPTION_ENV}'
             )
@@ -52,7 +52,7 @@ class InceptionV3:
         try:
             full.load_weights(self.path)
         except Exception as error:  # h5py and Keras raise many kinds for a wrong or damaged file
-            raise ValueError(f"features.weights: {self.path} is not an Inception-v3 weights file: {error}") from None
+            raise ValueError(f"weights: {self.path} is not an Inception-v3 weights file: {error}") from None
         self.model = keras.Model(full.input, [full.get_layer("avg_pool").output, full.output])
 
     def describe(self) -> str:
@@ -77,26 +77,22 @@ class KerasFile:
         try:
             model = keras.saving.load_model(self.path, compile=False, safe_mode=True)
         except Exception as error:
-            raise ValueError(f"features.path: cannot load {self.path} as a Keras model: {error}") from None
+            raise ValueError(f"path: cannot load {self.path} as a Keras model: {error}") from None
         names = [one.name for one in model.layers]
         outputs = []
         for key, name in (("layer", layer), ("logits_layer", logits_layer)):
             if not name:
                 continue
             if name not in names:
-                raise ValueError(
-                    f"features.{key}: {self.path.name} has no layer {name!r}; its layers: {', '.join(names)}"
-                )
+                raise ValueError(f"{key}: {self.path.name} has no layer {name!r}; its layers: {', '.join(names)}")
             outputs.append(model.get_layer(name).output)
         self.layer, self.has_logits = layer, bool(logits_layer)
         if len(model.inputs) != 1:
-            raise ValueError(f"features.path: the model must take one input (images); it takes {len(model.inputs)}")
+            raise ValueError(f"path: the model must take one input (images); it takes {len(model.inputs)}")
         self.model = keras.Model(model.inputs[0], outputs)
         self.input_shape = tuple(model.inputs[0].shape[1:])
         if len(self.input_shape) != 3 or None in self.input_shape:
-            raise ValueError(
-                f"features.path: the model must take images of a fixed (H, W, C); it takes {self.input_shape}"
-            )
+            raise ValueError(f"path: the model must take images of a fixed (H, W, C); it takes {self.input_shape}")
 
     def describe(self) -> str:
         return f"{self.path.name} (layer {self.layer!r})"

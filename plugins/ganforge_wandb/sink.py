@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ganforge.recipe import tomllib
+from ganforge.runs.folder import RECIPE_FILE
 
 ID_FILE = "wandb-run.json"  # the W&B run id, so that --resume continues the same W&B run; no secrets
 
@@ -43,7 +44,7 @@ class WandbSink:
         saved = self._saved_id()
         if mode == "auto":
             mode = os.environ.get("WANDB_MODE") or ("online" if key_configured() else "offline")
-        with open(self.run_dir / "recipe.toml", "rb") as file:
+        with open(self.run_dir / RECIPE_FILE, "rb") as file:
             config = tomllib.load(file)
         arguments = dict(
             project=project,
@@ -101,7 +102,7 @@ class WandbSink:
     def text(self, step: int, name: str, text: str) -> None:
         if self.run is not None and name == "recipe":  # the config holds it as keys; the file is handier to rerun
             shutil.copyfile(
-                self.run_dir / "recipe.toml", Path(self.run.dir) / "recipe.toml"
+                self.run_dir / RECIPE_FILE, Path(self.run.dir) / RECIPE_FILE
             )  # files in run.dir are uploaded
 
     def checkpoint(self, step: int, path: Path) -> None:

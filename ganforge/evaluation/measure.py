@@ -1,0 +1,75 @@
+"""Running metrics: what a metric is given, what it returns, and where results are kept.
+
+Used in training (every ``[eval] every`` steps) and by ``ganforge eval``.
+Every result goes to the run folder's ``evaluations.jsonl`` with what it
+depended on (the metric's ``describe()``: feature network, resize filter,
+sample counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ganforge.errors import DataError
+from ganforge.plugin.contract import supports
+from ganforge.runs import records
+from ganforge.runs.folder import EVALUATIONS
+
+
+@dataclass
+class EvalContext:
+    """What a metric's ``evaluate(context)`` gets (see the Metric protocol)."""
+
+    step: int
+    spec: object
+    dataset: object
+    generate: Callable[[int], np.ndarray]
+    save_image: Callable[[str, np.ndarray], None]
+
+
+class NamedMetric:
+    """A metric under the name a recipe gives it, its optional members looked up once."""
+
+    def __init__(self, name: str, metric: Any):
+        found = supports("metric", metric)
+        self.name = name
+        self.metric = metric
+        self._check = found["check"]
+        self._describe = found["describe"]
+
+    def check(self, spec, dataset) -> None:
+        """Raises ValueError when the metric cannot measure this data."""
+        if self._check is not None:
+            self._check(spec, dataset)
+
+    def describe(self) -> dict[str, Any]:
+        return self._describe() if self._describe is not None else {}
+
+    def evaluate(self, context: EvalContext) -> dict[str, float]:
+        return {key: float(value) for key, value in self.metric.evaluate(context).items()}
+
+
+def measure(metrics: list[NamedMetric], generate, reference, step: int) -> list[tuple[str, dict, dict]]:
+    """(name, results, description) for each metric, outside training (``ganforge eval``).
+
+    Each metric first checks it can measure ``reference``; a metric's ValueError is a DataError naming it.
+    """
+    context = EvalContext(step, reference.spec, reference, generate, lambda name, image: None)
+    measured = []
+    for metric in metrics:
+        try:
+            metric.check(reference.spec, reference)
+            results = metric.evaluate(context)
+        except ValueError as error:
+            raise DataError(f"metric {metric.name!r}: {error}") from None
+        measured.append((metric.name, results, metric.describe()))
+    return measured
+
+
+def append_evaluation(run_dir: Path, record: dict) -> None:
+    records.append(run_dir / EVALUATIONS, record)

@@ -1,0 +1,81 @@
+"""A component's recipe parameters: read from its factory's signature, checked against a table.
+
+Every table a recipe holds (and the recipe itself) is validated by pydantic
+here, and every validation error becomes one RecipeError naming the file
+and the dotted key, with a spelling suggestion for unknown keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+
+from ganforge.errors import Location, RecipeError
+
+# Arguments ganforge itself passes to a factory of each kind; everything
+# else in a factory's signature is a recipe parameter.
+CONTRACT_ARGS = {
+    "generator": ("spec", "latent_dim"),
+    "discriminator": ("spec",),
+    "sink": ("run_dir",),
+}
+
+
+class NoParams(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+def from_signature(kind: str, name: str, factory: Callable[..., Any]) -> type[pydantic.BaseModel]:
+    """A pydantic model of a factory's keyword parameters, read from its typed signature."""
+    skip = set(CONTRACT_ARGS.get(kind, ()))
+    fields: dict[str, Any] = {}
+    hints = typing.get_type_hints(
+        factory, include_extras=True
+    )  # keeps Annotated[..., Field(...)]: bounds, descriptions
+    for parameter in inspect.signature(factory).parameters.values():
+        if parameter.name in skip or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        annotation = hints.get(parameter.name, Any)
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[parameter.name] = (annotation, default)
+    return pydantic.create_model(f"{name}_params", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+
+
+def validate(model: type[pydantic.BaseModel], values: dict[str, Any], where: Location) -> pydantic.BaseModel:
+    """``values`` checked against ``model`` (strictly: no silent conversions), or a RecipeError at ``where``."""
+    try:
+        return model.model_validate(values, strict=True)
+    except pydantic.ValidationError as error:
+        raise recipe_error(error, model, where) from None
+
+
+def recipe_error(error: pydantic.ValidationError, model: type[pydantic.BaseModel], where: Location) -> RecipeError:
+    """The first problem pydantic found, as a RecipeError naming its file and key."""
+    first = error.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    if first["type"] == "extra_forbidden":
+        known = _fields_at(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.5)
+        message = "unknown key" + (
+            f"; did you mean {close[0]!r}?" if close else (f" (known keys: {', '.join(known)})" if known else "")
+        )
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    else:
+        message = f"{first['msg']} (got {first.get('input')!r})"
+    return where.error(message, *loc)
+
+
+def _fields_at(model: type[pydantic.BaseModel], loc: list[str]) -> list[str]:
+    for part in loc:
+        info = model.model_fields.get(part)
+        annotation = info.annotation if info else None
+        if not (isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
