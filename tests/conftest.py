@@ -1,14 +1,91 @@
-"""Shared fixtures: tiny recipes and a way to run the real CLI in a subprocess."""
+"""Shared fixtures: tiny recipes, a way to run the real CLI in a subprocess, and a test session
+that leaves the machine as it found it."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# -- one folder for everything a test session writes outside its tmp_paths ----
+# Caches (ganforge's, Keras', matplotlib's, pip's, W&B's), TensorFlow's autograph
+# files and pytest's own tmp_path folders all go to ganforge-tests-<pid> in the
+# system temp folder; it is removed when the session ends, interrupted or not.
+# A session killed outright leaves it, and the next session removes it.
+SESSION = "GANFORGE_TEST_SESSION"
+REDIRECTED = {
+    "TMPDIR": "tmp",
+    "GANFORGE_CACHE": "cache/ganforge",
+    "KERAS_HOME": "keras",
+    "MPLCONFIGDIR": "matplotlib",
+    "XDG_CACHE_HOME": "cache",
+    "XDG_CONFIG_HOME": "config",
+    "WANDB_CACHE_DIR": "cache/wandb",
+    "WANDB_CONFIG_DIR": "config/wandb",
+    "WANDB_DATA_DIR": "cache/wandb-data",
+}
+_saved: dict = {}
+
+
+def pytest_configure(config):
+    if os.environ.get(SESSION):  # a worker, or a nested run: the session that started it owns the folder
+        return
+    system_temp = Path(tempfile.gettempdir())
+    _remove_abandoned_sessions(system_temp)
+    root = system_temp / f"ganforge-tests-{os.getpid()}"
+    shutil.rmtree(root, ignore_errors=True)
+    _saved.update(root=root, environ={key: os.environ.get(key) for key in [SESSION, *REDIRECTED]})
+    _saved["tempdir"] = tempfile.tempdir
+    os.environ[SESSION] = str(root)
+    for key, folder in REDIRECTED.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        os.environ[key] = str(root / folder)
+    tempfile.tempdir = str(root / "tmp")
+
+
+def pytest_unconfigure(config):
+    if "root" not in _saved:
+        return
+    for key, value in _saved["environ"].items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    tempfile.tempdir = _saved["tempdir"]
+    shutil.rmtree(_saved.pop("root"), ignore_errors=True)
+
+
+def _remove_abandoned_sessions(system_temp: Path) -> None:
+    for folder in system_temp.glob("ganforge-tests-*"):
+        pid = folder.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_hypothesis_database():
+    """Hypothesis keeps no example database in the checkout."""
+    from hypothesis import settings
+
+    settings.register_profile("ganforge-tests", database=None)
+    settings.load_profile("ganforge-tests")
+
 
 TINY_RECIPE = """
 name = "tiny"
@@ -51,11 +128,13 @@ def tiny_recipe(tmp_path: Path) -> Path:
     return write(tmp_path / "tiny.toml", TINY_RECIPE)
 
 
-def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 300, python: str = sys.executable
+) -> subprocess.CompletedProcess:
     """The real `ganforge` command, as a user would run it; ``env`` values of None unset a variable."""
     full_env = {key: value for key, value in {**os.environ, **(env or {})}.items() if value is not None}
     return subprocess.run(
-        [sys.executable, "-m", "ganforge", *args],
+        [python, "-m", "ganforge", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
@@ -73,11 +152,11 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> N
 
 
 @pytest.fixture(scope="session")
-def trained_features(tmp_path_factory) -> Path:
-    """A cache folder whose features/ holds the digits classifier, trained once per test session."""
+def trained_features() -> Path:
+    """The session's cache folder, whose features/ holds the digits classifier, trained once per session."""
     from ganforge_mnist.classifier import ensure_trained
 
-    root = tmp_path_factory.mktemp("cache")
+    root = Path(os.environ["GANFORGE_CACHE"])
     ensure_trained(root / "features")
     return root
 
@@ -113,3 +192,24 @@ def with_test_loss(name: str, loss_class):
     registry = Registry.from_entry_points()
     registry.add_plugin(f"test_loss_{name}", lambda: module, package=f"test-loss-{name}")
     return registry
+
+
+def layered_venv(folder: Path) -> Path:
+    """A new virtual environment that also sees the running one's packages; returns its python.
+
+    ``pip install`` (editable too) into it installs nothing into the environment running the tests,
+    and deleting ``folder`` undoes it.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site_packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    parents = [path for path in sys.path if path.endswith("site-packages")]
+    # an "import" line in a .pth file runs at start-up: addsitedir also reads the parents' own .pth files
+    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in parents)
+    (Path(site_packages) / "parent-environment.pth").write_text(lines)
+    return python

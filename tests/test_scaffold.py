@@ -2,20 +2,23 @@
 
 import os
 import subprocess
-import sys
 
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, layered_venv, run_cli
 
 from ganforge.plugin.scaffold import KINDS
 
 
-def pip(*args):
-    subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--no-deps", "--no-build-isolation"], check=True)
+def pip(python, *args):
+    subprocess.run([python, "-m", "pip", *args, "--quiet", "--no-deps", "--no-build-isolation"], check=True)
 
 
 def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_listed(tmp_path):
-    """The dataset scaffold installed editable (`pip install -e`, as its README says), the others into a folder."""
+    """The dataset scaffold installed editable (`pip install -e`, as its README says), the others into a folder.
+
+    Both into a throwaway environment layered on the running one, which stays as it was.
+    """
+    python = layered_venv(tmp_path / "venv")
     site = tmp_path / "site"
     folders = []
     for kind in KINDS:
@@ -24,36 +27,25 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
         assert 'pip install -e ".[test]"' in made.stdout
         folders.append(tmp_path / f"ganforge-my-{kind}")
         if kind != "dataset":
-            pip("install", "--target", str(site), str(folders[-1]))
-    pip("install", "-e", str(tmp_path / "ganforge-my-dataset"))
-    try:
-        env = {"PYTHONPATH": str(site)}
-        tests = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                *(str(folder / "tests") for folder in folders),
-            ],
-            cwd=tmp_path,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert tests.returncode == 0, tests.stdout + tests.stderr
-        assert f"{3 * len(folders)} passed" in tests.stdout  # contract check, discovery, two training steps: each
-        listed = run_cli("plugins", cwd=tmp_path, env={**env, "COLUMNS": "400"})
-        for kind in KINDS:
-            line = next(line for line in listed.stdout.splitlines() if f"ganforge-my-{kind} " in line)
-            assert f"{kind} my_{kind}" in line and "ok" in line and "0.1.0" in line, line
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "uninstall", "--quiet", "--yes", "ganforge-my-dataset"], check=True
-        )
+            pip(python, "install", "--target", str(site), str(folders[-1]))
+    pip(python, "install", "-e", str(tmp_path / "ganforge-my-dataset"))
+    env = {"PYTHONPATH": str(site)}
+    tests = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(folder / "tests") for folder in folders)],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert f"{3 * len(folders)} passed" in tests.stdout  # contract check, discovery, two training steps: each
+    listed = run_cli("plugins", cwd=tmp_path, env={**env, "COLUMNS": "400"}, python=str(python))
+    for kind in KINDS:
+        line = next(line for line in listed.stdout.splitlines() if f"ganforge-my-{kind} " in line)
+        assert f"{kind} my_{kind}" in line and "ok" in line and "0.1.0" in line, line
+    # the environment running these tests never saw the editable install
+    assert "ganforge-my-dataset" not in run_cli("plugins", cwd=tmp_path, env={"COLUMNS": "400"}).stdout
 
 
 @pytest.mark.parametrize(
