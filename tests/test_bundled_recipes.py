@@ -8,9 +8,12 @@ from ganforge.recipe import load_recipe
 from ganforge.training.assembly import build_parts
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"))
+SLOW = {"stacked_mnist"}  # its metric trains the digits classifier
 
 
-@pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW else []) for p in RECIPES]
+)
 def test_bundled_recipe(path):
     recipe = load_recipe(path)
     assert recipe.name == path.stem

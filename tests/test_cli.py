@@ -5,6 +5,8 @@ import json
 import pytest
 from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 
+pytestmark = pytest.mark.slow  # each test starts ganforge as a real process
+
 
 @pytest.mark.parametrize(
     "recipe_text, overrides, fragments",

@@ -95,6 +95,7 @@ def losses_by_step(run):
     return [(row["step"], row["loss/discriminator"], row["loss/generator"]) for row in rows]
 
 
+@pytest.mark.slow
 def test_kill_9_anywhere_then_resume_ends_bit_for_bit_where_the_run_left_alone_ends(tmp_path):
     recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
     alone_dir, killed_dir = tmp_path / "alone", tmp_path / "killed"
@@ -151,6 +152,7 @@ def test_kill_9_anywhere_then_resume_ends_bit_for_bit_where_the_run_left_alone_e
     print(f"kill seed {seed}: {kills}")
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_a_checkpoint_keeps_the_previous_one_and_stops_with_exit_74(tmp_path):
     run = trained_run(tmp_path)
     folder = run / "checkpoints"
@@ -240,6 +242,7 @@ class OutOfMemoryLoss(NanOnce):
         return ops.mean(fake_logits) + ops.mean(too_big)
 
 
+@pytest.mark.slow
 def test_running_out_of_memory_in_a_step_names_the_batch_size(tmp_path):
     registry = with_test_loss("oom", OutOfMemoryLoss)
     recipe = load_recipe(

@@ -9,6 +9,8 @@ import pytest
 import wandb_records
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # real W&B offline runs, TensorBoard event files and processes
+
 TOY_OVERRIDES = [
     "train.steps=4",
     "train.batch_size=64",

@@ -238,6 +238,7 @@ def write_recipe(tmp_path, dataset_lines):
     return path
 
 
+@pytest.mark.slow
 def test_no_celeba_at_root_says_where_it_looked_and_how_to_get_it(tmp_path):
     recipe = write_recipe(tmp_path, f'name = "celeba"\nroot = "{tmp_path / "nothing"}"')
     result = run_cli("recipe", "check", str(recipe), cwd=tmp_path)
@@ -263,6 +264,7 @@ def test_a_missing_partition_file_is_named(tmp_path, celeba):
     assert "list_eval_partition.txt: missing" in result.stderr
 
 
+@pytest.mark.slow
 def test_unreadable_image_with_on_error_fail_exits_2(tmp_path):
     root = tmp_path / "imgs"
     make_mixed_folder(root)
@@ -273,6 +275,7 @@ def test_unreadable_image_with_on_error_fail_exits_2(tmp_path):
     assert "broken.png" in result.stderr and "on_error" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_article_recipe_trains_on_a_celeba_tree(tmp_path, celeba):
     root, _ = celeba
     env = {"GANFORGE_CACHE": str(tmp_path / "c")}

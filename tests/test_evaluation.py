@@ -12,6 +12,8 @@ from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
+pytestmark = pytest.mark.slow  # trains the digits classifier once and starts ganforge eval as a real process
+
 SMALL_FID = '{ name = "fid", samples = 200, reference_samples = 200 }'
 EVALUATED = (
     TINY_RECIPE

@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import run_cli
 from PIL import Image
+
+pytestmark = pytest.mark.slow  # pip-installs the example plugin and trains it
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "ganforge-shapes"
 

@@ -110,6 +110,7 @@ def test_images_are_resized_and_grey_repeated_for_a_colour_network():
         fit_to_input(grey, (16, 16, 3), "cubic")
 
 
+@pytest.mark.slow
 def test_the_digits_classifier_is_at_least_97_percent_right_on_held_out_digits(feature_cache):
     from ganforge_mnist.classifier import split
 
@@ -124,6 +125,7 @@ def test_the_digits_classifier_is_at_least_97_percent_right_on_held_out_digits(f
     assert "held-out" in network.describe()
 
 
+@pytest.mark.slow
 def test_inception_v3_loads_a_local_weights_file_and_says_what_it_needs_without_one(tmp_path, monkeypatch):
     import keras
 
@@ -173,6 +175,7 @@ def test_stacked_mode_histogram_on_hand_built_labels():
     assert mode_histogram(two_triples) == pytest.approx({"modes": 2, "reverse_kl": np.log(500)})
 
 
+@pytest.mark.slow
 def test_stacked_modes_reads_the_triples_of_real_stacked_digits(feature_cache):
     from ganforge.data import DataSpec
     from ganforge.data.pixels import to_unit_range

@@ -104,6 +104,7 @@ def recipe_file(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "fuzzed.toml"
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -150,6 +151,7 @@ TRAIN_VALUES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=int(os.environ.get("GANFORGE_FUZZ_RUNS", "10")),
     deadline=None,
@@ -176,6 +178,7 @@ def test_a_recipe_that_passes_check_also_trains(recipe_file, key, value):
         assert f"train.{key}" in result.output or key in result.output, result.output
 
 
+@pytest.mark.slow
 def test_a_model_too_big_for_memory_is_a_recipe_error_naming_its_table(recipe_file):
     """Found by the fuzzer: an MLP 1,126,163 units wide asked TensorFlow for a 5 TB matrix, and that was a traceback."""
     recipe_file.write_text((ROOT / "recipes" / "grid25.toml").read_text(encoding="utf-8"), encoding="utf-8")

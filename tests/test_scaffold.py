@@ -8,6 +8,8 @@ from conftest import assert_user_error, layered_venv, run_cli
 
 from ganforge.plugin.scaffold import KINDS
 
+pytestmark = pytest.mark.slow  # pip-installs eight scaffolds and runs their tests
+
 
 def pip(python, *args):
     subprocess.run([python, "-m", "pip", *args, "--quiet", "--no-deps", "--no-build-isolation"], check=True)

@@ -8,6 +8,8 @@ from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, write
 
 from ganforge.evaluation.features import build_feature_network
 
+pytestmark = pytest.mark.slow  # real processes and runs with every sink
+
 
 class Payload:
     """Unpickling this creates a folder: the proof that a loader ran code from a file."""

@@ -17,6 +17,8 @@ from ganforge.runs import folder as run_folder
 from ganforge.training.stopping import first_bad_loss
 from ganforge.training.trainer import train
 
+pytestmark = pytest.mark.slow  # signals sent to real processes
+
 
 def records(run):
     path = run / "metrics.jsonl"

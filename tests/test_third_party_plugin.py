@@ -7,6 +7,8 @@ import sys
 import pytest
 from conftest import TINY_RECIPE, run_cli, write
 
+pytestmark = pytest.mark.slow  # pip-installs plugin packages and runs ganforge as a real process
+
 PYPROJECT = """
 [build-system]
 requires = ["hatchling"]

@@ -14,6 +14,8 @@ from ganforge.recipe import load_recipe
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
+pytestmark = pytest.mark.slow  # starts ganforge sample, interpolate and export as real processes
+
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):

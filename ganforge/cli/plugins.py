@@ -1,12 +1,20 @@
-"""What ``ganforge plugins`` prints."""
+"""``ganforge plugins`` (what is installed), ``ganforge plugin new`` (a package to start from), and the
+commands plugins add."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganforge.errors import PluginError
+from ganforge.cli.support import console as _console
+from ganforge.cli.support import user_errors
+from ganforge.errors import GanforgeError, PluginError
 from ganforge.plugin.registry import Registry, get_registry
 
 
@@ -50,3 +58,61 @@ def print_component(console: Console, name: str, registry: Registry | None = Non
         for row in rows:
             table.add_row(row.name, escape(row.type), escape(row.default), escape(row.help))
         console.print(table)
+
+
+def plugins(
+    show: Annotated[
+        Optional[str], typer.Option("--show", help="print a component's parameters (NAME or plugin:NAME)")
+    ] = None,
+) -> None:
+    """List installed plugins and their components."""
+    if show:
+        print_component(_console(), show)
+    else:
+        print_plugins(_console())
+
+
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="plugin name: the package is ganforge-NAME, the module ganforge_NAME")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            "-k",
+            help="component to start from: generator, discriminator, dataset, loss, penalty, metric, features or sink",
+        ),
+    ] = "generator",
+    directory: Annotated[Path, typer.Option("--dir", help="where to create ganforge-NAME/")] = Path("."),
+) -> None:
+    """Create a plugin package: pyproject with its entry point, one component, a recipe, a README and tests."""
+    from ganforge.plugin.scaffold import create
+
+    target = create(name, kind, directory)
+    console = _console()
+    console.print(f"[green]created[/] {target}/ with the {kind} {name.replace('-', '_')!r}. Next:")
+    steps = [
+        f"cd {target}",
+        'pip install -e ".[test]"',
+        "pytest",
+        "ganforge plugins",
+        f"ganforge run recipes/{name}.toml",
+    ]
+    console.print("\n".join(f"  {step}" for step in steps), markup=False)
+
+
+def add_plugin_commands(app: typer.Typer) -> None:
+    """``ganforge NAME`` for each command a plugin registers."""
+    for component in get_registry().components("command"):
+        try:
+            callback = component.load_factory()
+        except GanforgeError as error:
+            print(f"ganforge: {error}", file=sys.stderr)
+            continue
+        app.command(component.name, help=component.help or None)(user_errors(callback))
+
+
+def add_commands(app: typer.Typer) -> None:
+    app.command("plugins")(user_errors(plugins))
+    plugin_app = typer.Typer(help="Write your own plugin.", no_args_is_help=True)
+    plugin_app.command("new")(user_errors(plugin_new))
+    app.add_typer(plugin_app, name="plugin")

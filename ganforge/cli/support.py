@@ -1,9 +1,10 @@
-"""What every ganforge command shares: one-line errors with exit code 2, and the console."""
+"""What every ganforge command shares: one-line errors with exit code 2, the console, common arguments."""
 
 from __future__ import annotations
 
 import functools
 import sys
+from typing import Annotated, Optional
 
 import typer
 
@@ -32,3 +33,10 @@ def console():
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="override a recipe key, e.g. --set train.steps=200 (value read as TOML)"),
+]
+RecipeArgument = Annotated[str, typer.Argument(help="recipe file, or the name of a bundled recipe (quickstart)")]

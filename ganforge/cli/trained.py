@@ -1,4 +1,4 @@
-"""Commands that use a trained generator: ``eval``, ``sample``, ``interpolate``, ``export``.
+"""Commands on a trained run: ``eval``, ``sample``, ``interpolate``, ``export``, ``report``.
 
 TARGET is a run folder (its newest checkpoint, or ``--best``) or a
 checkpoint file inside one. The generator is the EMA one when the run kept
@@ -149,8 +149,22 @@ def export_command(
         )
 
 
+def report(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="where to write the page (default RUN/report.html)")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page for a run: curves, samples over time, evaluations, recipe."""
+    from ganforge.runs import report as run_report
+
+    written = run_report.write(run, out)
+    console().print(f"report: {written} ({written.stat().st_size / 1024:.0f} KiB; opens in any browser, offline)")
+
+
 def add_commands(app: typer.Typer) -> None:
     app.command("eval")(user_errors(eval_command))
     app.command("sample")(user_errors(sample_command))
     app.command("interpolate")(user_errors(interpolate_command))
     app.command("export")(user_errors(export_command))
+    app.command("report")(user_errors(report))

@@ -1,4 +1,7 @@
-"""The plugin contract: one hook per kind of component.
+"""The plugin contract's hooks: one per kind of component.
+
+What each factory must return is typed in :mod:`ganforge.plugin.contract`
+(a ``Protocol`` per kind, with its optional members).
 
 A plugin is an importable module announced through the ``ganforge``
 entry-point group. It implements any of the hooks below; each hook receives a
@@ -75,6 +78,8 @@ def register_datasets(register):
     ``read(indices) -> numpy array (len(indices), *spec.shape)``: uint8 pixels
     (scaled to [-1, 1] by ganforge) or float32 already in the model's range.
     ganforge owns shuffling and batching, so every dataset resumes exactly.
+    Optional: ``prepare()``, ``listed`` and ``render(examples)`` (see
+    :class:`ganforge.plugin.contract.Dataset`).
     """
 
 
@@ -85,7 +90,9 @@ def register_losses(register):
     Factory: ``factory(**params) -> loss`` with
     ``discriminator_loss(real_logits, fake_logits)`` and
     ``generator_loss(fake_logits)``, each returning a scalar tensor computed
-    with ``keras.ops`` from logits.
+    with ``keras.ops`` from logits. Optional: ``supports_targets``,
+    ``accepts_penalty``, ``penalty`` and ``constrain_discriminator(d)`` (see
+    :class:`ganforge.plugin.contract.Loss`).
     """
 
 
@@ -110,7 +117,8 @@ def register_metrics(register):
     ``spec``, ``dataset``, ``generate(count) -> numpy array`` (samples of
     the generator, its EMA when one is kept) and
     ``save_image(name, uint8 array (H, W, C))``. Provisional in contract
-    version 1: the context may gain fields.
+    version 1: the context may gain fields. Optional: ``check(spec, dataset)``
+    and ``describe()`` (see :class:`ganforge.plugin.contract.Metric`).
     """
 
 

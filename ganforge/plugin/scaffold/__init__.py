@@ -11,6 +11,7 @@ import keyword
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,13 @@ from string import Template
 from ganforge import CONTRACT_VERSION, __version__
 from ganforge.errors import GanforgeError
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 TEMPLATES = Path(__file__).with_name("templates")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
-
-GENERATOR = 'name = "dcgan"\npreset = "radford"\nfilters = [64, 32, 16]'
-DISCRIMINATOR = 'name = "dcgan"\npreset = "radford"\nfilters = [16, 32, 64]'
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,32 @@ def create(name: str, kind: str, parent: Path) -> Path:
         raise ScaffoldError(f"{target} already exists; nothing was written (pick another name or folder)")
     if not parent.is_dir():
         raise ScaffoldError(f"--dir {parent}: no such folder")
+    values = _values(name, suffix, kind)
+    files = {
+        "pyproject.toml": "pyproject.toml.tmpl",
+        "README.md": "README.md.tmpl",
+        f"ganforge_{suffix}/__init__.py": "__init__.py.tmpl",
+        f"ganforge_{suffix}/{kind}.py": f"{kind}.py.tmpl",
+        f"recipes/{name}.toml": "recipe.toml.tmpl",
+        f"tests/test_{suffix}.py": "test_plugin.py.tmpl",
+    }
+    # build it beside the target and rename: a failure halfway leaves no half-made package
+    staging = Path(tempfile.mkdtemp(prefix=f".ganforge-{name}.", dir=parent))
+    try:
+        for relative, template in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values)
+            path.write_text(text, encoding="utf-8")
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _values(name: str, suffix: str, kind: str) -> dict[str, str]:
+    """What the templates' ``$names`` stand for."""
     spec = KINDS[kind]
     values = {
         "name": name,
@@ -157,45 +186,17 @@ def create(name: str, kind: str, parent: Path) -> Path:
     def fill(text: str) -> str:
         return Template(text).substitute(values)
 
-    slots = {
-        "top": "",
-        "dataset": 'name = "digits"\nclasses = [0, 1]',
-        "generator": GENERATOR,
-        "discriminator": DISCRIMINATOR,
-        "loss": 'name = "nonsaturating"',
-        "extra": "",
-    }
+    # the recipe's slots: ganforge's built-ins, except the one the new component fills
+    slots = {"top": "", "extra": "", **tomllib.loads((TEMPLATES / "built_ins.toml").read_text(encoding="utf-8"))}
     slots.update({slot: fill(text) for slot, text in spec.recipe.items()})
     check = fill(spec.check)
-    values.update(
-        slots,
-        check=check,
-        usage=fill(spec.usage),
-        imports="\nimport numpy as np\n" if "np." in check else "",
-        data_import="".join(
+    return {
+        **values,
+        **slots,
+        "check": check,
+        "usage": fill(spec.usage),
+        "imports": "\nimport numpy as np\n" if "np." in check else "",
+        "data_import": "".join(
             f"from ganforge.data import {name}\n" for name in ("ArrayDataset", "DataSpec") if name in check
         ),
-    )
-
-    files = {
-        "pyproject.toml": "pyproject.toml.tmpl",
-        "README.md": "README.md.tmpl",
-        f"ganforge_{suffix}/__init__.py": "__init__.py.tmpl",
-        f"ganforge_{suffix}/{kind}.py": f"{kind}.py.tmpl",
-        f"recipes/{name}.toml": "recipe.toml.tmpl",
-        f"tests/test_{suffix}.py": "test_plugin.py.tmpl",
     }
-    # build it beside the target and rename: a failure halfway leaves no half-made package
-    staging = Path(tempfile.mkdtemp(prefix=f".ganforge-{name}.", dir=parent))
-    try:
-        for relative, template in files.items():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(
-                Template((TEMPLATES / template).read_text(encoding="utf-8")).substitute(values), encoding="utf-8"
-            )
-        os.rename(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target

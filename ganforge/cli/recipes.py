@@ -1,0 +1,85 @@
+"""``ganforge recipe show|check`` and ``ganforge data prepare``: recipes and their data, before training."""
+
+from __future__ import annotations
+
+import typer
+
+from ganforge.cli.support import RecipeArgument, SetOption, user_errors
+from ganforge.cli.support import console as _console
+
+
+def recipe_show(recipe: RecipeArgument, overrides: SetOption = None) -> None:
+    """Print the resolved recipe: extends chain merged, overrides applied, defaults filled in."""
+    from ganforge.recipe import load_recipe
+
+    loaded = load_recipe(recipe, overrides or [])
+    print(f"# resolved from {loaded.path}")
+    print(loaded.to_toml(), end="")
+
+
+def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
+    """Validate a recipe and build its models to prove their shapes meet."""
+    from ganforge.plugin.contract import supports
+    from ganforge.recipe import load_recipe
+    from ganforge.training.assembly import build_parts
+
+    loaded = load_recipe(recipe, overrides or [])
+    parts = build_parts(loaded)
+    console = _console()
+    spec = parts.dataset.spec
+    dataset = parts.dataset
+    found = supports("dataset", dataset)
+    if found["prepare"] is not None and found["listed"] is not None:  # say so, rather than spend minutes decoding
+        size = f"{dataset.listed} images listed (decoded into a cache on first use, or by `ganforge data prepare`)"
+    else:
+        size = f"{len(dataset)} images"
+    console.print(f"[green]ok[/]: {loaded.path}")
+    console.print(f"  dataset        {loaded.data['dataset']['name']}: {size} of {spec}")
+    console.print(
+        f"  generator      {loaded.data['generator']['name']}: {parts.generator.count_params():,} parameters, "
+        f"noise ({loaded.model.train.latent_dim},) -> {spec}"
+    )
+    console.print(
+        f"  discriminator  {loaded.data['discriminator']['name']}: {parts.discriminator.count_params():,} parameters, "
+        f"{spec} -> 1 logit"
+    )
+    console.print(f"  loss           {loaded.data['loss']['name']}")
+
+
+def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:
+    """Decode, crop and resize a recipe's dataset into its cache now (training does it on first use)."""
+    from ganforge.data.cache import ImageCache
+    from ganforge.plugin.contract import supports
+    from ganforge.recipe import load_recipe
+    from ganforge.training.assembly import build_dataset
+
+    loaded = load_recipe(recipe, overrides or [])
+    dataset = build_dataset(loaded)
+    console = _console()
+    prepare = supports("dataset", dataset)["prepare"]
+    if prepare is None:
+        console.print(f"dataset {loaded.data['dataset']['name']!r} reads its data directly: nothing to prepare")
+        return
+    cache = prepare()
+    if not isinstance(cache, ImageCache):  # a plugin's own kind of preparation
+        console.print(f"[green]ready[/]: {len(dataset)} examples of {dataset.spec} for this recipe")
+        return
+    size_mb = cache.images.nbytes / 2**20
+    console.print(
+        f"[green]ready[/]: {len(dataset)} images of {dataset.spec} for this recipe; "
+        f"cache {cache.folder} ({len(cache.names)} images, {size_mb:.0f} MiB)"
+    )
+    if cache.skipped:
+        console.print(
+            f"  {len(cache.skipped)} unreadable image(s) left out; the list is in {cache.folder / 'manifest.json'}"
+        )
+
+
+def add_commands(app: typer.Typer) -> None:
+    recipe_app = typer.Typer(help="Inspect and validate recipes.", no_args_is_help=True)
+    recipe_app.command("show")(user_errors(recipe_show))
+    recipe_app.command("check")(user_errors(recipe_check))
+    app.add_typer(recipe_app, name="recipe")
+    data_app = typer.Typer(help="Prepare datasets.", no_args_is_help=True)
+    data_app.command("prepare")(user_errors(data_prepare))
+    app.add_typer(data_app, name="data")
