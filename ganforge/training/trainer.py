@@ -53,22 +53,33 @@ def train(
 
 @dataclass(frozen=True)
 class Due:
-    """What a finished step owes: a record, a sample grid, an evaluation, a checkpoint."""
+    """What a finished step owes: a record, a sample grid, an evaluation, a checkpoint, a stop."""
 
     log: bool
     samples: bool
     evaluation: bool
     checkpoint: bool
+    stop: bool
 
     @classmethod
-    def after(cls, done: int, config, evaluate_every: int, has_metrics: bool) -> Due:
+    def after(cls, done: int, config, evaluate_every: int, has_metrics: bool, stop_received: bool) -> Due:
         finished = done == config.steps
         return cls(
             log=done % config.log_every == 0 or finished,
             samples=done % config.sample_every == 0 or finished,
             evaluation=has_metrics and (bool(evaluate_every and done % evaluate_every == 0) or finished),
             checkpoint=done % config.checkpoint_every == 0 or finished,
+            stop=stop_received,
         )
+
+    @property
+    def anything(self) -> bool:
+        return self.log or self.samples or self.evaluation or self.checkpoint or self.stop
+
+    @property
+    def saves(self) -> bool:
+        """Whether weights reach a file: a checkpoint (a stop writes one), or a best checkpoint after evaluating."""
+        return self.checkpoint or self.evaluation or self.stop
 
 
 class LossWindow:
@@ -162,13 +173,12 @@ class Trainer:
             self.window.add(self._train_step(real))
             self.step += 1
             self.sinks.progress(self.step)
-            due = Due.after(self.step, self.config, evaluate_every, has_metrics)
-            if due.log or due.samples or due.evaluation or due.checkpoint or stop.received:
-                # nothing non-finite may reach a record, a sample or a checkpoint
-                if problem := self._problem(check_weights=due.checkpoint or due.evaluation or bool(stop.received)):
-                    self._roll_back_or_stop(problem)
-                    continue
-            if stop.received:
+            due = Due.after(self.step, self.config, evaluate_every, has_metrics, bool(stop.received))
+            # nothing non-finite may reach a record, a sample or a checkpoint
+            if due.anything and (problem := self._problem(check_weights=due.saves)):
+                self._roll_back_or_stop(problem)
+                continue
+            if due.stop:
                 self._stop_for(stop.received)
             self._record(due)
             if due.checkpoint:
