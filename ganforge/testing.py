@@ -75,7 +75,8 @@ def _noise(batch: int, latent_dim: int) -> np.ndarray:
 def check_generator(
     factory: Callable[..., Any], spec: DataSpec, *, latent_dim: int = 16, batch: int = 3, **params: Any
 ):
-    """``factory(spec, latent_dim, **params)`` returns a keras.Model: noise -> float32 images in [-1, 1]; returns the model."""
+    """``factory(spec, latent_dim, **params)`` returns a keras.Model: noise -> float32 images in [-1, 1] (points: any
+    range); returns the model."""
     tensorflow()
     model = _returned("generator", factory, spec, latent_dim, **params)
     for size in (batch, 1):
@@ -86,6 +87,8 @@ def check_generator(
         )
         _require(images.dtype == np.float32, f"the generator made {images.dtype} values; expected float32")
         _finite(images, "the generator's output")
+        if not spec.is_image:
+            continue  # points (a 2-D mixture, say) may use any range the data has, as check_dataset allows
         low, high = float(images.min()), float(images.max())
         _require(
             low >= -1 - 1e-5 and high <= 1 + 1e-5,
@@ -149,7 +152,23 @@ def check_dataset(factory: Callable[..., Any], *, batch: int = 8, **params: Any)
         len(twin) == size and np.array_equal(np.asarray(twin.read(indices)), examples),
         "a second dataset built with the same parameters holds other examples: seed everything random",
     )
+    _check_optional_dataset_members(dataset, examples)
     return dataset
+
+
+def _check_optional_dataset_members(dataset, examples: np.ndarray) -> None:
+    found = supports("dataset", dataset)
+    if found["listed"] is not None:
+        _require(
+            dataset.listed == len(dataset),
+            f"listed is {dataset.listed!r} once prepared, but len() is {len(dataset)}; they must agree",
+        )
+    if found["render"] is not None and not dataset.spec.is_image:
+        picture = np.asarray(found["render"](examples.astype(np.float32)))
+        _require(
+            picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[-1] in (1, 3, 4),
+            f"render() returned {picture.dtype} {picture.shape}; expected a uint8 picture (H, W, 3)",
+        )
 
 
 def _logits(batch: int, seed: int, scale: float = 3.0) -> np.ndarray:
@@ -179,7 +198,28 @@ def check_loss(factory: Callable[..., Any], **params: Any):
                 _require(
                     any(np.abs(np.asarray(g)).max() > 0 for g in gradients), f"{name}'s gradient is zero everywhere"
                 )
+    _check_optional_loss_members(loss)
     return loss
+
+
+def _check_optional_loss_members(loss) -> None:
+    found = supports("loss", loss)
+    if found["supports_targets"]:
+        real, fake = _logits(8, 2), _logits(8, 3)
+        plain = float(np.asarray(loss.discriminator_loss(real, fake)))
+        ones, zeros = np.ones((8, 1), np.float32), np.zeros((8, 1), np.float32)
+        targeted = float(np.asarray(loss.discriminator_loss(real, fake, ones, zeros)))
+        _require(
+            np.isclose(plain, targeted, rtol=1e-5),
+            f"supports_targets: discriminator_loss with targets 1 and 0 gives {targeted}, without them {plain}; "
+            "they must agree",
+        )
+        smoothed = np.asarray(loss.discriminator_loss(real, fake, ones * 0.9, zeros + 0.1))
+        _finite(smoothed, "discriminator_loss with smoothed targets")
+    if found["penalty"] is not None:
+        check_returned("penalty", "the loss's own penalty", found["penalty"])
+    if found["constrain_discriminator"] is not None:
+        _require(callable(found["constrain_discriminator"]), "constrain_discriminator must be a method")
 
 
 def check_penalty(factory: Callable[..., Any], spec: DataSpec = DataSpec(8, 8, 1), **params: Any):
@@ -227,6 +267,9 @@ def check_metric(
         generate=generate,
         save_image=lambda name, image: images.setdefault(name, image),
     )
+    if (describe_metric := supports("metric", metric)["describe"]) is not None:
+        described = describe_metric()
+        _require(isinstance(described, dict), f"describe() returned {describe(described)}; expected a dict")
     results = metric.evaluate(context)
     _require(
         isinstance(results, dict) and results,

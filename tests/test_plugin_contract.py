@@ -130,9 +130,40 @@ class FlatLoss:
         return ops.mean(fake_logits) * 0.0
 
 
+class TargetsIgnored:
+    """Says it takes label targets, then ignores them: label smoothing would silently do nothing."""
+
+    supports_targets = True
+
+    def discriminator_loss(self, real_logits, fake_logits, real_targets=None, fake_targets=None):
+        from keras import ops
+
+        return (
+            ops.mean(ops.softplus(-real_logits))
+            + ops.mean(ops.softplus(fake_logits))
+            + 1.0 * (real_targets is not None)
+        )
+
+    def generator_loss(self, fake_logits):
+        from keras import ops
+
+        return ops.mean(ops.softplus(-fake_logits))
+
+
+class MiscountedDataset(ShuffledEachTime):
+    """Reads the same examples every time, but its optional ``listed`` disagrees with its length."""
+
+    listed = 12
+
+    def read(self, indices):
+        return np.zeros((len(indices), 4, 4, 1), np.uint8)
+
+
 @pytest.mark.parametrize(
     "check, args, message",
     [
+        (testing.check_loss, (TargetsIgnored,), "supports_targets: discriminator_loss with targets 1 and 0"),
+        (testing.check_dataset, (MiscountedDataset,), "listed is 12 once prepared, but len"),
         (testing.check_generator, (unbounded_generator, DataSpec(4, 4, 1)), r"must lie in \[-1, 1\]"),
         (
             testing.check_generator,
