@@ -62,20 +62,12 @@ def pytest_unconfigure(config):
 
 
 def _remove_abandoned_sessions(system_temp: Path) -> None:
+    from ganforge.data.cache import process_alive
+
     for folder in system_temp.glob("ganforge-tests-*"):
         pid = folder.name.rpartition("-")[2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -213,3 +205,23 @@ def layered_venv(folder: Path) -> Path:
     lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in parents)
     (Path(site_packages) / "parent-environment.pth").write_text(lines)
     return python
+
+
+def pip_install(*packages: Path, python: str | Path = sys.executable, target: Path | None = None, editable=False):
+    """A real ``pip install`` of local packages, without their dependencies (they are all here already)."""
+    where = ["--target", str(target)] if target is not None else []
+    sources = [item for package in packages for item in (["-e", str(package)] if editable else [str(package)])]
+    command = [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", *where, *sources]
+    subprocess.run(command, check=True)
+
+
+def run_pytest(*paths: Path, cwd: Path, env: dict, python: str | Path = sys.executable) -> subprocess.CompletedProcess:
+    """A plugin package's own test suite, in a process of its own."""
+    return subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(path) for path in paths)],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

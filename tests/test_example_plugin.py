@@ -1,13 +1,10 @@
 """docs/examples/ganforge-shapes, the plugin the docs point to: pip-installed, its tests pass, its recipe trains."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import pip_install, run_cli, run_pytest
 from PIL import Image
 
 pytestmark = pytest.mark.slow  # pip-installs the example plugin and trains it
@@ -17,31 +14,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "ganforge-
 
 def test_the_example_plugin_installs_passes_its_tests_and_trains_through_its_recipe(tmp_path):
     site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(site),
-            str(EXAMPLE),
-        ],
-        check=True,
-    )
+    pip_install(EXAMPLE, target=site)
     env = {"PYTHONPATH": str(site)}
-
-    own_tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
-        cwd=tmp_path,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    own_tests = run_pytest(EXAMPLE / "tests", cwd=tmp_path, env=env)
     assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
 
     listed = run_cli("plugins", cwd=tmp_path, env={**env, "COLUMNS": "400"})

@@ -1,18 +1,11 @@
 """`ganforge plugin new`: the scaffold installs with pip, passes its own tests and is listed by `ganforge plugins`."""
 
-import os
-import subprocess
-
 import pytest
-from conftest import assert_user_error, layered_venv, run_cli
+from conftest import assert_user_error, layered_venv, pip_install, run_cli, run_pytest
 
 from ganforge.plugin.scaffold import KINDS
 
 pytestmark = pytest.mark.slow  # pip-installs eight scaffolds and runs their tests
-
-
-def pip(python, *args):
-    subprocess.run([python, "-m", "pip", *args, "--quiet", "--no-deps", "--no-build-isolation"], check=True)
 
 
 def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_listed(tmp_path):
@@ -29,17 +22,10 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
         assert 'pip install -e ".[test]"' in made.stdout
         folders.append(tmp_path / f"ganforge-my-{kind}")
         if kind != "dataset":
-            pip(python, "install", "--target", str(site), str(folders[-1]))
-    pip(python, "install", "-e", str(tmp_path / "ganforge-my-dataset"))
+            pip_install(folders[-1], python=python, target=site)
+    pip_install(tmp_path / "ganforge-my-dataset", python=python, editable=True)
     env = {"PYTHONPATH": str(site)}
-    tests = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(str(folder / "tests") for folder in folders)],
-        cwd=tmp_path,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    tests = run_pytest(*(folder / "tests" for folder in folders), cwd=tmp_path, env=env, python=python)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert f"{3 * len(folders)} passed" in tests.stdout  # contract check, discovery, two training steps: each
     listed = run_cli("plugins", cwd=tmp_path, env={**env, "COLUMNS": "400"}, python=str(python))

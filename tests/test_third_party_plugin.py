@@ -1,11 +1,8 @@
 """A third party adds a component without touching ganforge: a real package,
 installed with pip, found through its entry point, trained through a recipe."""
 
-import subprocess
-import sys
-
 import pytest
-from conftest import TINY_RECIPE, run_cli, write
+from conftest import TINY_RECIPE, pip_install, run_cli, write
 
 pytestmark = pytest.mark.slow  # pip-installs plugin packages and runs ganforge as a real process
 
@@ -93,22 +90,7 @@ def site(tmp_path_factory):
         make_package(root, "future", "2.0.0", FUTURE),
         make_package(root, "wrong", "0.1.0", WRONG),
     ]
-    for package in packages:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--no-build-isolation",
-                "--target",
-                str(target),
-                str(package),
-            ],
-            check=True,
-        )
+    pip_install(*packages, target=target)
     return {"PYTHONPATH": str(target)}
 
 

@@ -189,11 +189,12 @@ def _open(folder: Path, manifest: dict) -> ImageCache:
 def _remove_abandoned_builds(folder: Path) -> None:
     for partial in folder.parent.glob(f".{folder.name}.partial-*"):
         pid = partial.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(partial, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine still runs (a build folder named by its pid is abandoned otherwise)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
