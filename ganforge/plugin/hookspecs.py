@@ -132,7 +132,7 @@ def register_feature_networks(register):
     [-1, 1] of ``input_shape``, batch first; ``features`` (N, D);
     ``logits`` (N, classes), or None when the network has no classifier.
     ganforge resizes and converts channels before the call (see
-    ``ganforge.features``). Loading weights happens in the factory, from
+    ``ganforge.evaluation.features``). Loading weights happens in the factory, from
     local files only: a missing file is a ``ValueError`` that says what file
     is needed and where to get it.
     """

@@ -2,7 +2,7 @@
 
 jpg, png, webp, bmp, gif and tiff files, in nested folders, of any size and
 mode (grayscale, RGBA, CMYK, palette: all converted), cropped and resized
-once into a cache (see ganforge.datacache) and trained from there.
+once into a cache (see ganforge.data.cache) and trained from there.
 """
 
 from typing import Literal
