@@ -29,6 +29,7 @@ REDIRECTED = {
     "WANDB_CACHE_DIR": "cache/wandb",
     "WANDB_CONFIG_DIR": "config/wandb",
     "WANDB_DATA_DIR": "cache/wandb-data",
+    "HYPOTHESIS_STORAGE_DIRECTORY": "hypothesis",
 }
 _saved: dict = {}
 
