@@ -8,6 +8,7 @@ written under a temporary name, flushed to disk and renamed, so a crash
 mid-write never leaves a file that looks complete; the checksum catches
 what a bad disk or a copy cut short does to one later.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,20 @@ BEST = "best.npz"  # beside the step files; never pruned by ``keep``
 # What reading a damaged file can raise, found by fuzzing: besides the zip and I/O errors, a flipped
 # byte in an array's header reaches NumPy's header parser (SyntaxError, tokenize.TokenError), a
 # flipped shape can ask for more memory than exists, a flipped length breaks decompression.
-UNREADABLE = (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, SyntaxError,
-              tokenize.TokenError, MemoryError, UnicodeDecodeError, struct.error, OverflowError)
+UNREADABLE = (
+    KeyError,
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    SyntaxError,
+    tokenize.TokenError,
+    MemoryError,
+    UnicodeDecodeError,
+    struct.error,
+    OverflowError,
+)
 
 
 def checkpoint_path(folder: Path, step: int) -> Path:

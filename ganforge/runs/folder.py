@@ -4,6 +4,7 @@ Inside: ``recipe.toml`` (the resolved recipe), ``metrics.jsonl``,
 ``evaluations.jsonl``, ``samples/step_00000800.png``,
 ``checkpoints/step_00000800.npz`` and, once written, ``report.html``.
 """
+
 from __future__ import annotations
 
 import contextlib

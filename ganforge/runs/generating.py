@@ -3,6 +3,7 @@
 Nothing here overwrites: every output path must not exist yet, and files
 appear complete or not at all (written under a temporary name, then renamed).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.errors import DataError
-from ganforge.plugin.contract import supports
 from ganforge import streams
 from ganforge.data.pixels import make_grid, save_png, to_uint8
-
+from ganforge.errors import DataError
+from ganforge.plugin.contract import supports
 
 
 def _fresh(path: Path) -> Path:
@@ -93,8 +93,12 @@ def interpolate(trained, grid_out: Path, gif_out: Path, seeds: list[int], frames
     sequence = [image for leg in images.reshape(len(legs), frames, *images.shape[1:]) for image in leg[:-1]]
     sequence.append(images[-1])
     scale = max(1, 256 // sequence[0].shape[0])  # small images are hard to see: enlarge without blurring
-    pictures = [Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).resize(
-        (image.shape[1] * scale, image.shape[0] * scale), Image.Resampling.NEAREST) for image in sequence]
+    pictures = [
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).resize(
+            (image.shape[1] * scale, image.shape[0] * scale), Image.Resampling.NEAREST
+        )
+        for image in sequence
+    ]
     partial = gif_out.with_name(f".{gif_out.name}.partial")
     pictures[0].save(partial, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
     os.replace(partial, gif_out)
@@ -109,7 +113,9 @@ def export(trained, out: Path) -> dict:
     model = trained.generator
     model.save(partial / "generator.keras")
     model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
-    custom = sorted({type(layer).__module__ for layer in model._flatten_layers() if not type(layer).__module__.startswith("keras")})
+    custom = sorted(
+        {type(layer).__module__ for layer in model._flatten_layers() if not type(layer).__module__.startswith("keras")}
+    )
     about = {
         "recipe": trained.recipe.name,
         "checkpoint": str(trained.checkpoint),

@@ -6,6 +6,7 @@ fetch. It reads only the run folder (recipe.toml, metrics.jsonl,
 evaluations.jsonl, samples/), so it works on a run in progress and on one
 copied from another machine.
 """
+
 from __future__ import annotations
 
 import base64
@@ -136,22 +137,38 @@ def build(run: Path) -> str:
     parts.append("<h2>Curves</h2><div class='plots'>")
     curves = _curves(records)
     parts += [_img(data, title) for title, data in curves] or ["<p>No records yet (metrics.jsonl is empty).</p>"]
-    parts.append("</div><h2>Samples over time</h2><p class='meta'>The same fixed noise at every step shown.</p><div class='grids'>")
-    parts += [f"<figure>{_img(_file_png(path), f'step {step}')}<figcaption>step {step}</figcaption></figure>" for step, path in grids]
+    parts.append(
+        "</div><h2>Samples over time</h2><p class='meta'>The same fixed noise at every step shown.</p><div class='grids'>"
+    )
+    parts += [
+        f"<figure>{_img(_file_png(path), f'step {step}')}<figcaption>step {step}</figcaption></figure>"
+        for step, path in grids
+    ]
     if not grids:
         parts.append("<p>No sample grids yet.</p>")
     parts.append("</div>")
     if evaluations:
-        parts.append("<h2>Evaluations</h2><table><tr><th>step</th><th>metric</th><th>results</th><th>measured with</th></tr>")
+        parts.append(
+            "<h2>Evaluations</h2><table><tr><th>step</th><th>metric</th><th>results</th><th>measured with</th></tr>"
+        )
         for record in evaluations:
             results = ", ".join(f"{k} {v:.4g}" for k, v in record.get("results", {}).items())
-            details = "; ".join(f"{k}: {record[k]}" for k in ("features", "resize", "samples", "reference_samples", "checkpoint", "weights") if k in record)
-            parts.append(f"<tr><td>{record.get('step', '')}</td><td>{html.escape(str(record.get('metric', '')))}</td>"
-                         f"<td>{html.escape(results)}</td><td>{html.escape(details)}</td></tr>")
+            details = "; ".join(
+                f"{k}: {record[k]}"
+                for k in ("features", "resize", "samples", "reference_samples", "checkpoint", "weights")
+                if k in record
+            )
+            parts.append(
+                f"<tr><td>{record.get('step', '')}</td><td>{html.escape(str(record.get('metric', '')))}</td>"
+                f"<td>{html.escape(results)}</td><td>{html.escape(details)}</td></tr>"
+            )
         parts.append("</table>")
     if others:
         parts.append("<h2>Metric plots (latest)</h2><div class='grids'>")
-        parts += [f"<figure>{_img(_file_png(path), kind)}<figcaption>{html.escape(path.name)}</figcaption></figure>" for kind, path in sorted(others.items())]
+        parts += [
+            f"<figure>{_img(_file_png(path), kind)}<figcaption>{html.escape(path.name)}</figcaption></figure>"
+            for kind, path in sorted(others.items())
+        ]
         parts.append("</div>")
     parts.append(f"<h2>Recipe</h2><pre>{html.escape(recipe_text)}</pre></body></html>")
     return "\n".join(parts)

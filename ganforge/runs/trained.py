@@ -5,6 +5,7 @@ The run folder's ``recipe.toml`` rebuilds the networks; the checkpoint's
 layout must match them, so a checkpoint from another recipe is refused
 before anything is read into the models.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,10 +34,12 @@ class Trained:
         return self.recipe.model.train.latent_dim
 
     def generate(self, noise: np.ndarray, batch: int = 500) -> np.ndarray:
-        return np.concatenate([
-            np.asarray(self.generator(noise[start:start + batch], training=False))
-            for start in range(0, len(noise), batch)
-        ])
+        return np.concatenate(
+            [
+                np.asarray(self.generator(noise[start : start + batch], training=False))
+                for start in range(0, len(noise), batch)
+            ]
+        )
 
     def describe(self) -> str:
         return f"{self.checkpoint} (step {self.step}, {self.weights} weights)"
@@ -47,7 +50,9 @@ def locate(target: Path, best: bool = False) -> tuple[Path, Path]:
     if target.is_file():
         folder = target.parent.parent
         if target.parent.name != run_folder.CHECKPOINTS or not run_folder.is_run(folder):
-            raise CheckpointError(f"{target}: not inside a run folder's {run_folder.CHECKPOINTS}/ (its recipe.toml is needed)")
+            raise CheckpointError(
+                f"{target}: not inside a run folder's {run_folder.CHECKPOINTS}/ (its recipe.toml is needed)"
+            )
         return folder, target
     if not target.is_dir():
         raise CheckpointError(f"{target}: no such run folder or checkpoint")
@@ -57,7 +62,9 @@ def locate(target: Path, best: bool = False) -> tuple[Path, Path]:
     if best:
         chosen = checkpoints / checkpoint.BEST
         if not chosen.is_file():
-            raise CheckpointError(f"{target}: no {run_folder.CHECKPOINTS}/{checkpoint.BEST} (the recipe's [eval] best keeps one)")
+            raise CheckpointError(
+                f"{target}: no {run_folder.CHECKPOINTS}/{checkpoint.BEST} (the recipe's [eval] best keeps one)"
+            )
         return target, chosen
     found = checkpoint.list_checkpoints(checkpoints)
     if not found:
