@@ -31,19 +31,27 @@ class NoParams(pydantic.BaseModel):
 
 
 def from_signature(kind: str, name: str, factory: Callable[..., Any]) -> type[pydantic.BaseModel]:
-    """A pydantic model of a factory's keyword parameters, read from its typed signature."""
+    """A pydantic model of a factory's keyword parameters, read from its typed signature.
+
+    A class is read from its ``__init__``, like a function. A parameter without an annotation takes the type
+    of its default (``hidden=32`` is an int), so a recipe's mistyped value is caught for it too.
+    """
     skip = set(CONTRACT_ARGS.get(kind, ()))
     fields: dict[str, Any] = {}
-    hints = typing.get_type_hints(
-        factory, include_extras=True
-    )  # keeps Annotated[..., Field(...)]: bounds, descriptions
+    # a class's own annotations describe its attributes, not its parameters: read its __init__
+    signed = factory.__init__ if isinstance(factory, type) else factory
+    hints = typing.get_type_hints(signed, include_extras=True)  # keeps Annotated[..., Field(...)]: bounds, descriptions
     for parameter in inspect.signature(factory).parameters.values():
         if parameter.name in skip or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
-        annotation = hints.get(parameter.name, Any)
         default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (annotation, default)
+        fields[parameter.name] = (hints.get(parameter.name, _type_of(default)), default)
     return pydantic.create_model(f"{name}_params", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+
+
+def _type_of(default: Any) -> Any:
+    """What an unannotated parameter accepts: its default's plain type, else anything."""
+    return type(default) if type(default) in (bool, int, float, str) else Any
 
 
 def validate(model: type[pydantic.BaseModel], values: dict[str, Any], where: Location) -> pydantic.BaseModel:
