@@ -176,14 +176,18 @@ def _logits(batch: int, seed: int, scale: float = 3.0) -> np.ndarray:
 
 
 def check_loss(factory: Callable[..., Any], **params: Any):
-    """``factory(**params)`` returns a loss whose two terms are finite scalars with finite, non-zero gradients."""
+    """``factory(**params)`` returns a loss whose two terms are finite scalars with finite, non-zero gradients.
+
+    A loss with ``uses_real_logits`` gets the real logits in ``generator_loss`` too; its gradient is checked
+    with respect to the fake logits, the ones G moves."""
     tf = tensorflow()
     loss = _returned("loss", factory, **params)
+    compares = supports("loss", loss)["uses_real_logits"]
     for scale in (3.0, 40.0):  # ordinary logits, and the saturated ones a failing D produces
         real, fake = tf.Variable(_logits(8, 2, scale)), tf.Variable(_logits(8, 3, scale))
         with tf.GradientTape(persistent=True) as tape:
             d_loss = loss.discriminator_loss(real, fake)
-            g_loss = loss.generator_loss(fake)
+            g_loss = loss.generator_loss(fake, real) if compares else loss.generator_loss(fake)
         for name, value, sources in (("discriminator_loss", d_loss, [real, fake]), ("generator_loss", g_loss, [fake])):
             value_np = np.asarray(value)
             _require(value_np.shape == (), f"{name} returned shape {value_np.shape}; expected a scalar")

@@ -16,23 +16,24 @@ from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
-EXAMPLES = dict(re.findall(r"<!-- example: (\w+) -->\s*```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S))
+# "<!-- example: KIND -->" or "<!-- example: KIND-VARIANT -->" above a python block
+EXAMPLES = dict(re.findall(r"<!-- example: ([\w-]+) -->\s*```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S))
 
 
-def load(kind):
-    """A registry with the built-ins and the page's ``kind`` example as one more plugin."""
-    module = types.ModuleType(f"docs_plugins_{kind}")
-    exec(compile(EXAMPLES[kind], f"{PAGE}:{kind}", "exec"), module.__dict__)
+def load(example):
+    """A registry with the built-ins and the page's ``example`` as one more plugin."""
+    module = types.ModuleType(f"docs_plugins_{example.replace('-', '_')}")
+    exec(compile(EXAMPLES[example], f"{PAGE}:{example}", "exec"), module.__dict__)
     registry = Registry.from_entry_points()
-    plugin = registry.add_plugin(f"docs_{kind}", lambda: module, package="docs-example")
+    plugin = registry.add_plugin(f"docs_{example}", lambda: module, package="docs-example")
     assert plugin.error is None and plugin.contract == 1, plugin.error
     (component,) = plugin.components
-    assert component.kind == kind
+    assert component.kind == example.partition("-")[0]
     return registry, component
 
 
-def test_the_page_has_one_example_for_every_hook():
-    assert set(EXAMPLES) == set(KINDS)
+def test_the_page_has_an_example_for_every_hook():
+    assert {example.partition("-")[0] for example in EXAMPLES} == set(KINDS)
 
 
 def test_the_dataset_example_keeps_the_contract_and_trains(tmp_path):
@@ -64,6 +65,18 @@ def test_the_generator_and_discriminator_examples_keep_the_contract():
 def test_the_loss_and_penalty_examples_keep_the_contract():
     testing.check_loss(load("loss")[1].load_factory())
     testing.check_penalty(load("penalty")[1].load_factory(), target=0.5)
+
+
+def test_the_relativistic_loss_example_keeps_the_contract_and_trains(tmp_path):
+    registry, component = load("loss-relativistic")
+    testing.check_loss(component.load_factory())
+    recipe = load_recipe(
+        write(tmp_path / "tiny.toml", TINY_RECIPE),
+        ['loss={ name = "ralsgan" }', 'sinks=["jsonl"]', "train.steps=2"],
+        registry=registry,
+    )
+    run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
+    assert train(recipe, run, registry=registry).step == 2
 
 
 def test_the_metric_and_feature_network_examples_keep_the_contract():

@@ -60,10 +60,13 @@ class Loss(Protocol):
     def discriminator_loss(self, real_logits: Any, fake_logits: Any, *targets: Any) -> Any:
         """A scalar. With ``supports_targets``, also ``real_targets, fake_targets`` ((batch, 1) each)."""
 
-    def generator_loss(self, fake_logits: Any) -> Any:
-        """A scalar."""
+    def generator_loss(self, fake_logits: Any, *real_logits: Any) -> Any:
+        """A scalar. With ``uses_real_logits``, also ``real_logits``: D's logits on this step's real batch."""
 
     # optional
+    uses_real_logits: bool
+    """True: ``generator_loss`` also gets D's logits on the real batch (relativistic losses need them)."""
+
     supports_targets: bool
     """True: ``discriminator_loss`` takes targets (label smoothing and label noise need them)."""
 
@@ -147,7 +150,13 @@ PROTOCOLS: dict[str, tuple[type, str]] = {
 # Optional members, with what the core assumes when a component leaves one out.
 OPTIONAL: dict[str, dict[str, Any]] = {
     "dataset": {"prepare": None, "listed": None, "render": None},
-    "loss": {"supports_targets": False, "accepts_penalty": True, "penalty": None, "constrain_discriminator": None},
+    "loss": {
+        "uses_real_logits": False,
+        "supports_targets": False,
+        "accepts_penalty": True,
+        "penalty": None,
+        "constrain_discriminator": None,
+    },
     "metric": {"check": None, "describe": None},
     "sink": dict.fromkeys(SINK_METHODS),
 }

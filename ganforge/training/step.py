@@ -65,6 +65,7 @@ class LossTerms:
     def __init__(self, loss):
         found = supports("loss", loss)
         self.loss = loss
+        self.uses_real_logits = bool(found["uses_real_logits"])
         self.takes_targets = bool(found["supports_targets"])
         self.accepts_penalty = bool(found["accepts_penalty"])
         self.own_penalty = found["penalty"]
@@ -75,7 +76,10 @@ class LossTerms:
             return self.loss.discriminator_loss(real_logits, fake_logits, real_targets, fake_targets)
         return self.loss.discriminator_loss(real_logits, fake_logits)
 
-    def generator(self, fake_logits):
+    def generator(self, fake_logits, real_logits):
+        """``real_logits`` is None unless the loss uses them (then D is not run on the real batch for G)."""
+        if self.uses_real_logits:
+            return self.loss.generator_loss(fake_logits, real_logits)
         return self.loss.generator_loss(fake_logits)
 
 
@@ -182,7 +186,7 @@ class AdversarialStep:
         real_batches = _to_unit_range(real_batches)
         for draw in range(self.settings.d_steps):
             discriminator_loss = self._update_discriminator(real_batches[draw], step, draw)
-        generator_loss = self._update_generator(step)
+        generator_loss = self._update_generator(step, real_batches[self.settings.d_steps - 1])
         if self.players.ema_generator is not None:
             update_ema(self.players.ema_generator, self.players.generator, self.settings.ema_decay)
         return discriminator_loss, generator_loss
@@ -203,12 +207,15 @@ class AdversarialStep:
         players.loss.constrain_discriminator(discriminator)
         return loss
 
-    def _update_generator(self, step):
+    def _update_generator(self, step, real):
+        """G's update; ``real`` is the last real batch D saw, for a loss that compares fakes with it."""
         tf = tensorflow()
-        generator, discriminator = self.players.generator, self.players.discriminator
+        players = self.players
+        generator, discriminator = players.generator, players.discriminator
         with tf.GradientTape() as tape:
             fake = generator(self._noise(step, self.settings.d_steps), training=True)
-            loss = self.players.loss.generator(discriminator(fake, training=True))
+            real_logits = discriminator(real, training=True) if players.loss.uses_real_logits else None
+            loss = players.loss.generator(discriminator(fake, training=True), real_logits)
         gradients = tape.gradient(loss, generator.trainable_variables)
         self.generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
         return loss

@@ -55,6 +55,21 @@ def register_losses(register):
         help="Wasserstein with gradient penalty (Gulrajani et al. 2017)",
     )
     register("hinge", "ganforge_losses.divergences:Hinge", help="hinge (Lim & Ye 2017, SNGAN)")
+    register(
+        "relativistic",
+        "ganforge_losses.relativistic:RelativisticAverage",
+        help="relativistic average GAN, RaGAN (Jolicoeur-Martineau 2018): G's loss sees D's real logits too",
+    )
+    register(
+        "relativistic_hinge",
+        "ganforge_losses.relativistic:RelativisticAverageHinge",
+        help="relativistic average hinge, RaHingeGAN (Jolicoeur-Martineau 2018)",
+    )
+    register(
+        "rpgan",
+        "ganforge_losses.relativistic:RelativisticPairing",
+        help="relativistic pairing, RpGAN (Jolicoeur-Martineau 2018; the loss of R3GAN, Huang et al. 2024)",
+    )
 
 
 @hookimpl
