@@ -364,13 +364,28 @@ def check_save_and_load(model, example_input: np.ndarray) -> None:
     _require(np.allclose(before, after, atol=1e-6), "the loaded model computes other outputs than the saved one")
 
 
-def train_briefly(recipe: str | Path, run_root: Path, *, steps: int = 2, overrides: list[str] = ()) -> Path:
-    """Train ``recipe`` for ``steps`` steps through the real loop, under ``run_root``; returns the run folder."""
+def train_briefly(
+    recipe: str | Path,
+    run_root: Path,
+    *,
+    steps: int = 2,
+    overrides: list[str] = (),
+    sinks: list[str | dict] | None = None,
+) -> Path:
+    """Train ``recipe`` for ``steps`` steps through the real loop, under ``run_root``; returns the run folder.
+
+    The recipe's own sinks take the records (a sink plugin's test sees its sink run in the loop), unless
+    ``sinks`` replaces them, e.g. ``sinks=["jsonl"]`` for a quiet run.
+    """
+    import tomli_w
+
     from ganforge.recipe import load_recipe
     from ganforge.runs import folder as run_dir
     from ganforge.training.trainer import train
 
-    settings = [f"train.steps={steps}", f'output_dir="{Path(run_root).as_posix()}"', 'sinks=["jsonl"]', *overrides]
+    settings = [f"train.steps={steps}", f'output_dir="{Path(run_root).as_posix()}"', *overrides]
+    if sinks is not None:
+        settings.append("sinks=" + tomli_w.dumps({"sinks": list(sinks)}).partition("=")[2].strip())
     loaded = load_recipe(recipe, settings)
     folder = run_dir.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
     train(loaded, folder)

@@ -16,6 +16,7 @@ from ganforge.cli.support import console as _console
 from ganforge.cli.support import user_errors
 from ganforge.errors import GanforgeError, PluginError
 from ganforge.plugin.registry import Registry, get_registry
+from ganforge.plugin.scaffold import KINDS
 
 
 def print_plugins(console: Console, registry: Registry | None = None) -> None:
@@ -79,7 +80,8 @@ def plugin_new(
         typer.Option(
             "--kind",
             "-k",
-            help="component to start from: generator, discriminator, dataset, loss, penalty, metric, features or sink",
+            help="component to start from; its first code: "
+            + "; ".join(f"{kind}: {spec.summary}" for kind, spec in KINDS.items()),
         ),
     ] = "generator",
     directory: Annotated[Path, typer.Option("--dir", help="where to create ganforge-NAME/")] = Path("."),
@@ -89,7 +91,11 @@ def plugin_new(
 
     target = create(name, kind, directory)
     console = _console()
-    console.print(f"[green]created[/] {target}/ with the {kind} {name.replace('-', '_')!r}. Next:")
+    component = name.replace("-", "_")
+    console.print(
+        f"[green]created[/] {target}/ with the {kind} {component!r}: {KINDS[kind].summary}, "
+        f"a working start to change into yours (ganforge_{component}/{kind}.py). Next:"
+    )
     steps = [
         f"cd {target}",
         'pip install -e ".[test]"',

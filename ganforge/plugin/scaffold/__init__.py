@@ -37,6 +37,7 @@ class Kind:
     check: str  # the body of the test that runs ganforge.testing's check
     recipe: dict[str, str] = field(default_factory=dict)  # recipe slots this kind fills (the rest are built-ins)
     usage: str = ""
+    trained: str = ""  # what the "recipe trains" test asserts besides the checkpoint
 
 
 KINDS = {
@@ -111,6 +112,7 @@ KINDS = {
         '    assert (tmp_path / "scalars.csv").read_text().startswith("2,loss/generator,0.5")',
         {"top": 'sinks = ["console", "jsonl", "png", "$component"]\n'},
         '`sinks = ["console", "$component"]`.',
+        '    assert "loss/generator" in (run / "scalars.csv").read_text()  # the sink ran in the loop\n',
     ),
 }
 
@@ -179,6 +181,7 @@ def _values(name: str, suffix: str, kind: str) -> dict[str, str]:
         "factory": spec.factory,
         "hook": spec.hook,
         "summary": spec.summary[0].upper() + spec.summary[1:] + ".",
+        "summary_lower": spec.summary,
         "contract": str(CONTRACT_VERSION),
         "ganforge_version": __version__,
     }
@@ -195,6 +198,7 @@ def _values(name: str, suffix: str, kind: str) -> dict[str, str]:
         **slots,
         "check": check,
         "usage": fill(spec.usage),
+        "trained": fill(spec.trained),
         "imports": "\nimport numpy as np\n" if "np." in check else "",
         "data_import": "".join(
             f"from ganforge.data import {name}\n" for name in ("ArrayDataset", "DataSpec") if name in check
