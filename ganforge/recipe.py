@@ -9,6 +9,7 @@ parameters mean nothing to the new one.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +164,16 @@ def find_recipe(reference: str | Path) -> Path:
                 return candidate
     if path.is_dir():
         raise RecipeError("is a folder, not a recipe file (to continue a run, add --resume)", file=str(path))
-    raise RecipeError("no such recipe file", file=str(path))
+    raise RecipeError("no such recipe file" + _bundled_hint(path), file=str(path))
+
+
+def _bundled_hint(path: Path) -> str:
+    """Name the bundled recipe a missing path looks like (``recipes/quickstart.toml`` outside the checkout)."""
+    bundled = sorted({p.stem for folder in _packaged_recipe_dirs() if folder.is_dir() for p in folder.glob("*.toml")})
+    if path.stem in bundled:
+        return f"; ganforge ships a recipe of that name: use {path.stem!r} (ganforge run {path.stem})"
+    close = difflib.get_close_matches(path.stem, bundled, n=1, cutoff=0.75)
+    return f"; did you mean the bundled recipe {close[0]!r}?" if close else ""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

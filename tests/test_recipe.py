@@ -172,3 +172,14 @@ def test_resolved_recipe_round_trips(tiny_recipe, tmp_path):
     recipe = load_recipe(tiny_recipe)
     saved = write(tmp_path / "saved.toml", recipe.to_toml())
     assert load_recipe(saved).data == recipe.data
+
+
+def test_a_missing_path_that_names_a_bundled_recipe_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the checkout: recipes/quickstart.toml is not here
+    with pytest.raises(RecipeError, match=r"no such recipe file; .* use 'quickstart' \(ganforge run quickstart\)"):
+        load_recipe("recipes/quickstart.toml")
+    with pytest.raises(RecipeError, match="did you mean the bundled recipe 'quickstart'"):
+        load_recipe("quickstrat")
+    with pytest.raises(RecipeError, match=r"no such recipe file$"):
+        load_recipe("nothing-like-it.toml")
+    assert load_recipe("quickstart").name == "quickstart"

@@ -18,13 +18,15 @@ def recipe_show(recipe: RecipeArgument, overrides: SetOption = None) -> None:
 
 
 def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
-    """Validate a recipe and build its models to prove their shapes meet."""
+    """Validate a recipe, build its models and make every check `run` makes before its first step."""
     from ganforge.plugin.contract import supports
     from ganforge.recipe import load_recipe
-    from ganforge.training.assembly import build_parts
+    from ganforge.training.assembly import build_parts, check_before_training, check_output_dir
 
     loaded = load_recipe(recipe, overrides or [])
     parts = build_parts(loaded)
+    check_before_training(loaded, parts.dataset, prepare=False)
+    check_output_dir(loaded)
     console = _console()
     spec = parts.dataset.spec
     dataset = parts.dataset

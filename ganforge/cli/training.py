@@ -23,6 +23,7 @@ Resume = Annotated[
 def run(recipe: Recipe, overrides: SetOption = None, resume: Resume = False) -> None:
     """Train a GAN from a recipe."""
     from ganforge.recipe import load_recipe
+    from ganforge.training.assembly import check_output_dir
 
     overrides = overrides or []
     # one process per run folder: a second --resume of a running run would write the same files
@@ -32,13 +33,28 @@ def run(recipe: Recipe, overrides: SetOption = None, resume: Resume = False) -> 
             if started is None:
                 return
             loaded, folder, resume_from = started
+            trainer = _trainer(loaded)
+            run_folder.write_recipe(folder, loaded.to_toml())  # with this resume's --set, once it passed
         else:
             loaded = load_recipe(recipe, overrides)
+            check_output_dir(loaded)
+            trainer = _trainer(loaded)  # every check passes before the run folder is made
             folder = run_folder.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
             holding.enter_context(run_folder.held(folder))
             console().print(f"run folder: [bold]{folder}[/]")
             resume_from = None
-        _train(loaded, folder, resume_from)
+        _train(trainer, folder, resume_from)
+
+
+def _trainer(loaded):
+    """The run's parts, built and checked (the dataset prepared): a recipe error stops here, nothing written."""
+    from ganforge.training.trainer import Trainer
+
+    try:
+        return Trainer(loaded)
+    except KeyboardInterrupt:
+        print("\ninterrupted before training began; nothing was written", file=sys.stderr)
+        raise typer.Exit(130) from None
 
 
 def _resumable(reference: str, overrides: list[str], holding: contextlib.ExitStack):
@@ -64,7 +80,6 @@ def _resumable(reference: str, overrides: list[str], holding: contextlib.ExitSta
     if good is None:
         raise CheckpointError(f"--resume: every checkpoint in {checkpoints} is damaged")
     loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
-    run_folder.write_recipe(folder, loaded.to_toml())
     step, resume_from = good
     if step >= loaded.model.train.steps:
         console().print(
@@ -76,13 +91,12 @@ def _resumable(reference: str, overrides: list[str], holding: contextlib.ExitSta
     return loaded, folder, resume_from
 
 
-def _train(loaded, folder: Path, resume_from: Path | None) -> None:
+def _train(trainer, folder: Path, resume_from: Path | None) -> None:
     """Train, turning a stop the user asked for (a signal) into its exit code and one line."""
     from ganforge.runs.checkpoint import list_checkpoints
-    from ganforge.training.trainer import train
 
     try:
-        result = train(loaded, folder, resume_from=resume_from)
+        result = trainer.run(folder, resume_from)
     except TrainingStopped as stopped:
         if not stopped.asked_for:  # diverged, or the disk is full: an error
             raise

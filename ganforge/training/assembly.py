@@ -4,13 +4,15 @@ any training starts."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ganforge.backend import tensorflow
-from ganforge.data import BatchSampler
+from ganforge.data import size_without_preparing
 from ganforge.errors import RecipeError
 from ganforge.evaluation.measure import NamedMetric
 from ganforge.plugin.build import build
@@ -148,16 +150,34 @@ def _check_label_options(recipe: Recipe, loss: LossTerms) -> None:
             )
 
 
-def batch_sampler(recipe: Recipe, dataset) -> BatchSampler:
-    """Prepare the dataset if it has a cache to build, then batch it."""
-    if (prepare := supports("dataset", dataset)["prepare"]) is not None:
-        prepare()
+def check_before_training(recipe: Recipe, dataset, *, prepare: bool) -> None:
+    """The checks ``run`` makes before its first step besides building the parts (which proves the shapes,
+    the penalty, the label options and the metrics); ``recipe check`` makes the same ones.
+
+    ``prepare``: decode the dataset's cache first and count exactly (``run``), or count what it lists
+    without decoding (``recipe check``, which must stay quick).
+    """
+    if prepare and (prepare_dataset := supports("dataset", dataset)["prepare"]) is not None:
+        prepare_dataset()
+    size = len(dataset) if prepare else size_without_preparing(dataset)
     batch_size = recipe.model.train.batch_size
-    if len(dataset) < batch_size:
+    if size < batch_size:
         raise recipe.location("train").error(
-            f"the dataset holds {len(dataset)} images, fewer than one batch of {batch_size}", "batch_size"
+            f"the dataset holds {size} images, fewer than one batch of {batch_size}", "batch_size"
         )
-    return BatchSampler(dataset, batch_size, recipe.model.seed)
+
+
+def check_output_dir(recipe: Recipe) -> None:
+    """``output_dir`` can hold a new run folder: it is a folder, or can be made one, and can be written."""
+    folder = Path(recipe.model.output_dir)
+    existing = next((path for path in (folder, *folder.parents) if path.exists()), Path("."))
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} cannot be written"
+    else:
+        return
+    raise recipe.location().error(f"cannot create run folders in {folder}: {problem}", "output_dir")
 
 
 def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Registry) -> None:

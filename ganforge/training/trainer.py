@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import backend
+from ganforge.data import BatchSampler
 from ganforge.errors import CheckpointError, RecipeError, TrainingStopped
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
 from ganforge.runs import checkpoint
 from ganforge.runs.folder import CHECKPOINTS, EVALUATIONS
 from ganforge.runs.records import keep_records
-from ganforge.training.assembly import assemble, batch_sampler
+from ganforge.training.assembly import assemble, check_before_training
 from ganforge.training.monitor import BestKeeper, Monitor
 from ganforge.training.sinks import SinkSet
 from ganforge.training.stopping import (
@@ -48,7 +49,7 @@ def train(
     recipe: Recipe, run_dir: Path, *, resume_from: Path | None = None, registry: Registry | None = None
 ) -> RunResult:
     """Train ``recipe`` in ``run_dir`` to ``train.steps``, from the start or from a checkpoint."""
-    return Trainer(recipe, run_dir, registry=registry).run(resume_from)
+    return Trainer(recipe, registry=registry).run(run_dir, resume_from)
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,14 @@ class LossWindow:
 
 
 class Trainer:
-    """One run: its parts, assembled from the recipe, and the loop that trains them."""
+    """One run: its parts, assembled from the recipe and checked, and the loop that trains them.
 
-    def __init__(self, recipe: Recipe, run_dir: Path, *, registry: Registry | None = None):
+    Everything that can refuse a recipe happens when a Trainer is made, before any file is written;
+    ``run`` then only writes to the run folder it is given.
+    """
+
+    def __init__(self, recipe: Recipe, *, registry: Registry | None = None):
         self.recipe = recipe
-        self.run_dir = run_dir
         self.config = recipe.model.train
         self.seed = recipe.model.seed
         self.registry = registry or get_registry()
@@ -125,18 +129,20 @@ class Trainer:
         self.training = assemble(recipe, self.registry)
         self.parts = self.training.parts
         self.state = self.training.state
-        self.checkpoints = run_dir / CHECKPOINTS
+        check_before_training(recipe, self.parts.dataset, prepare=True)
+        self.sampler = BatchSampler(self.parts.dataset, self.config.batch_size, self.seed)
         self.step = 0
         self.last_checkpoint: Path | None = None
         self.rollbacks = 0
         self.last_scalars: dict[str, float] = {}
 
     # -- the run ---------------------------------------------------------------
-    def run(self, resume_from: Path | None = None) -> RunResult:
+    def run(self, run_dir: Path, resume_from: Path | None = None) -> RunResult:
+        self.run_dir = run_dir
+        self.checkpoints = run_dir / CHECKPOINTS
         if resume_from is not None:
             self.step = self._restore(resume_from)
             self.last_checkpoint = resume_from
-        self.sampler = batch_sampler(self.recipe, self.parts.dataset)
         checkpoint.remove_partial_files(self.checkpoints)
         warn_if_disk_is_short(self.checkpoints, self.state, self.config.keep_checkpoints)
         self.sinks = SinkSet.open(self.recipe, self.run_dir, self.registry)
