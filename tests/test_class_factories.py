@@ -13,7 +13,7 @@ from ganforge import hookimpl
 from ganforge.data import DataSpec
 from ganforge.errors import RecipeError
 from ganforge.evaluation.features import build_feature_network
-from ganforge.plugin.registry import Registry
+from ganforge.plugin.registry import HOOKS, Registry
 from ganforge.recipe import load_recipe
 
 
@@ -104,16 +104,6 @@ CASES = {
         "int",
     ),
     "sink": (Sink, "sinks", [{"name": "cls_sink", "file": 3}], "sinks[0].file", "str"),
-}
-HOOKS = {
-    "generator": "register_generators",
-    "discriminator": "register_discriminators",
-    "dataset": "register_datasets",
-    "loss": "register_losses",
-    "penalty": "register_penalties",
-    "metric": "register_metrics",
-    "features": "register_feature_networks",
-    "sink": "register_sinks",
 }
 CLASSES = {**{kind: case[0] for kind, case in CASES.items()}, "features": Features}
 
