@@ -64,7 +64,10 @@ class TrainConfig(_Section):
         0.0, ge=0, lt=1, description="0: off; else keep an EMA of G's weights for samples and evaluation"
     )
     jit_compile: bool = Field(False, description="compile the step with XLA (measure first: slower on many CPUs)")
-    deterministic: bool = Field(True, description="deterministic TensorFlow ops: same seed, same losses")
+    deterministic: Literal[True, False, "auto"] = Field(
+        "auto",
+        description='deterministic TensorFlow ops, so the same seed gives the same losses; "auto": on for CPUs, off on GPUs',
+    )
     on_divergence: Literal["stop", "rollback"] = Field(
         "stop",
         description="when a loss or weight stops being finite: stop (exit 3), or roll back to the last checkpoint",
@@ -104,6 +107,21 @@ class EvalConfig(_Section):
     best_mode: Literal["min", "max"] = Field("min", description="whether smaller or larger is better for `best`")
 
 
+class DistributeConfig(_Section):
+    strategy: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none", description="none: one device; mirrored: this machine's devices; multi_worker: the TF_CONFIG cluster"
+    )
+    devices: list[str] = Field(
+        [], description='for mirrored, e.g. ["GPU:0", "GPU:1"]; empty: every GPU, or the CPU\'s logical devices'
+    )
+    cpu_devices: int = Field(
+        1, ge=1, le=64, description="split the CPU into this many logical devices (to try a strategy without GPUs)"
+    )
+    connect_timeout: float = Field(
+        300.0, gt=0, description="multi_worker: seconds to wait for every worker of TF_CONFIG to start"
+    )
+
+
 class RecipeModel(_Section):
     name: str = Field(min_length=1, description="run name; run folders are <output_dir>/<name>-<time>")
     seed: int = Field(0, ge=0, description="seeds weights, noise and data order")
@@ -115,6 +133,7 @@ class RecipeModel(_Section):
     penalty: ComponentConfig | None = None
     eval: EvalConfig = EvalConfig()
     train: TrainConfig = TrainConfig()
+    distribute: DistributeConfig = DistributeConfig()
     generator_optimizer: OptimizerConfig = OptimizerConfig()
     discriminator_optimizer: OptimizerConfig = OptimizerConfig()
     sinks: list[str | ComponentConfig] = Field(

@@ -12,6 +12,7 @@ import typer
 from ganforge.cli.support import SetOption, console, user_errors
 from ganforge.errors import CheckpointError, TrainingStopped
 from ganforge.runs import folder as run_folder
+from ganforge.training.distribute import ClusterError
 
 Recipe = Annotated[str, typer.Argument(help="recipe file or bundled recipe name; with --resume, also a run folder")]
 Resume = Annotated[
@@ -34,16 +35,32 @@ def run(recipe: Recipe, overrides: SetOption = None, resume: Resume = False) -> 
                 return
             loaded, folder, resume_from = started
             trainer = _trainer(loaded)
-            run_folder.write_recipe(folder, loaded.to_toml())  # with this resume's --set, once it passed
+            if trainer.writes:
+                run_folder.write_recipe(folder, loaded.to_toml())  # with this resume's --set, once it passed
         else:
             loaded = load_recipe(recipe, overrides)
             check_output_dir(loaded)
             trainer = _trainer(loaded)  # every check passes before the run folder is made
-            folder = run_folder.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
-            holding.enter_context(run_folder.held(folder))
-            console().print(f"run folder: [bold]{folder}[/]")
+            folder = _new_folder(trainer, loaded, holding)
             resume_from = None
         _train(trainer, folder, resume_from)
+
+
+def _new_folder(trainer, loaded, holding: contextlib.ExitStack) -> Path:
+    """The new run's folder: made and held by the one process that writes (the chief of several workers),
+    and told to the others."""
+    folder = None
+    if trainer.writes:
+        folder = run_folder.create(Path(loaded.model.output_dir), loaded.name, loaded.to_toml())
+        holding.enter_context(run_folder.held(folder))
+    try:
+        folder = Path(trainer.distribution.from_chief(str(folder or "")))
+    except Exception as error:
+        if not trainer.distribution.peer_lost(error):
+            raise
+        raise ClusterError("the chief worker stopped before training began (see its output)") from None
+    console().print(f"run folder: [bold]{folder}[/]")
+    return folder
 
 
 def _trainer(loaded):
@@ -61,6 +78,7 @@ def _resumable(reference: str, overrides: list[str], holding: contextlib.ExitSta
     """(recipe, run folder, checkpoint) to continue from, the folder held; None when the run is already done."""
     from ganforge.recipe import load_recipe
     from ganforge.runs.checkpoint import list_checkpoints, newest_good
+    from ganforge.training.distribute import writes_files
 
     folder = Path(reference)
     if not folder.is_dir():
@@ -72,14 +90,15 @@ def _resumable(reference: str, overrides: list[str], holding: contextlib.ExitSta
             )
     if not run_folder.is_run(folder):
         raise CheckpointError(f"--resume: {folder} is not a run folder (it has no {run_folder.RECIPE_FILE})")
-    holding.enter_context(run_folder.held(folder))
+    loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
+    if writes_files(loaded):  # of several workers, only the chief holds the folder
+        holding.enter_context(run_folder.held(folder))
     checkpoints = folder / run_folder.CHECKPOINTS
     if not list_checkpoints(checkpoints):
         raise CheckpointError(f"--resume: {folder} has no checkpoint in {run_folder.CHECKPOINTS}/ to continue from")
     good = newest_good(checkpoints, lambda message: print(f"ganforge: {message}", file=sys.stderr))
     if good is None:
         raise CheckpointError(f"--resume: every checkpoint in {checkpoints} is damaged")
-    loaded = load_recipe(folder / run_folder.RECIPE_FILE, overrides)
     step, resume_from = good
     if step >= loaded.model.train.steps:
         console().print(
@@ -108,7 +127,14 @@ def _train(trainer, folder: Path, resume_from: Path | None) -> None:
         print(f"\ninterrupted; {where}. Continue with: ganforge run {folder} --resume", file=sys.stderr)
         raise typer.Exit(130) from None
     samples = folder / run_folder.SAMPLES
-    console().print(f"finished step {result.step}: samples in {samples}, checkpoint {result.checkpoint}")
+    if result.workers > 1:  # so a person (or a test) can see that every worker ends with the same weights
+        console().print(
+            f"worker {result.rank} of {result.workers}: weights sha256 {result.fingerprint}", soft_wrap=True
+        )
+    if result.rank == 0:
+        console().print(f"finished step {result.step}: samples in {samples}, checkpoint {result.checkpoint}")
+    else:
+        console().print(f"finished step {result.step}; the chief wrote the run's files in {folder}", soft_wrap=True)
 
 
 def add_commands(app: typer.Typer) -> None:

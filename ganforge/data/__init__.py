@@ -118,9 +118,12 @@ class BatchSampler:
         # inside a batch does not matter to the model.
         return np.sort(self._order[start : start + self.batch_size])
 
-    def batch(self, batch_number: int) -> np.ndarray:
-        """The examples of batch ``batch_number`` as the dataset stores them (uint8 stays uint8)."""
-        return self.dataset.read(self.indices(batch_number))
+    def batch(self, batch_number: int, rows: slice = slice(None)) -> np.ndarray:
+        """The examples of batch ``batch_number`` as the dataset stores them (uint8 stays uint8).
+
+        ``rows``: only these rows of the batch (a worker of a distributed run reads only its own).
+        """
+        return self.dataset.read(self.indices(batch_number)[rows])
 
 
 def size_without_preparing(dataset) -> int:

@@ -89,10 +89,8 @@ def save_best(folder: Path, step: int, groups: dict[str, list[Any]], extra: dict
     return _write(folder / BEST, step, groups, extra)
 
 
-def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[str, Any]) -> Path:
-    """Write to a temporary name, flush to disk, then rename: a crash leaves the old file or the new one."""
-    folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
+def _arrays(groups: dict[str, list[Any]]) -> tuple[dict[str, np.ndarray], dict[str, list[list[Any]]]]:
+    """Every variable's value under its name in the file, and the layout (each one's path and shape)."""
     arrays: dict[str, np.ndarray] = {}
     layout: dict[str, list[list[Any]]] = {}
     for group, variables in groups.items():
@@ -101,6 +99,19 @@ def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[st
             value = np.asarray(variable.numpy() if hasattr(variable, "numpy") else variable)
             arrays[f"{group}/{index:05d}"] = value
             layout[group].append([variable.path, list(value.shape)])
+    return arrays, layout
+
+
+def fingerprint(groups: dict[str, list[Any]]) -> str:
+    """The SHA-256 a checkpoint of ``groups`` would carry: equal on every worker of a distributed run."""
+    return _digest(_arrays(groups)[0])
+
+
+def _write(target: Path, step: int, groups: dict[str, list[Any]], extra: dict[str, Any]) -> Path:
+    """Write to a temporary name, flush to disk, then rename: a crash leaves the old file or the new one."""
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays, layout = _arrays(groups)
     header = {"format": FORMAT_VERSION, "step": step, "layout": layout, "sha256": _digest(arrays), **extra}
     header["header_sha256"] = _header_digest(header)
     arrays[HEADER_KEY] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)

@@ -19,6 +19,7 @@ from ganforge.plugin.build import build
 from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
+from ganforge.training.distribute import Plan
 from ganforge.training.step import AdversarialStep, LossTerms, Players, StepSettings
 
 # How many images the probe batch holds: more than one, so a model that
@@ -58,18 +59,25 @@ class Training:
         return groups
 
 
-def assemble(recipe: Recipe, registry: Registry | None = None) -> Training:
-    """The parts, two Adam optimizers over the run's length, and the compiled step."""
+def assemble(recipe: Recipe, registry: Registry | None = None, strategy=None) -> Training:
+    """The parts, two Adam optimizers over the run's length, and the compiled step.
+
+    ``strategy``: the ``tf.distribute`` strategy to train under (TensorFlow's default one
+    if None); every variable is made in its scope.
+    """
     import keras
 
-    parts = build_parts(recipe, registry)
+    strategy = strategy or tensorflow().distribute.get_strategy()
     config = recipe.model.train
-    lr_scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
-    generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale)
-    discriminator_optimizer = make_optimizer(
-        recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale
-    )
-    step = AdversarialStep(parts, generator_optimizer, discriminator_optimizer, StepSettings.from_recipe(recipe))
+    with strategy.scope():
+        parts = build_parts(recipe, registry)
+        lr_scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
+        generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale)
+        discriminator_optimizer = make_optimizer(
+            recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale
+        )
+    settings = StepSettings.from_recipe(recipe)
+    step = AdversarialStep(parts, generator_optimizer, discriminator_optimizer, settings, strategy)
     return Training(parts, generator_optimizer, discriminator_optimizer, lr_scale, step)
 
 
@@ -150,13 +158,15 @@ def _check_label_options(recipe: Recipe, loss: LossTerms) -> None:
             )
 
 
-def check_before_training(recipe: Recipe, dataset, *, prepare: bool) -> None:
+def check_before_training(recipe: Recipe, dataset, *, prepare: bool, plan: Plan | None = None) -> None:
     """The checks ``run`` makes before its first step besides building the parts (which proves the shapes,
     the penalty, the label options and the metrics); ``recipe check`` makes the same ones.
 
     ``prepare``: decode the dataset's cache first and count exactly (``run``), or count what it lists
-    without decoding (``recipe check``, which must stay quick).
+    without decoding (``recipe check``, which must stay quick). ``plan``: the run's distribution plan,
+    when it has been read already (it is read from the recipe and TF_CONFIG otherwise).
     """
+    (plan or Plan(recipe)).check_batch()
     if prepare and (prepare_dataset := supports("dataset", dataset)["prepare"]) is not None:
         prepare_dataset()
     size = len(dataset) if prepare else size_without_preparing(dataset)

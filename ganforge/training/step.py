@@ -122,47 +122,78 @@ def update_ema(average_model, model, decay: float) -> None:
 
 
 class AdversarialStep:
-    def __init__(self, players: Players, generator_optimizer, discriminator_optimizer, settings: StepSettings):
+    """One training step under a ``tf.distribute`` strategy: TensorFlow's default one on one device.
+
+    Each replica trains on its slice of the global batch: its rows of the real batch, and its
+    rows of the noise, label flips and penalty points the whole batch draws, so replicas differ
+    from each other and the sum of their updates is the update one device would make. Each
+    replica's loss is scaled by its share of the global batch because the Keras optimizer sums
+    the replicas' gradients (once: nothing here reduces them again). What must change every
+    copy of a variable alike (a weight constraint, the generator's moving average) runs between
+    the replicas' updates, outside them.
+    """
+
+    def __init__(
+        self, players: Players, generator_optimizer, discriminator_optimizer, settings: StepSettings, strategy=None
+    ):
         tf = tensorflow()
         self.players = players
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.settings = settings
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = self.strategy.num_replicas_in_sync
+        self.share = settings.batch_size // self.replicas  # rows per replica
         # Build the optimizers' slots now so checkpoints can be restored into
-        # them before the first step runs.
-        generator_optimizer.build(players.generator.trainable_variables)
-        discriminator_optimizer.build(players.discriminator.trainable_variables)
+        # them before the first step runs (and, under a strategy, inside its scope: keras#23085).
+        with self.strategy.scope():
+            generator_optimizer.build(players.generator.trainable_variables)
+            discriminator_optimizer.build(players.discriminator.trainable_variables)
         self._compiled = tf.function(self._step, jit_compile=settings.jit_compile, reduce_retracing=True)
 
     def __call__(self, real_batches, step: int):
-        """``real_batches``: (d_steps, batch, H, W, C), uint8 pixels or floats in [-1, 1].
+        """``real_batches``: (d_steps, batch, H, W, C), uint8 pixels or floats in [-1, 1], as a tensor
+        or, under a strategy of several replicas, each replica's slice of it.
 
-        Returns the (D loss, G loss) tensors of the last updates."""
+        Returns the (D loss, G loss) tensors of the last updates, averaged over the global batch."""
         tf = tensorflow()
-        return self._compiled(tf.convert_to_tensor(real_batches), tf.constant(step, tf.int64))
+        if self.replicas == 1:
+            real_batches = tf.convert_to_tensor(real_batches)
+        return self._compiled(real_batches, tf.constant(step, tf.int64))
 
     # -- random draws, keyed by (seed, step, draw) ---------------------------
+    # Each draw is made for the whole global batch, and each replica keeps its rows of it.
     def _key(self, step, draw: int, stream: int):
         tf = tensorflow()
         counter = streams.step_counter(step, draw, stream, self.settings.d_steps)
         return tf.stack([tf.constant(self.settings.seed, tf.int64), counter])
 
+    def _my_rows(self, values, axis: int = 0):
+        """This replica's slice of ``values`` drawn for the global batch (all of it on one device)."""
+        tf = tensorflow()
+        if self.replicas == 1:
+            return values
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        start = tf.cast(replica, tf.int32) * self.share
+        if axis == 0:
+            return values[start : start + self.share]
+        return values[:, start : start + self.share]
+
     def _noise(self, step, draw: int):
         tf = tensorflow()
         shape = (self.settings.batch_size, self.settings.latent_dim)
-        return tf.random.stateless_normal(shape, seed=self._key(step, draw, streams.NOISE))
+        return self._my_rows(tf.random.stateless_normal(shape, seed=self._key(step, draw, streams.NOISE)))
 
     def _targets(self, step, draw: int):
         """D's targets: 1 for real (1 - smoothing), 0 for fake, each flipped with probability label_noise."""
         tf = tensorflow()
         settings = self.settings
-        real = tf.fill((settings.batch_size, 1), 1.0 - settings.label_smoothing)
-        fake = tf.zeros((settings.batch_size, 1))
+        real = tf.fill((self.share, 1), 1.0 - settings.label_smoothing)
+        fake = tf.zeros((self.share, 1))
         if settings.label_noise:
             shape = (2, settings.batch_size, 1)
-            flips = (
-                tf.random.stateless_uniform(shape, seed=self._key(step, draw, streams.LABELS)) < settings.label_noise
-            )
+            draws = tf.random.stateless_uniform(shape, seed=self._key(step, draw, streams.LABELS))
+            flips = self._my_rows(draws, axis=1) < settings.label_noise
             real, fake = tf.where(flips[0], 0.0, real), tf.where(flips[1], 1.0, fake)
         return real, fake
 
@@ -172,7 +203,7 @@ class AdversarialStep:
 
         def value():
             shape = (self.settings.batch_size,) + (1,) * (len(real.shape) - 1)
-            alpha = tf.random.stateless_uniform(shape, seed=self._key(step, draw, streams.INTERPOLATION))
+            alpha = self._my_rows(tf.random.stateless_uniform(shape, seed=self._key(step, draw, streams.INTERPOLATION)))
             return penalty_value(penalty, self.players.discriminator, real, fake, alpha) * float(penalty.every)
 
         if penalty.every <= 1:
@@ -183,18 +214,39 @@ class AdversarialStep:
 
     # -- the step -------------------------------------------------------------
     def _step(self, real_batches, step):
-        real_batches = _to_unit_range(real_batches)
+        strategy, players = self.strategy, self.players
         for draw in range(self.settings.d_steps):
-            discriminator_loss = self._update_discriminator(real_batches[draw], step, draw)
-        generator_loss = self._update_generator(step, real_batches[self.settings.d_steps - 1])
-        if self.players.ema_generator is not None:
-            update_ema(self.players.ema_generator, self.players.generator, self.settings.ema_decay)
-        return discriminator_loss, generator_loss
+            discriminator_loss = strategy.run(self._update_discriminator, args=(real_batches, step, draw))
+            players.loss.constrain_discriminator(players.discriminator)
+        generator_loss = strategy.run(self._update_generator, args=(real_batches, step))
+        if players.ema_generator is not None:
+            update_ema(players.ema_generator, players.generator, self.settings.ema_decay)
+        return self._mean(discriminator_loss), self._mean(generator_loss)
 
-    def _update_discriminator(self, real, step, draw: int):
+    def _mean(self, per_replica):
+        """The replicas' losses (each over its share) as the loss over the global batch."""
+        if self.replicas == 1:
+            return per_replica
+        return self.strategy.reduce("MEAN", per_replica, axis=None)
+
+    def _scaled(self, loss):
+        """The loss over this replica's share, scaled by that share (inside the tape).
+
+        The optimizer sums the replicas' gradients, so the sum is then the gradient of the
+        loss over the global batch (on one device the scale is 1.0, which changes no bit).
+        """
+        return loss * (self.share / self.settings.batch_size)
+
+    @staticmethod
+    def _apply(optimizer, scaled_loss, tape, variables) -> None:
+        gradients = tape.gradient(scaled_loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    def _update_discriminator(self, real_batches, step, draw: int):
         tf = tensorflow()
         players = self.players
         discriminator = players.discriminator
+        real = _to_unit_range(real_batches[draw])
         fake = players.generator(self._noise(step, draw), training=True)
         with tf.GradientTape() as tape:
             real_logits = discriminator(real, training=True)
@@ -202,22 +254,23 @@ class AdversarialStep:
             loss = players.loss.discriminator(real_logits, fake_logits, *self._targets(step, draw))
             for penalty in players.penalties:
                 loss += self._penalty(penalty, real, fake, step, draw)
-        gradients = tape.gradient(loss, discriminator.trainable_variables)
-        self.discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
-        players.loss.constrain_discriminator(discriminator)
+            scaled = self._scaled(loss)
+        self._apply(self.discriminator_optimizer, scaled, tape, discriminator.trainable_variables)
         return loss
 
-    def _update_generator(self, step, real):
-        """G's update; ``real`` is the last real batch D saw, for a loss that compares fakes with it."""
+    def _update_generator(self, real_batches, step):
+        """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         tf = tensorflow()
         players = self.players
         generator, discriminator = players.generator, players.discriminator
         with tf.GradientTape() as tape:
             fake = generator(self._noise(step, self.settings.d_steps), training=True)
-            real_logits = discriminator(real, training=True) if players.loss.uses_real_logits else None
+            real_logits = None
+            if players.loss.uses_real_logits:
+                real_logits = discriminator(_to_unit_range(real_batches[self.settings.d_steps - 1]), training=True)
             loss = players.loss.generator(discriminator(fake, training=True), real_logits)
-        gradients = tape.gradient(loss, generator.trainable_variables)
-        self.generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+            scaled = self._scaled(loss)
+        self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
         return loss
 
 

@@ -73,7 +73,7 @@ def warn_if_disk_is_short(folder: Path, groups: dict[str, list], keep: int) -> N
         for variables in groups.values()
         for variable in variables
     )
-    existing = folder if folder.exists() else folder.parent
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
     free = shutil.disk_usage(existing).free
     needed = (keep + 1) * size
     if free < needed:

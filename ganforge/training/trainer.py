@@ -24,6 +24,7 @@ from ganforge.runs import checkpoint
 from ganforge.runs.folder import CHECKPOINTS, EVALUATIONS
 from ganforge.runs.records import keep_records
 from ganforge.training.assembly import assemble, check_before_training
+from ganforge.training.distribute import PEER_EXIT_CODE, Plan
 from ganforge.training.monitor import BestKeeper, Monitor
 from ganforge.training.sinks import SinkSet
 from ganforge.training.stopping import (
@@ -43,6 +44,9 @@ class RunResult:
     step: int
     checkpoint: Path | None
     last_scalars: dict[str, float] = field(default_factory=dict)
+    workers: int = 1
+    rank: int = 0
+    fingerprint: str = ""  # the SHA-256 of every variable at the end, as a checkpoint would hold it
 
 
 def train(
@@ -125,11 +129,15 @@ class Trainer:
         self.config = recipe.model.train
         self.seed = recipe.model.seed
         self.registry = registry or get_registry()
-        backend.configure(self.seed, self.config.deterministic)
-        self.training = assemble(recipe, self.registry)
+        plan = Plan(recipe)
+        plan.check_batch()  # before a multi-worker start waits for the other workers
+        self.distribution = plan.start()
+        self.writes = self.distribution.is_chief  # one writer: the chief writes every file of the run
+        backend.configure(self.seed, plan.deterministic())
+        self.training = assemble(recipe, self.registry, self.distribution.strategy)
         self.parts = self.training.parts
         self.state = self.training.state
-        check_before_training(recipe, self.parts.dataset, prepare=True)
+        check_before_training(recipe, self.parts.dataset, prepare=True, plan=plan)
         self.sampler = BatchSampler(self.parts.dataset, self.config.batch_size, self.seed)
         self.step = 0
         self.last_checkpoint: Path | None = None
@@ -143,9 +151,10 @@ class Trainer:
         if resume_from is not None:
             self.step = self._restore(resume_from)
             self.last_checkpoint = resume_from
-        checkpoint.remove_partial_files(self.checkpoints)
-        warn_if_disk_is_short(self.checkpoints, self.state, self.config.keep_checkpoints)
-        self.sinks = SinkSet.open(self.recipe, self.run_dir, self.registry)
+        if self.writes:
+            checkpoint.remove_partial_files(self.checkpoints)
+            warn_if_disk_is_short(self.checkpoints, self.state, self.config.keep_checkpoints)
+        self.sinks = SinkSet.open(self.recipe, self.run_dir, self.registry) if self.writes else SinkSet([])
         try:
             self.sinks.start(self.config.steps, self.step)
             self.sinks.text(self.step, "recipe", self.recipe.to_toml())
@@ -170,7 +179,16 @@ class Trainer:
             raise self._storage_stop(error) from None
         finally:
             self.sinks.close()
-        return RunResult(self.run_dir, self.config.steps, self.last_checkpoint, self.last_scalars)
+        distribution = self.distribution
+        return RunResult(
+            self.run_dir,
+            self.config.steps,
+            self.last_checkpoint,
+            self.last_scalars,
+            workers=distribution.workers,
+            rank=distribution.rank,
+            fingerprint=checkpoint.fingerprint(self.state) if distribution.workers > 1 else "",
+        )
 
     def _loop(self, stop: StopRequests) -> None:
         evaluate_every, has_metrics = self.recipe.model.eval.every, bool(self.parts.metrics)
@@ -191,15 +209,19 @@ class Trainer:
                 self._save()
 
     # -- sample, step, check ---------------------------------------------------
-    def _real_batches(self, step: int) -> np.ndarray:
-        """One batch per discriminator update, numbered so a resumed run reads the same ones."""
-        d_steps = self.config.d_steps
-        return np.stack([self.sampler.batch(step * d_steps + draw) for draw in range(d_steps)])
+    def _real_batches(self, step: int):
+        """One batch per discriminator update, numbered so a resumed run reads the same ones;
+        this worker's rows of them, placed on its devices."""
+        d_steps, rows = self.config.d_steps, self.distribution.rows(self.config.batch_size)
+        batches = np.stack([self.sampler.batch(step * d_steps + draw, rows) for draw in range(d_steps)])
+        return self.distribution.distribute(batches)
 
     def _train_step(self, real):
         try:
             return self.training.step(real, self.step)
         except Exception as error:
+            if self.distribution.peer_lost(error):
+                raise self._peer_stop(error) from None
             if (memory := backend.out_of_memory(error)) is None:
                 raise
             where = f"; {self.last_checkpoint} is the last checkpoint" if self.last_checkpoint else ""
@@ -243,6 +265,17 @@ class Trainer:
             file=sys.stderr,
         )
 
+    def _peer_stop(self, error: BaseException) -> TrainingStopped:
+        where = (
+            f"{self.last_checkpoint} is the last checkpoint" if self.last_checkpoint else "no checkpoint was written"
+        )
+        reason = next((line for line in str(error).splitlines() if "aborted" in line), type(error).__name__)
+        return TrainingStopped(
+            f"another worker of the cluster stopped answering during step {self.step + 1} ({reason.strip()[:200]}); "
+            f"training stopped. {where}. Start every worker again with: ganforge run {self.run_dir} --resume",
+            exit_code=PEER_EXIT_CODE,
+        )
+
     def _stop_for(self, signal_number: int) -> None:
         self._save()
         raise TrainingStopped(
@@ -257,6 +290,8 @@ class Trainer:
             self.last_scalars = {**self.window.scalars(self.step, self.config.batch_size), **self._rates()}
             self.sinks.scalars(self.step, self.last_scalars)
             self.window.restart(self.step)
+        if not self.writes:
+            return
         if due.samples:
             self.monitor.save_samples(self.step)
         if due.evaluation:
@@ -276,6 +311,9 @@ class Trainer:
         return {"seed": self.seed, "recipe": self.recipe.name, "lr_scale": float(self.training.lr_scale.numpy())}
 
     def _save(self) -> None:
+        if not self.writes:  # the chief writes it; every worker restores from it after a rollback
+            self.last_checkpoint = checkpoint.checkpoint_path(self.checkpoints, self.step)
+            return
         keep = self.config.keep_checkpoints
         self.last_checkpoint = checkpoint.save(self.checkpoints, self.step, self.state, self._header(), keep=keep)
         self.sinks.checkpoint(self.step, self.last_checkpoint)
@@ -286,11 +324,11 @@ class Trainer:
         if header.get("seed") != self.seed:
             raise CheckpointError(f"{path}: saved with seed {header.get('seed')}, the recipe says {self.seed}")
         self.training.lr_scale.assign(header.get("lr_scale", 1.0))
-        # evaluations made after the checkpoint will be made again
-        keep_records(
-            self.run_dir / EVALUATIONS,
-            lambda record: record.get("source") == "ganforge eval" or record.get("step", 0) <= header["step"],
-        )
+        if self.writes:  # evaluations made after the checkpoint will be made again
+            keep_records(
+                self.run_dir / EVALUATIONS,
+                lambda record: record.get("source") == "ganforge eval" or record.get("step", 0) <= header["step"],
+            )
         return header["step"]
 
     def _storage_stop(self, error: OSError) -> TrainingStopped:

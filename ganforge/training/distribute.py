@@ -1,0 +1,357 @@
+"""Training on several devices and machines, through TensorFlow's own strategies.
+
+ganforge adds no engine of its own: ``mirrored`` is ``tf.distribute.MirroredStrategy``
+over one machine's devices, ``multi_worker`` is ``MultiWorkerMirroredStrategy`` over the
+machines ``TF_CONFIG`` lists, and ``none`` is TensorFlow's default strategy, so one step
+function serves all three. What ganforge adds is the bookkeeping that keeps a distributed
+run the same run as on one device: which rows of the global batch each worker reads,
+which worker writes files, and a clear stop when a peer is gone.
+
+A :class:`Plan` is read from the recipe and ``TF_CONFIG`` without starting TensorFlow's
+runtime (so ``recipe check`` can refuse a bad one); :meth:`Plan.start` makes the strategy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sys
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from ganforge.backend import tensorflow
+from ganforge.errors import GanforgeError, RecipeError
+
+STRATEGIES = ("none", "mirrored", "multi_worker")
+TF_CONFIG = "TF_CONFIG"
+# MultiWorkerMirroredStrategy runs "chief" and "worker" tasks; parameter servers and
+# evaluators belong to other strategies.
+JOBS = ("chief", "worker")
+PEER_EXIT_CODE = 69  # sysexits' EX_UNAVAILABLE: another worker of the cluster is gone
+DEVICE_PATTERN = re.compile(r"^/?(?:device:)?(CPU|GPU):(\d+)$", re.IGNORECASE)
+PATH_BYTES = 4096  # the longest text `from_chief` can share
+
+
+class ClusterError(GanforgeError):
+    """``TF_CONFIG`` is missing or wrong, or the workers it lists cannot reach each other."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """This process's place in the cluster ``TF_CONFIG`` describes."""
+
+    jobs: dict[str, list[str]]
+    task_type: str
+    task_index: int
+
+    @property
+    def workers(self) -> int:
+        return sum(len(self.jobs.get(job, [])) for job in JOBS)
+
+    @property
+    def rank(self) -> int:
+        """This worker's place among all workers, the chief first (as TensorFlow numbers replicas)."""
+        if self.task_type == "chief":
+            return 0
+        return self.task_index + len(self.jobs.get("chief", []))
+
+    @property
+    def is_chief(self) -> bool:
+        """The chief is the ``chief`` task, or worker 0 when there is none (TensorFlow's rule)."""
+        return self.rank == 0
+
+    @property
+    def address(self) -> str:
+        return self.jobs[self.task_type][self.task_index]
+
+    @property
+    def peers(self) -> list[str]:
+        return [address for job in JOBS for address in self.jobs.get(job, []) if address != self.address]
+
+
+def read_tf_config(text: str | None) -> Cluster:
+    """The cluster in ``TF_CONFIG``'s JSON, every part checked; ClusterError names what is wrong."""
+    if not text:
+        raise ClusterError(
+            f'{TF_CONFIG} is not set: strategy "multi_worker" needs it on every worker, '
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": N}} '
+            "(see docs/distributed.md)"
+        )
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ClusterError(f"{TF_CONFIG}: not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ClusterError(f"{TF_CONFIG}: must be a JSON object with 'cluster' and 'task'")
+    jobs = _jobs(config.get("cluster"))
+    return Cluster(jobs, *_task(config.get("task"), jobs))
+
+
+def _jobs(cluster) -> dict[str, list[str]]:
+    if not isinstance(cluster, dict) or not cluster:
+        raise ClusterError(f'{TF_CONFIG}: cluster: must list the workers, {{"worker": ["host:port", ...]}}')
+    for job, addresses in cluster.items():
+        if job not in JOBS:
+            raise ClusterError(
+                f"{TF_CONFIG}: cluster.{job}: MultiWorkerMirroredStrategy runs only {' and '.join(JOBS)} tasks"
+            )
+        if not isinstance(addresses, list) or not addresses:
+            raise ClusterError(f'{TF_CONFIG}: cluster.{job}: must be a list of "host:port" addresses')
+        for address in addresses:
+            host, _, port = str(address).rpartition(":")
+            if not isinstance(address, str) or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ClusterError(f'{TF_CONFIG}: cluster.{job}: {address!r} is not a "host:port" address')
+    if len(cluster.get("chief", [])) > 1:
+        raise ClusterError(f"{TF_CONFIG}: cluster.chief: a cluster has at most one chief")
+    return cluster
+
+
+def _task(task, jobs: dict[str, list[str]]) -> tuple[str, int]:
+    if not isinstance(task, dict):
+        raise ClusterError(f'{TF_CONFIG}: task: must say which task this is, {{"type": "worker", "index": N}}')
+    task_type, index = task.get("type"), task.get("index")
+    if task_type not in jobs:
+        raise ClusterError(f"{TF_CONFIG}: task.type: {task_type!r} is not a job of the cluster ({', '.join(jobs)})")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(jobs[task_type]):
+        raise ClusterError(
+            f"{TF_CONFIG}: task.index: {index!r} is not one of the {len(jobs[task_type])} {task_type} task(s)"
+        )
+    return task_type, index
+
+
+def writes_files(recipe, environ=None) -> bool:
+    """Whether this process writes the run's files: yes, unless it is a multi_worker worker other than the chief."""
+    if recipe.model.distribute.strategy != "multi_worker":
+        return True
+    return read_tf_config((os.environ if environ is None else environ).get(TF_CONFIG)).is_chief
+
+
+class Plan:
+    """How a recipe asks to be distributed, checked against this machine and ``TF_CONFIG``."""
+
+    def __init__(self, recipe, environ=None):
+        environ = os.environ if environ is None else environ
+        self.recipe = recipe
+        self.config = recipe.model.distribute
+        self.where = recipe.location("distribute")
+        self.cluster = read_tf_config(environ.get(TF_CONFIG)) if self.strategy == "multi_worker" else None
+        if self.cluster is None and environ.get(TF_CONFIG) and self.strategy != "multi_worker":
+            print(
+                f'ganforge: {TF_CONFIG} is set but distribute.strategy is "{self.strategy}": this process trains '
+                'alone (set distribute.strategy = "multi_worker" to train with the cluster)',
+                file=sys.stderr,
+            )
+        if self.cluster is not None and self.config.devices:
+            raise self.where.error(
+                "multi_worker trains on every GPU each worker sees (or its CPU): choose them with "
+                "CUDA_VISIBLE_DEVICES, not devices",
+                "devices",
+            )
+
+    @property
+    def strategy(self) -> str:
+        return self.config.strategy
+
+    @property
+    def workers(self) -> int:
+        return self.cluster.workers if self.cluster else 1
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process writes the run's files (the only one that does)."""
+        return self.cluster is None or self.cluster.is_chief
+
+    def devices(self) -> list[str]:
+        """This machine's devices the run trains on (TensorFlow imported, its runtime not started)."""
+        if self.strategy == "none":
+            return []
+        tf = tensorflow()
+        gpus = len(tf.config.list_physical_devices("GPU"))
+        if self.cluster is not None:
+            return [f"/device:GPU:{index}" for index in range(gpus)] or ["/device:CPU:0"]
+        if not self.config.devices:
+            kind, count = ("GPU", gpus) if gpus else ("CPU", self.config.cpu_devices)
+            return [f"/device:{kind}:{index}" for index in range(count)]
+        return [self._device(name, gpus) for name in self.config.devices]
+
+    def _device(self, name: str, gpus: int) -> str:
+        match = DEVICE_PATTERN.match(name.strip())
+        if match is None:
+            raise self.where.error(f'{name!r} is not a device name like "GPU:0" or "CPU:1"', "devices")
+        kind, index = match.group(1).upper(), int(match.group(2))
+        available = gpus if kind == "GPU" else self.config.cpu_devices
+        if index >= available:
+            has = f"{available} {kind} device(s)" + (" (see distribute.cpu_devices)" if kind == "CPU" else "")
+            raise self.where.error(f"{name!r} does not exist: this machine has {has}", "devices")
+        return f"/device:{kind}:{index}"
+
+    def replicas(self) -> int:
+        return max(1, len(self.devices())) * self.workers
+
+    def check_batch(self) -> None:
+        """``train.batch_size`` is the global batch: every replica must get an equal share."""
+        replicas, batch_size = self.replicas(), self.recipe.model.train.batch_size
+        if batch_size % replicas:
+            counted = f"{self.workers} workers x {replicas // self.workers} devices" if self.workers > 1 else "devices"
+            raise self.recipe.location("train").error(
+                f"the global batch of {batch_size} does not split into equal shares for {replicas} replicas "
+                f"({counted}): make it a multiple of {replicas}",
+                "batch_size",
+            )
+
+    def deterministic(self) -> bool:
+        """``train.deterministic``; "auto" is on for CPUs (it costs nothing measured there) and off on GPUs,
+        where deterministic kernels are slower and some ops have none."""
+        setting = self.recipe.model.train.deterministic
+        if setting != "auto":
+            return setting
+        return not tensorflow().config.list_physical_devices("GPU")
+
+    def start(self) -> Distribution:
+        """Make the strategy: split the CPU first if asked, and for several workers wait until all are up."""
+        tf = tensorflow()
+        if self.config.cpu_devices > 1:
+            _split_cpu(tf, self.config.cpu_devices)
+        if self.strategy == "none":
+            return Distribution(tf.distribute.get_strategy(), workers=1, rank=0)
+        if self.strategy == "mirrored":
+            return Distribution(_mirrored(tuple(self.devices())), workers=1, rank=0)
+        wait_for_peers(self.cluster, self.config.connect_timeout)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        return Distribution(strategy, workers=self.cluster.workers, rank=self.cluster.rank)
+
+
+@cache
+def _mirrored(devices: tuple[str, ...]):
+    """One MirroredStrategy per set of devices and process: a second one over the same devices
+    numbers its collective ops as the first did, and their all-reduces collide (a notebook or a
+    test that trains twice would stop with "Shape mismatch in the collective instance")."""
+    return tensorflow().distribute.MirroredStrategy(list(devices))
+
+
+def _split_cpu(tf, count: int) -> None:
+    """The host CPU as ``count`` logical devices: only possible before the runtime starts."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == count:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError:
+        raise GanforgeError(
+            f"distribute.cpu_devices = {count}: TensorFlow already started in this process with "
+            f"{len(current or [cpu])} CPU device(s); split the CPU in a new process"
+        ) from None
+
+
+def wait_for_peers(cluster: Cluster, timeout: float) -> None:
+    """Hold this worker's port open until every peer answers on its own, or stop after ``timeout`` s.
+
+    TensorFlow's own start-up waits for missing workers without a limit (and ignores SIGTERM
+    meanwhile), so ganforge meets the peers first. Each worker listens on the port TF_CONFIG
+    gives it until it has reached every other; TensorFlow's server takes the port over afterwards.
+    """
+    host, _, port = cluster.address.rpartition(":")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("", int(port)))
+    except OSError as error:
+        listener.close()
+        raise ClusterError(f"{TF_CONFIG}: cannot listen on {cluster.address} ({error.strerror})") from None
+    listener.listen(64)
+    deadline, waiting = time.monotonic() + timeout, list(cluster.peers)
+    try:
+        while waiting and time.monotonic() < deadline:
+            waiting = [address for address in waiting if not _answers(address)]
+            if waiting:
+                time.sleep(0.2)
+    finally:
+        listener.close()
+    if waiting:
+        raise ClusterError(
+            f"{TF_CONFIG}: no answer from {', '.join(waiting)} within distribute.connect_timeout = {timeout:g} s: "
+            "start every worker, and check the addresses, ports and firewalls"
+        )
+
+
+def _answers(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect((host, int(port)))
+        except OSError:
+            return False
+    return True
+
+
+class Distribution:
+    """A started strategy, and this worker's share of each global batch."""
+
+    def __init__(self, strategy, workers: int, rank: int):
+        self.strategy = strategy
+        self.workers = workers
+        self.rank = rank
+        self.replicas = strategy.num_replicas_in_sync
+        self.local_replicas = self.replicas // workers
+
+    @property
+    def is_chief(self) -> bool:
+        return self.rank == 0
+
+    def scope(self):
+        """Models, optimizers and every other variable are made inside it (keras#23085: optimizers too)."""
+        return self.strategy.scope()
+
+    def rows(self, batch_size: int) -> slice:
+        """The rows of a global batch this worker's replicas train on: it reads only those."""
+        share = batch_size // self.replicas
+        first = self.rank * self.local_replicas * share
+        return slice(first, first + self.local_replicas * share)
+
+    def distribute(self, batches: np.ndarray):
+        """This worker's rows of (d_steps, batch, ...) as each local replica's slice of axis 1."""
+        if self.replicas == 1:
+            return tensorflow().convert_to_tensor(batches)
+        share = batches.shape[1] // self.local_replicas
+
+        def piece(context):
+            local = context.replica_id_in_sync_group - self.rank * self.local_replicas
+            return batches[:, local * share : (local + 1) * share]
+
+        return self.strategy.experimental_distribute_values_from_function(piece)
+
+    def from_chief(self, text: str) -> str:
+        """The chief's ``text`` on every worker (the run folder the chief made, say)."""
+        if self.workers == 1:
+            return text
+        tf = tensorflow()
+        encoded = np.zeros(PATH_BYTES, np.int32)
+        if self.is_chief:
+            data = text.encode()
+            if len(data) > PATH_BYTES:
+                raise RecipeError(f"{text}: longer than {PATH_BYTES} bytes")
+            encoded[: len(data)] = np.frombuffer(data, np.uint8)
+
+        def value(context):
+            # only the chief's first replica contributes, so a sum is a copy
+            return tf.constant(encoded if context.replica_id_in_sync_group == 0 else np.zeros_like(encoded))
+
+        summed = self.strategy.reduce("SUM", self.strategy.experimental_distribute_values_from_function(value), None)
+        return bytes(np.asarray(summed, np.uint8)).rstrip(b"\0").decode()
+
+    def peer_lost(self, error: BaseException) -> bool:
+        """Whether ``error`` says another worker stopped answering (killed, crashed, cut off)."""
+        if self.workers == 1:
+            return False
+        tf = tensorflow()
+        lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError)
+        return isinstance(error, lost) or "Collective ops is aborted" in str(error)

@@ -1,0 +1,358 @@
+"""Training under tf.distribute: the same run on one device and on two (the CPU split into two
+logical devices, each run in a fresh process since the split must come before TensorFlow starts),
+exact resume under a strategy, and the recipe and TF_CONFIG checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_user_error, run_cli, write
+
+from ganforge.errors import RecipeError
+from ganforge.recipe import load_recipe
+from ganforge.runs.checkpoint import HEADER_KEY, checkpoint_path, list_checkpoints, read_header
+from ganforge.training.distribute import PEER_EXIT_CODE, ClusterError, Distribution, Plan, read_tf_config
+from ganforge.training.trainer import train
+
+# Trains each named recipe variant in one fresh process whose CPU is split in two.
+TRAIN_VARIANTS = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from ganforge.recipe import load_recipe
+    from ganforge.training.trainer import train
+
+    recipe, out = sys.argv[1], Path(sys.argv[2])
+    for name, overrides, resume_at in json.loads(sys.argv[3]):
+        settings = ["distribute.cpu_devices=2", 'sinks=["jsonl"]', *overrides]
+        loaded = load_recipe(recipe, settings)
+        (out / name).mkdir(parents=True)
+        if resume_at:  # stop after resume_at steps, then continue to the end in a new Trainer
+            train(load_recipe(recipe, [*settings, f"train.steps={resume_at}"]), out / name)
+            resume_from = out / name / "checkpoints" / f"step_{resume_at:08d}.npz"
+            train(loaded, out / name, resume_from=resume_from)
+        else:
+            train(loaded, out / name)
+    """
+)
+
+POINTS_RECIPE = """
+name = "points"
+seed = 3
+
+[dataset]
+name = "grid"
+size = 512
+
+[generator]
+name = "mlp"
+hidden = 32
+layers = 2
+
+[discriminator]
+name = "mlp"
+hidden = 32
+layers = 2
+
+[train]
+steps = 4
+batch_size = 32
+latent_dim = 8
+log_every = 1
+sample_every = 4
+checkpoint_every = 2
+samples = 4
+"""
+
+MIRRORED = ["distribute.strategy=mirrored"]
+# each variant exercises what a step draws or changes besides the plain update
+VARIANTS = {
+    "r1_ema": ["train.ema_decay=0.9"],
+    "labels_dsteps": [
+        "loss.name=minimax",
+        "penalty.name=none",
+        "train.label_noise=0.2",
+        "train.label_smoothing=0.1",
+        "train.d_steps=2",
+    ],
+    "gradient_penalty": ["loss.name=hinge", "penalty.name=gradient_penalty", "train.d_steps=2"],
+    "clipping": ["loss.name=wgan", "penalty.name=none"],
+    "pairing": ["loss.name=rpgan", "penalty.name=none"],
+}
+
+
+def train_variants(tmp_path: Path, variants: list) -> Path:
+    recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
+    out = tmp_path / "runs"
+    result = subprocess.run(
+        [sys.executable, "-c", TRAIN_VARIANTS, str(recipe), str(out), json.dumps(variants)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def weights(run: Path, step: int) -> dict[str, np.ndarray]:
+    with np.load(checkpoint_path(run / "checkpoints", step)) as archive:
+        return {key: archive[key] for key in archive.files if key != HEADER_KEY}
+
+
+def losses(run: Path) -> np.ndarray:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return np.array([[r["loss/discriminator"], r["loss/generator"]] for r in records if "loss/generator" in r])
+
+
+@pytest.mark.slow
+def test_two_replicas_train_as_one_device_does(tmp_path):
+    """Same global batch on one device and on two replicas: same losses and weights, to float tolerance."""
+    variants = []
+    for name, overrides in VARIANTS.items():
+        variants += [[f"{name}-one", overrides, 0], [f"{name}-two", [*overrides, *MIRRORED], 0]]
+    out = train_variants(tmp_path, variants)
+    for name in VARIANTS:
+        one, two = out / f"{name}-one", out / f"{name}-two"
+        assert len(losses(one)) == 4
+        np.testing.assert_allclose(losses(two), losses(one), rtol=1e-4, atol=1e-5, err_msg=name)
+        single, mirrored = weights(one, 4), weights(two, 4)
+        assert single.keys() == mirrored.keys()
+        for key in single:
+            np.testing.assert_allclose(mirrored[key], single[key], rtol=1e-4, atol=1e-5, err_msg=f"{name} {key}")
+        # and the run really moved: the weights are not those it started from
+        assert any(not np.array_equal(single[key], weights(one, 2)[key]) for key in single if "generator/" in key)
+
+
+@pytest.mark.slow
+def test_a_mirrored_run_stopped_and_resumed_ends_bit_identical(tmp_path):
+    overrides = [*MIRRORED, "train.ema_decay=0.9", "train.label_noise=0.1", "loss.name=minimax", "penalty.name=none"]
+    out = train_variants(tmp_path, [["straight", overrides, 0], ["resumed", overrides, 2]])
+    straight, resumed = weights(out / "straight", 4), weights(out / "resumed", 4)
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert np.array_equal(straight[key], resumed[key]), key
+
+
+# -- the recipe and TF_CONFIG ----------------------------------------------------
+def plan(tmp_path: Path, *overrides: str, tf_config: str | None = None) -> Plan:
+    recipe = load_recipe(write(tmp_path / "points.toml", POINTS_RECIPE), list(overrides))
+    return Plan(recipe, environ={} if tf_config is None else {"TF_CONFIG": tf_config})
+
+
+def cluster_config(workers: int = 2, index: int = 0, chief: bool = False) -> str:
+    cluster = {"worker": [f"localhost:{20000 + n}" for n in range(workers)]}
+    if chief:
+        cluster["chief"] = ["localhost:19999"]
+    return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+
+
+def test_the_global_batch_must_split_evenly_among_the_replicas(tmp_path):
+    with pytest.raises(RecipeError) as raised:
+        plan(tmp_path, *MIRRORED, "distribute.cpu_devices=3").check_batch()
+    error = raised.value
+    assert error.key == "train.batch_size" and "3 replicas" in error.message and "multiple of 3" in error.message
+    with pytest.raises(RecipeError, match="2 workers x 1 devices"):
+        plan(
+            tmp_path, "distribute.strategy=multi_worker", "train.batch_size=5", tf_config=cluster_config()
+        ).check_batch()
+    plan(tmp_path, *MIRRORED, "distribute.cpu_devices=4").check_batch()  # 32 = 4 x 8
+
+
+def test_each_worker_knows_its_place_and_the_chief_writes(tmp_path):
+    workers = [
+        plan(tmp_path, "distribute.strategy=multi_worker", tf_config=cluster_config(3, index)) for index in range(3)
+    ]
+    assert [p.is_chief for p in workers] == [True, False, False]
+    assert [p.cluster.rank for p in workers] == [0, 1, 2] and workers[0].workers == 3
+    with_chief = read_tf_config(cluster_config(2, 0, chief=True))
+    assert with_chief.rank == 1 and not with_chief.is_chief and with_chief.workers == 3
+    assert plan(tmp_path).is_chief and plan(tmp_path).workers == 1
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "fragment"),
+    [
+        (None, "TF_CONFIG is not set"),
+        ("{not json", "not valid JSON"),
+        ('["worker"]', "must be a JSON object"),
+        ('{"task": {"type": "worker", "index": 0}}', "cluster: must list the workers"),
+        ('{"cluster": {"ps": ["h:1"]}, "task": {"type": "ps", "index": 0}}', "cluster.ps: MultiWorkerMirroredStrategy"),
+        ('{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}', "'nohost' is not a"),
+        ('{"cluster": {"worker": ["h:1"]}}', "task: must say which task"),
+        ('{"cluster": {"worker": ["h:1"]}, "task": {"type": "chief", "index": 0}}', "task.type: 'chief'"),
+        ('{"cluster": {"worker": ["h:1", "h:2"]}, "task": {"type": "worker", "index": 2}}', "task.index: 2"),
+    ],
+)
+def test_a_missing_or_wrong_tf_config_is_named(tf_config, fragment):
+    with pytest.raises(ClusterError, match="TF_CONFIG") as raised:
+        read_tf_config(tf_config)
+    assert fragment in str(raised.value)
+
+
+def test_devices_are_checked_against_the_machine(tmp_path):
+    assert plan(tmp_path, *MIRRORED, "distribute.cpu_devices=2").devices() == ["/device:CPU:0", "/device:CPU:1"]
+    assert plan(tmp_path, *MIRRORED, 'distribute.devices=["cpu:1"]', "distribute.cpu_devices=2").devices() == [
+        "/device:CPU:1"
+    ]
+    with pytest.raises(RecipeError, match="'GPU:7' does not exist") as raised:
+        plan(tmp_path, *MIRRORED, 'distribute.devices=["GPU:7"]').devices()
+    assert raised.value.key == "distribute.devices"
+    with pytest.raises(RecipeError, match="not a device name"):
+        plan(tmp_path, *MIRRORED, 'distribute.devices=["TPU-ish"]').devices()
+    with pytest.raises(RecipeError, match="CUDA_VISIBLE_DEVICES"):
+        plan(tmp_path, "distribute.strategy=multi_worker", 'distribute.devices=["GPU:0"]', tf_config=cluster_config())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("overrides", "env", "fragments"),
+    [
+        (["distribute.strategy=ring"], {}, ["distribute.strategy", "'mirrored'"]),
+        ([*MIRRORED, "distribute.cpu_devices=3"], {}, ["train.batch_size", "3 replicas"]),
+        (["distribute.strategy=multi_worker"], {"TF_CONFIG": None}, ["TF_CONFIG is not set"]),
+        (["distribute.strategy=multi_worker"], {"TF_CONFIG": "{oops"}, ["TF_CONFIG: not valid JSON"]),
+    ],
+)
+def test_run_refuses_a_bad_distribute_table_before_writing(tmp_path, overrides, env, fragments):
+    recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    result = run_cli("run", str(recipe), *sets, cwd=tmp_path, env=env, timeout=120)
+    assert_user_error(result, *fragments)
+    assert not (tmp_path / "runs").exists()
+
+
+# -- several workers: real processes on localhost ports ------------------------
+WORKERS_RECIPE = 'sinks = ["jsonl", "console"]\n' + POINTS_RECIPE + '\n[distribute]\nstrategy = "multi_worker"\n'
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for each in sockets:
+        each.bind(("127.0.0.1", 0))
+    ports = [each.getsockname()[1] for each in sockets]
+    for each in sockets:
+        each.close()
+    return ports
+
+
+def start_workers(tmp_path: Path, ports: list[int], *args: str, only: int | None = None) -> list[subprocess.Popen]:
+    """``ganforge run ARGS`` on every worker of a localhost cluster (or only on worker ``only``)."""
+    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    workers = []
+    for index in range(len(ports)) if only is None else [only]:
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        log = open(tmp_path / f"worker{index}.log", "w")  # a file, not a pipe: a full pipe would stall a worker
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "ganforge", "run", *args],
+                cwd=tmp_path,
+                env={**os.environ, "TF_CONFIG": tf_config},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        log.close()
+    return workers
+
+
+def finish(workers: list[subprocess.Popen], timeout: float = 180) -> list[int]:
+    try:
+        return [worker.wait(timeout=timeout) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+
+
+def fingerprints(tmp_path: Path, count: int) -> list[str]:
+    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(count)]
+    return [re.search(r"weights sha256 ([0-9a-f]{64})", log).group(1) for log in logs]
+
+
+def the_run(tmp_path: Path) -> Path:
+    (folder,) = (tmp_path / "runs").iterdir()
+    return folder
+
+
+@pytest.mark.slow
+def test_two_worker_processes_train_one_run_that_only_the_chief_writes(tmp_path):
+    recipe = write(tmp_path / "workers.toml", WORKERS_RECIPE)
+    codes = finish(start_workers(tmp_path, free_ports(2), str(recipe)))
+    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(2)]
+    assert codes == [0, 0], "\n".join(logs)
+    run = the_run(tmp_path)  # one run folder, made by the chief
+    assert f"the chief wrote the run's files in {run.relative_to(tmp_path)}" in logs[1]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss/generator" in r] == [1, 2, 3, 4]  # one writer: each step once
+    # both workers end with the same weights, those of the chief's last checkpoint
+    chief, other = fingerprints(tmp_path, 2)
+    assert chief == other == read_header(checkpoint_path(run / "checkpoints", 4))["sha256"]
+    # and with what one device makes of the same global batch: each worker read its own rows of it
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    train(load_recipe(recipe, ["distribute.strategy=none", 'sinks=["jsonl"]']), alone)
+    np.testing.assert_allclose(losses(run), losses(alone), rtol=1e-4, atol=1e-5)
+    single, together = weights(alone, 4), weights(run, 4)
+    for key in single:
+        np.testing.assert_allclose(together[key], single[key], rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path):
+    recipe = write(tmp_path / "workers.toml", WORKERS_RECIPE)
+    ports = free_ports(2)
+    workers = start_workers(
+        tmp_path, ports, str(recipe), "--set", "train.steps=100000", "--set", "train.checkpoint_every=5"
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list((tmp_path / "runs").glob("*/checkpoints/step_00000010.npz")) and time.monotonic() < deadline:
+            assert workers[0].poll() is None and workers[1].poll() is None, (tmp_path / "worker0.log").read_text()
+            time.sleep(0.2)
+        workers[1].send_signal(signal.SIGKILL)
+        code = workers[0].wait(timeout=120)  # a hang fails here
+    finally:
+        finish(workers, timeout=0)
+    log = (tmp_path / "worker0.log").read_text()
+    assert code == PEER_EXIT_CODE and "Traceback" not in log, log
+    assert "another worker of the cluster stopped answering" in log and "--resume" in log
+    run = the_run(tmp_path)
+    last = max(step for step, _ in list_checkpoints(run / "checkpoints"))
+    # both start again from the last checkpoint, and train 3 more steps together
+    again = start_workers(tmp_path, ports, str(run), "--resume", "--set", f"train.steps={last + 3}")
+    codes = finish(again)
+    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(2)]
+    assert codes == [0, 0], "\n".join(logs)
+    assert all(f"from step {last}" in log for log in logs)
+    chief, other = fingerprints(tmp_path, 2)
+    assert chief == other == read_header(checkpoint_path(run / "checkpoints", last + 3))["sha256"]
+
+
+@pytest.mark.slow
+def test_a_worker_whose_peers_never_answer_stops_with_exit_code_2(tmp_path):
+    recipe = write(tmp_path / "workers.toml", WORKERS_RECIPE)
+    ports = free_ports(2)
+    (worker,) = start_workers(tmp_path, ports, str(recipe), "--set", "distribute.connect_timeout=2", only=0)
+    code = finish([worker], timeout=120)[0]
+    log = (tmp_path / "worker0.log").read_text()
+    assert code == 2 and "Traceback" not in log, log
+    assert f"no answer from localhost:{ports[1]}" in log and "distribute.connect_timeout" in log
+    assert not (tmp_path / "runs").exists()
+
+
+def test_each_worker_reads_only_its_rows_of_the_global_batch():
+    from types import SimpleNamespace
+
+    four_replicas = SimpleNamespace(num_replicas_in_sync=4)  # 2 workers x 2 devices: only the count matters here
+    rows = [Distribution(four_replicas, workers=2, rank=rank).rows(32) for rank in range(2)]
+    assert rows == [slice(0, 16), slice(16, 32)]
