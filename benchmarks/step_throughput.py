@@ -120,8 +120,12 @@ def plain_images_per_s(tf, batch: int, steps: int) -> float:
     return steps * batch / (time.perf_counter() - start)
 
 
-def ganforge_images_per_s(batch: int, steps: int, deterministic: bool) -> float:
-    """The real training loop; speed read from its own metrics records."""
+def ganforge_images_per_s(batch: int, steps: int, deterministic: bool | str, extra: str = "") -> float:
+    """The real training loop; speed read from its own metrics records.
+
+    ``deterministic``: the recipe's setting (true, false or "auto"); ``extra``: more recipe
+    tables, appended (``benchmarks/scaling.py`` adds a ``[distribute]`` table).
+    """
     from ganforge import hookimpl
     from ganforge.data import ArrayDataset
     from ganforge.plugin.registry import Registry
@@ -155,11 +159,12 @@ batch_size = {batch}
 log_every = {WARMUP_STEPS}
 sample_every = {total}
 checkpoint_every = {total}
-deterministic = {str(deterministic).lower()}
+deterministic = {json.dumps(deterministic)}
 [generator_optimizer]
 beta_1 = 0.9
 [discriminator_optimizer]
 beta_1 = 0.9
+{extra}
 """)
         recipe = load_recipe(recipe_path, registry=registry)
         run = run_dir.create(Path(folder) / "runs", recipe.name, recipe.to_toml())

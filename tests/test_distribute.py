@@ -339,6 +339,27 @@ def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path):
 
 
 @pytest.mark.slow
+def test_sigterm_to_every_worker_stops_them_after_the_same_step(tmp_path):
+    """What Kubernetes and Slurm do to a job they stop: both finish one step, the chief checkpoints it."""
+    recipe = write(tmp_path / "workers.toml", WORKERS_RECIPE)
+    workers = start_workers(tmp_path, free_ports(2), str(recipe), "--set", "train.steps=100000")
+    try:
+        deadline = time.monotonic() + 120
+        while "step 3/" not in (tmp_path / "worker0.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        codes = [worker.wait(timeout=120) for worker in workers]
+    finally:
+        finish(workers, timeout=0)
+    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(2)]
+    assert codes == [143, 143], "\n".join(logs)
+    steps = [int(re.search(r"stopped after step (\d+)", log).group(1)) for log in logs]
+    assert steps[0] == steps[1]
+    assert [step for step, _ in list_checkpoints(the_run(tmp_path) / "checkpoints")][-1] == steps[0]
+
+
+@pytest.mark.slow
 def test_a_worker_whose_peers_never_answer_stops_with_exit_code_2(tmp_path):
     recipe = write(tmp_path / "workers.toml", WORKERS_RECIPE)
     ports = free_ports(2)

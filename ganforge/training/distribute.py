@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -178,7 +179,10 @@ class Plan:
         if not self.config.devices:
             kind, count = ("GPU", gpus) if gpus else ("CPU", self.config.cpu_devices)
             return [f"/device:{kind}:{index}" for index in range(count)]
-        return [self._device(name, gpus) for name in self.config.devices]
+        devices = [self._device(name, gpus) for name in self.config.devices]
+        if len(set(devices)) < len(devices):
+            raise self.where.error(f"{self.config.devices} names a device twice", "devices")
+        return devices
 
     def _device(self, name: str, gpus: int) -> str:
         match = DEVICE_PATTERN.match(name.strip())
@@ -333,20 +337,32 @@ class Distribution:
         """The chief's ``text`` on every worker (the run folder the chief made, say)."""
         if self.workers == 1:
             return text
-        tf = tensorflow()
         encoded = np.zeros(PATH_BYTES, np.int32)
         if self.is_chief:
             data = text.encode()
             if len(data) > PATH_BYTES:
                 raise RecipeError(f"{text}: longer than {PATH_BYTES} bytes")
             encoded[: len(data)] = np.frombuffer(data, np.uint8)
+        return bytes(self._sum_over_workers(encoded).astype(np.uint8)).rstrip(b"\0").decode()
+
+    def first_signal(self, received: int | None) -> int | None:
+        """The stop signal any worker received (SIGTERM before SIGINT), the same answer on every worker,
+        so all stop after the same step and the chief's last checkpoint is everyone's."""
+        if self.workers == 1:
+            return received
+        counts = self._sum_over_workers(np.array([received == signal.SIGINT, received == signal.SIGTERM], np.int32))
+        return signal.SIGTERM if counts[1] else signal.SIGINT if counts[0] else None
+
+    def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
+        """The sum of each worker's ``mine`` (a collective: every worker must call it at the same point)."""
+        tf = tensorflow()
 
         def value(context):
-            # only the chief's first replica contributes, so a sum is a copy
-            return tf.constant(encoded if context.replica_id_in_sync_group == 0 else np.zeros_like(encoded))
+            first_here = context.replica_id_in_sync_group == self.rank * self.local_replicas
+            return tf.constant(mine if first_here else np.zeros_like(mine))
 
-        summed = self.strategy.reduce("SUM", self.strategy.experimental_distribute_values_from_function(value), None)
-        return bytes(np.asarray(summed, np.uint8)).rstrip(b"\0").decode()
+        values = self.strategy.experimental_distribute_values_from_function(value)
+        return np.asarray(self.strategy.reduce("SUM", values, axis=None))
 
     def peer_lost(self, error: BaseException) -> bool:
         """Whether ``error`` says another worker stopped answering (killed, crashed, cut off)."""

@@ -177,6 +177,10 @@ class Trainer:
             if error.errno not in STORAGE_ERRNOS:
                 raise
             raise self._storage_stop(error) from None
+        except Exception as error:  # a step, or the workers agreeing on a stop, found a peer gone
+            if not self.distribution.peer_lost(error):
+                raise
+            raise self._peer_stop(error) from None
         finally:
             self.sinks.close()
         distribution = self.distribution
@@ -197,13 +201,14 @@ class Trainer:
             self.window.add(self._train_step(real))
             self.step += 1
             self.sinks.progress(self.step)
-            due = Due.after(self.step, self.config, evaluate_every, has_metrics, bool(stop.received))
+            received = self.distribution.first_signal(stop.received)  # every worker stops after the same step
+            due = Due.after(self.step, self.config, evaluate_every, has_metrics, bool(received))
             # nothing non-finite may reach a record, a sample or a checkpoint
             if due.anything and (problem := self._problem(check_weights=due.saves)):
                 self._roll_back_or_stop(problem)
                 continue
             if due.stop:
-                self._stop_for(stop.received)
+                self._stop_for(received)
             self._record(due)
             if due.checkpoint:
                 self._save()
@@ -220,8 +225,6 @@ class Trainer:
         try:
             return self.training.step(real, self.step)
         except Exception as error:
-            if self.distribution.peer_lost(error):
-                raise self._peer_stop(error) from None
             if (memory := backend.out_of_memory(error)) is None:
                 raise
             where = f"; {self.last_checkpoint} is the last checkpoint" if self.last_checkpoint else ""
