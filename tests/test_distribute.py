@@ -34,16 +34,15 @@ TRAIN_VARIANTS = textwrap.dedent(
     from ganforge.training.trainer import train
 
     recipe, out = sys.argv[1], Path(sys.argv[2])
-    for name, overrides, resume_at in json.loads(sys.argv[3]):
+    for name, overrides, resume_at, then in json.loads(sys.argv[3]):
         settings = ["distribute.cpu_devices=2", 'sinks=["jsonl"]', *overrides]
-        loaded = load_recipe(recipe, settings)
         (out / name).mkdir(parents=True)
-        if resume_at:  # stop after resume_at steps, then continue to the end in a new Trainer
+        if resume_at:  # stop after resume_at steps, then continue to the end (with `then` set) in a new Trainer
             train(load_recipe(recipe, [*settings, f"train.steps={resume_at}"]), out / name)
             resume_from = out / name / "checkpoints" / f"step_{resume_at:08d}.npz"
-            train(loaded, out / name, resume_from=resume_from)
+            train(load_recipe(recipe, [*settings, *then]), out / name, resume_from=resume_from)
         else:
-            train(loaded, out / name)
+            train(load_recipe(recipe, settings), out / name)
     """
 )
 
@@ -92,7 +91,16 @@ VARIANTS = {
 }
 
 
-def train_variants(tmp_path: Path, variants: list) -> Path:
+# resumed at step 2 with absurd rates, so step 3 diverges and the run rolls back to step 2
+DIVERGES = [
+    "generator_optimizer.learning_rate=1e30",
+    "discriminator_optimizer.learning_rate=1e30",
+    "train.on_divergence=rollback",
+    "train.rollback_lr_factor=1e-33",
+]
+
+
+def train_variants(tmp_path: Path, variants: list) -> tuple[Path, str]:
     recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
     out = tmp_path / "runs"
     result = subprocess.run(
@@ -102,7 +110,7 @@ def train_variants(tmp_path: Path, variants: list) -> Path:
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return out
+    return out, result.stderr
 
 
 def weights(run: Path, step: int) -> dict[str, np.ndarray]:
@@ -120,9 +128,11 @@ def test_two_replicas_train_as_one_device_does(tmp_path):
     """Same global batch on one device and on two replicas: same losses and weights, to float tolerance."""
     variants = []
     for name, overrides in VARIANTS.items():
-        variants += [[f"{name}-one", overrides, 0], [f"{name}-two", [*overrides, *MIRRORED], 0]]
-    out = train_variants(tmp_path, variants)
-    for name in VARIANTS:
+        variants += [[f"{name}-one", overrides, 0, []], [f"{name}-two", [*overrides, *MIRRORED], 0, []]]
+    variants += [["rollback-one", [], 2, DIVERGES], ["rollback-two", MIRRORED, 2, DIVERGES]]
+    out, log = train_variants(tmp_path, variants)
+    assert log.count("rolled back to") >= 2, log  # both runs diverged and came back
+    for name in [*VARIANTS, "rollback"]:
         one, two = out / f"{name}-one", out / f"{name}-two"
         assert len(losses(one)) == 4
         np.testing.assert_allclose(losses(two), losses(one), rtol=1e-4, atol=1e-5, err_msg=name)
@@ -137,7 +147,7 @@ def test_two_replicas_train_as_one_device_does(tmp_path):
 @pytest.mark.slow
 def test_a_mirrored_run_stopped_and_resumed_ends_bit_identical(tmp_path):
     overrides = [*MIRRORED, "train.ema_decay=0.9", "train.label_noise=0.1", "loss.name=minimax", "penalty.name=none"]
-    out = train_variants(tmp_path, [["straight", overrides, 0], ["resumed", overrides, 2]])
+    out, _ = train_variants(tmp_path, [["straight", overrides, 0, []], ["resumed", overrides, 2, []]])
     straight, resumed = weights(out / "straight", 4), weights(out / "resumed", 4)
     assert straight.keys() == resumed.keys()
     for key in straight:
