@@ -77,18 +77,21 @@ samples = 4
 MIRRORED = ["distribute.strategy=mirrored"]
 # each variant exercises what a step draws or changes besides the plain update
 VARIANTS = {
-    "r1_ema": ["train.ema_decay=0.9"],
+    "r1_ema": ["penalty.name=r1", "train.ema_decay=0.9"],
     "labels_dsteps": [
         "loss.name=minimax",
-        "penalty.name=none",
         "train.label_noise=0.2",
         "train.label_smoothing=0.1",
         "train.d_steps=2",
     ],
     "gradient_penalty": ["loss.name=hinge", "penalty.name=gradient_penalty", "train.d_steps=2"],
-    "clipping": ["loss.name=wgan", "penalty.name=none"],
-    "pairing": ["loss.name=rpgan", "penalty.name=none"],
+    "own_penalty": ["loss.name=wgan_gp"],
+    "clipping": ["loss.name=wgan"],
+    "pairing": ["loss.name=rpgan"],
+    "schedule": ["loss.name=lsgan", "generator_optimizer.schedule=linear", "discriminator_optimizer.schedule=cosine"],
 }
+# losses that compare each logit with its batch's mean: per replica under a strategy, like batch norm
+BATCH_MEAN_LOSSES = ["relativistic", "relativistic_hinge"]
 
 
 # resumed at step 2 with absurd rates, so step 3 diverges and the run rolls back to step 2
@@ -130,8 +133,11 @@ def test_two_replicas_train_as_one_device_does(tmp_path):
     for name, overrides in VARIANTS.items():
         variants += [[f"{name}-one", overrides, 0, []], [f"{name}-two", [*overrides, *MIRRORED], 0, []]]
     variants += [["rollback-one", [], 2, DIVERGES], ["rollback-two", MIRRORED, 2, DIVERGES]]
+    variants += [[loss, [f"loss.name={loss}", *MIRRORED], 0, []] for loss in BATCH_MEAN_LOSSES]
     out, log = train_variants(tmp_path, variants)
     assert log.count("rolled back to") >= 2, log  # both runs diverged and came back
+    for loss in BATCH_MEAN_LOSSES:  # they train under the strategy, though not as one device would
+        assert losses(out / loss).shape == (4, 2) and np.isfinite(losses(out / loss)).all()
     for name in [*VARIANTS, "rollback"]:
         one, two = out / f"{name}-one", out / f"{name}-two"
         assert len(losses(one)) == 4
