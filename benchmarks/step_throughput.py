@@ -120,11 +120,14 @@ def plain_images_per_s(tf, batch: int, steps: int) -> float:
     return steps * batch / (time.perf_counter() - start)
 
 
-def ganforge_images_per_s(batch: int, steps: int, deterministic: bool | str, extra: str = "") -> float:
+def ganforge_images_per_s(
+    batch: int, steps: int, deterministic: bool | str, extra: str = "", precision: str = "float32"
+) -> float:
     """The real training loop; speed read from its own metrics records.
 
     ``deterministic``: the recipe's setting (true, false or "auto"); ``extra``: more recipe
-    tables, appended (``benchmarks/scaling.py`` adds a ``[distribute]`` table).
+    tables, appended (``benchmarks/scaling.py`` adds a ``[distribute]`` table);
+    ``precision``: ``train.precision``.
     """
     from ganforge import hookimpl
     from ganforge.data import ArrayDataset
@@ -160,6 +163,7 @@ log_every = {WARMUP_STEPS}
 sample_every = {total}
 checkpoint_every = {total}
 deterministic = {json.dumps(deterministic)}
+precision = "{precision}"
 [generator_optimizer]
 beta_1 = 0.9
 [discriminator_optimizer]

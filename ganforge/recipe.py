@@ -68,6 +68,9 @@ class TrainConfig(_Section):
         "auto",
         description='deterministic TensorFlow ops, so the same seed gives the same losses; "auto": on for CPUs, off on GPUs',
     )
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = Field(
+        "float32", description="16-bit compute for G and D, float32 weights, logits and losses (mixed_*)"
+    )
     on_divergence: Literal["stop", "rollback"] = Field(
         "stop",
         description="when a loss or weight stops being finite: stop (exit 3), or roll back to the last checkpoint",

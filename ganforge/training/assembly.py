@@ -20,6 +20,7 @@ from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
 from ganforge.training.distribute import Plan
+from ganforge.training.precision import FLOAT32, check_precision, policy
 from ganforge.training.step import AdversarialStep, LossTerms, Players, StepSettings
 
 # How many images the probe batch holds: more than one, so a model that
@@ -72,9 +73,10 @@ def assemble(recipe: Recipe, registry: Registry | None = None, strategy=None) ->
     with strategy.scope():
         parts = build_parts(recipe, registry)
         lr_scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
-        generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale)
+        scaled = config.precision == "mixed_float16"
+        generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale, scaled)
         discriminator_optimizer = make_optimizer(
-            recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale
+            recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale, scaled
         )
     settings = StepSettings.from_recipe(recipe)
     step = AdversarialStep(parts, generator_optimizer, discriminator_optimizer, settings, strategy)
@@ -86,18 +88,23 @@ def build_dataset(recipe: Recipe, registry: Registry | None = None):
     return build(registry or get_registry(), "dataset", recipe.data["dataset"], where=recipe.location("dataset"))
 
 
-def build_generator(recipe: Recipe, spec, registry: Registry | None = None):
-    """One generator as the recipe describes it, for data of ``spec`` (no discriminator, no metrics)."""
+def build_generator(recipe: Recipe, spec, registry: Registry | None = None, precision: str = FLOAT32):
+    """One generator as the recipe describes it, for data of ``spec`` (no discriminator, no metrics).
+
+    ``precision``: the dtype policy it computes in (training may use a mixed one; a trained
+    generator's users keep float32, which its float32 weights load into all the same).
+    """
     tensorflow()
     latent_dim = recipe.model.train.latent_dim
-    return build(
-        registry or get_registry(),
-        "generator",
-        recipe.data["generator"],
-        spec,
-        latent_dim,
-        where=recipe.location("generator"),
-    )
+    with policy(precision):
+        return build(
+            registry or get_registry(),
+            "generator",
+            recipe.data["generator"],
+            spec,
+            latent_dim,
+            where=recipe.location("generator"),
+        )
 
 
 def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
@@ -105,10 +112,12 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     tensorflow()
     dataset = build_dataset(recipe, registry)
     spec = dataset.spec
-    generator = build_generator(recipe, spec, registry)
-    discriminator = build(
-        registry, "discriminator", recipe.data["discriminator"], spec, where=recipe.location("discriminator")
-    )
+    precision = recipe.model.train.precision
+    generator = build_generator(recipe, spec, registry, precision)
+    with policy(precision):
+        discriminator = build(
+            registry, "discriminator", recipe.data["discriminator"], spec, where=recipe.location("discriminator")
+        )
     loss = LossTerms(build(registry, "loss", recipe.data["loss"], where=recipe.location("loss")))
     check_shapes(recipe, spec, generator, discriminator, registry)
     penalties = _penalties(recipe, registry, loss)
@@ -116,7 +125,7 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     ema_generator = None
     if recipe.model.train.ema_decay > 0:
         # a second instance from the same factory: works for any generator, functional or subclassed
-        ema_generator = build_generator(recipe, spec, registry)
+        ema_generator = build_generator(recipe, spec, registry, precision)
         ema_generator.set_weights(generator.get_weights())
     metrics = [_metric(recipe, registry, index, dataset) for index in range(len(recipe.data["eval"]["metrics"]))]
     return Parts(generator, discriminator, loss, penalties, ema_generator, dataset=dataset, metrics=metrics)
@@ -167,6 +176,7 @@ def check_before_training(recipe: Recipe, dataset, *, prepare: bool, plan: Plan 
     when it has been read already (it is read from the recipe and TF_CONFIG otherwise).
     """
     (plan or Plan(recipe)).check_batch()
+    check_precision(recipe)
     if prepare and (prepare_dataset := supports("dataset", dataset)["prepare"]) is not None:
         prepare_dataset()
     size = len(dataset) if prepare else size_without_preparing(dataset)
@@ -218,18 +228,20 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Regis
         )
 
 
-def make_optimizer(config, updates: int, scale=1.0):
+def make_optimizer(config, updates: int, scale=1.0, loss_scaling: bool = False):
     """Adam for ``updates`` updates in all (the schedule's length), its rate multiplied by ``scale``.
 
     ``scale`` may be a variable: the loop lowers it when it rolls back a diverged run.
+    ``loss_scaling``: wrap it in a dynamic ``LossScaleOptimizer`` (float16 training).
     """
     import keras
 
     from ganforge.training.schedules import Scaled, learning_rate
 
-    return keras.optimizers.Adam(
+    adam = keras.optimizers.Adam(
         learning_rate=Scaled(learning_rate(config, updates), scale),
         beta_1=config.beta_1,
         beta_2=config.beta_2,
         epsilon=config.epsilon,
     )
+    return keras.optimizers.LossScaleOptimizer(adam) if loss_scaling else adam

@@ -54,11 +54,11 @@ class Monitor:
         batches = []
         for start in range(0, count, EVAL_BATCH):
             noise = rng.standard_normal((min(EVAL_BATCH, count - start), self.latent_dim)).astype(np.float32)
-            batches.append(np.asarray(self.generator(noise, training=False)))
+            batches.append(np.asarray(self.generator(noise, training=False), dtype=np.float32))
         return np.concatenate(batches)
 
     def save_samples(self, step: int) -> None:
-        samples = np.asarray(self.generator(self.fixed_noise, training=False))
+        samples = np.asarray(self.generator(self.fixed_noise, training=False), dtype=np.float32)
         if self.dataset.spec.is_image:
             picture = make_grid(to_uint8(samples))
         elif self._render is not None:  # e.g. 2-D points drawn over the true modes

@@ -105,7 +105,7 @@ def penalty_value(penalty, discriminator, real, fake, alpha=None):
     if penalty.points == "real":
         points = real
     else:
-        points = alpha * real + (1.0 - alpha) * tf.convert_to_tensor(fake, tf.float32)
+        points = alpha * real + (1.0 - alpha) * tf.cast(fake, tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(points)
         outputs = discriminator(points, training=True)
@@ -229,13 +229,14 @@ class AdversarialStep:
             return per_replica
         return self.strategy.reduce("MEAN", per_replica, axis=None)
 
-    def _scaled(self, loss):
+    def _scaled(self, loss, optimizer):
         """The loss over this replica's share, scaled by that share (inside the tape).
 
         The optimizer sums the replicas' gradients, so the sum is then the gradient of the
         loss over the global batch (on one device the scale is 1.0, which changes no bit).
+        A loss-scale optimizer (float16) scales it further, and unscales the gradients itself.
         """
-        return loss * (self.share / self.settings.batch_size)
+        return optimizer.scale_loss(loss * (self.share / self.settings.batch_size))
 
     @staticmethod
     def _apply(optimizer, scaled_loss, tape, variables) -> None:
@@ -249,12 +250,12 @@ class AdversarialStep:
         real = _to_unit_range(real_batches[draw])
         fake = players.generator(self._noise(step, draw), training=True)
         with tf.GradientTape() as tape:
-            real_logits = discriminator(real, training=True)
-            fake_logits = discriminator(fake, training=True)
+            real_logits = _logits(discriminator, real)
+            fake_logits = _logits(discriminator, fake)
             loss = players.loss.discriminator(real_logits, fake_logits, *self._targets(step, draw))
             for penalty in players.penalties:
                 loss += self._penalty(penalty, real, fake, step, draw)
-            scaled = self._scaled(loss)
+            scaled = self._scaled(loss, self.discriminator_optimizer)
         self._apply(self.discriminator_optimizer, scaled, tape, discriminator.trainable_variables)
         return loss
 
@@ -267,11 +268,16 @@ class AdversarialStep:
             fake = generator(self._noise(step, self.settings.d_steps), training=True)
             real_logits = None
             if players.loss.uses_real_logits:
-                real_logits = discriminator(_to_unit_range(real_batches[self.settings.d_steps - 1]), training=True)
-            loss = players.loss.generator(discriminator(fake, training=True), real_logits)
-            scaled = self._scaled(loss)
+                real_logits = _logits(discriminator, _to_unit_range(real_batches[self.settings.d_steps - 1]))
+            loss = players.loss.generator(_logits(discriminator, fake), real_logits)
+            scaled = self._scaled(loss, self.generator_optimizer)
         self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
         return loss
+
+
+def _logits(discriminator, images):
+    """D's logits in float32 whatever it computes in, so every loss is float32 (mixed precision)."""
+    return tensorflow().cast(discriminator(images, training=True), "float32")
 
 
 def _to_unit_range(real_batches):

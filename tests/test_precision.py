@@ -1,0 +1,69 @@
+"""Mixed precision: 16-bit compute in G and D, float32 weights, logits and losses; a loss-scale
+optimizer for each model under float16; exact resume; a warning on CPUs without the instructions."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import write
+from test_engine import saved_arrays, start_run
+
+from ganforge.recipe import load_recipe
+from ganforge.training.precision import check_precision, cpu_flags
+from ganforge.training.trainer import Trainer, train
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_both_models_compute_in_16_bits_and_keep_float32_weights(tiny_recipe, precision):
+    trainer = Trainer(load_recipe(tiny_recipe, [f"train.precision={precision}", "train.ema_decay=0.9"]))
+    compute = precision.removeprefix("mixed_")
+    for model in (trainer.parts.generator, trainer.parts.discriminator, trainer.parts.ema_generator):
+        assert model.dtype_policy.name == precision
+        assert {variable.dtype for variable in model.weights} == {"float32"}
+    assert keras.config.dtype_policy().name == "float32"  # building them left the global policy alone
+    shape = trainer.parts.dataset.spec.shape
+    d_loss, g_loss = trainer.training.step(np.zeros((1, 16, *shape), np.uint8), 0)  # (d_steps, batch, H, W, C)
+    assert d_loss.dtype == g_loss.dtype == "float32"
+    logits = trainer.parts.discriminator(np.zeros((2, *shape), np.float32))
+    assert logits.dtype == compute  # what the step casts to float32 before any loss
+    scaled = precision == "mixed_float16"
+    for optimizer in (trainer.training.generator_optimizer, trainer.training.discriminator_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == scaled
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_a_mixed_precision_run_resumes_exactly(tiny_recipe, tmp_path, precision):
+    overrides = [f"train.precision={precision}", "train.steps=6", "train.checkpoint_every=3"]
+    whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
+    recipe, folder = start_run(tiny_recipe, tmp_path / "split", [*overrides, "train.steps=3"])
+    half = train(recipe, folder)
+    resumed = train(load_recipe(folder / "recipe.toml", overrides), folder, resume_from=half.checkpoint)
+    whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
+    assert whole_arrays.keys() == resumed_arrays.keys()
+    for key in whole_arrays:
+        np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
+    # the samples were drawn and saved as images, whatever the models computed in
+    assert list((whole.run_dir / "samples").glob("*.png"))
+
+
+def test_bfloat16_on_a_cpu_without_its_instructions_is_warned_about(tiny_recipe, tmp_path, capsys):
+    without = write(tmp_path / "intel", "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    with_bf16 = write(tmp_path / "amd", "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert "avx512_bf16" in cpu_flags(with_bf16) and "avx512_bf16" not in cpu_flags(without)
+    recipe = load_recipe(tiny_recipe, ["train.precision=mixed_bfloat16"])
+    check_precision(recipe, cpuinfo=without)
+    warning = capsys.readouterr().err
+    assert "mixed_bfloat16" in warning and "avx512_bf16" in warning and "slower" in warning
+    check_precision(recipe, cpuinfo=with_bf16)
+    check_precision(load_recipe(tiny_recipe), cpuinfo=without)  # float32 asks for nothing
+    assert capsys.readouterr().err == ""
+    assert cpu_flags(tmp_path / "missing") == set()  # a system without /proc/cpuinfo: no warning
+
+
+def test_an_unknown_precision_is_refused(tiny_recipe):
+    from ganforge.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="train.precision") as raised:
+        load_recipe(tiny_recipe, ["train.precision=float8"])
+    assert "mixed_bfloat16" in str(raised.value)
