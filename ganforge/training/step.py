@@ -1,7 +1,7 @@
 """The adversarial training step, compiled once with tf.function.
 
-This is the only TensorFlow-specific training code: a second backend is one
-more module with the same ``AdversarialStep`` interface.
+This and ``distribute.py`` (the strategies it runs under) are the TensorFlow-specific
+training code: a second backend is one more module with the same ``AdversarialStep`` interface.
 
 One step is ``d_steps`` discriminator updates, then one generator update:
 
