@@ -236,6 +236,16 @@ def test_devices_are_checked_against_the_machine(tmp_path):
 
 
 @pytest.mark.slow
+def test_recipe_check_says_where_the_global_batch_goes(tmp_path):
+    recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
+    sets = ["--set", "distribute.strategy=mirrored", "--set", "distribute.cpu_devices=2"]
+    result = run_cli("recipe", "check", str(recipe), *sets, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    words = " ".join(result.stdout.split())  # the console wraps long lines
+    assert "global batch 32 on 2 replicas (mirrored: CPU:0, CPU:1), 16 each, float32" in words
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "env", "fragments"),
     [

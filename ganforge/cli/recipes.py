@@ -22,6 +22,7 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     from ganforge.plugin.contract import supports
     from ganforge.recipe import load_recipe
     from ganforge.training.assembly import build_parts, check_before_training, check_output_dir
+    from ganforge.training.distribute import Plan
 
     loaded = load_recipe(recipe, overrides or [])
     parts = build_parts(loaded)
@@ -46,6 +47,7 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
         f"{spec} -> 1 logit"
     )
     console.print(f"  loss           {loaded.data['loss']['name']}")
+    console.print(f"  training       {Plan(loaded).describe()}, {loaded.model.train.precision}")
 
 
 def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:

@@ -198,6 +198,17 @@ class Plan:
     def replicas(self) -> int:
         return max(1, len(self.devices())) * self.workers
 
+    def describe(self) -> str:
+        """One line for ``recipe check``: where the global batch goes."""
+        batch_size = self.recipe.model.train.batch_size
+        if self.strategy == "none":
+            return f"global batch {batch_size} on one device"
+        devices = self.devices()
+        where = ", ".join(name.removeprefix("/device:") for name in devices)
+        if self.workers > 1:
+            where = f"{self.workers} workers x [{where}]"
+        return f"global batch {batch_size} on {self.replicas()} replicas ({self.strategy}: {where}), {batch_size // self.replicas()} each"
+
     def check_batch(self) -> None:
         """``train.batch_size`` is the global batch: every replica must get an equal share."""
         replicas, batch_size = self.replicas(), self.recipe.model.train.batch_size
