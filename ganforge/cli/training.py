@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -58,7 +59,9 @@ def _new_folder(trainer, loaded, holding: contextlib.ExitStack) -> Path:
     except Exception as error:
         if not trainer.distribution.peer_lost(error):
             raise
-        raise ClusterError("the chief worker stopped before training began (see its output)") from None
+        if trainer.writes:  # nothing was trained into it
+            shutil.rmtree(folder, ignore_errors=True)
+        raise ClusterError("another worker stopped before training began (its output says why)") from None
     console().print(f"run folder: [bold]{folder}[/]")
     return folder
 

@@ -20,7 +20,6 @@ import signal
 import socket
 import sys
 import time
-from contextlib import closing
 from dataclasses import dataclass
 from functools import cache
 
@@ -210,8 +209,15 @@ class Plan:
         return f"global batch {batch_size} on {self.replicas()} replicas ({self.strategy}: {where}), {batch_size // self.replicas()} each"
 
     def check_batch(self) -> None:
-        """``train.batch_size`` is the global batch: every replica must get an equal share."""
+        """``train.batch_size`` is the global batch: every replica must get an equal share.
+        (And XLA cannot compile a step that runs on several devices: TensorFlow refuses it mid-trace.)"""
         replicas, batch_size = self.replicas(), self.recipe.model.train.batch_size
+        if replicas > 1 and self.recipe.model.train.jit_compile:
+            raise self.recipe.location("train").error(
+                f"XLA cannot compile a step that runs on {replicas} replicas (a TensorFlow limit): "
+                "set jit_compile = false, or train on one device",
+                "jit_compile",
+            )
         if batch_size % replicas:
             counted = f"{self.workers} workers x {replicas // self.workers} devices" if self.workers > 1 else "devices"
             raise self.recipe.location("train").error(
@@ -273,15 +279,14 @@ def wait_for_peers(cluster: Cluster, timeout: float) -> None:
     meanwhile), so ganforge meets the peers first. Each worker listens on the port TF_CONFIG
     gives it until it has reached every other; TensorFlow's server takes the port over afterwards.
     """
-    host, _, port = cluster.address.rpartition(":")
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    port = int(cluster.address.rpartition(":")[2])
+    dual = socket.has_dualstack_ipv6()  # IPv4 and IPv6 peers alike, where the system allows
     try:
-        listener.bind(("", int(port)))
+        listener = socket.create_server(
+            ("", port), family=socket.AF_INET6 if dual else socket.AF_INET, reuse_port=False, dualstack_ipv6=dual
+        )
     except OSError as error:
-        listener.close()
         raise ClusterError(f"{TF_CONFIG}: cannot listen on {cluster.address} ({error.strerror})") from None
-    listener.listen(64)
     deadline, waiting = time.monotonic() + timeout, list(cluster.peers)
     try:
         while waiting and time.monotonic() < deadline:
@@ -299,12 +304,10 @@ def wait_for_peers(cluster: Cluster, timeout: float) -> None:
 
 def _answers(address: str) -> bool:
     host, _, port = address.rpartition(":")
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-        probe.settimeout(1.0)
-        try:
-            probe.connect((host, int(port)))
-        except OSError:
-            return False
+    try:  # "[::1]:2222" is an IPv6 address in TF_CONFIG's notation
+        socket.create_connection((host.strip("[]"), int(port)), timeout=1.0).close()
+    except OSError:
+        return False
     return True
 
 
@@ -363,6 +366,11 @@ class Distribution:
             return received
         counts = self._sum_over_workers(np.array([received == signal.SIGINT, received == signal.SIGTERM], np.int32))
         return signal.SIGTERM if counts[1] else signal.SIGINT if counts[0] else None
+
+    def barrier(self) -> None:
+        """Return once every worker has reached this point."""
+        if self.workers > 1:
+            self._sum_over_workers(np.zeros(1, np.int32))
 
     def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
         """The sum of each worker's ``mine`` (a collective: every worker must call it at the same point)."""

@@ -143,6 +143,8 @@ class AdversarialStep:
         self.settings = settings
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
+        if settings.batch_size % self.replicas:
+            raise ValueError(f"a global batch of {settings.batch_size} does not split among {self.replicas} replicas")
         self.share = settings.batch_size // self.replicas  # rows per replica
         # Build the optimizers' slots now so checkpoints can be restored into
         # them before the first step runs (and, under a strategy, inside its scope: keras#23085).
@@ -219,6 +221,8 @@ class AdversarialStep:
             discriminator_loss = strategy.run(self._update_discriminator, args=(real_batches, step, draw))
             players.loss.constrain_discriminator(players.discriminator)
         generator_loss = strategy.run(self._update_generator, args=(real_batches, step))
+        if self.replicas > 1:
+            strategy.run(self._average_moving_statistics)
         if players.ema_generator is not None:
             update_ema(players.ema_generator, players.generator, self.settings.ema_decay)
         return self._mean(discriminator_loss), self._mean(generator_loss)
@@ -238,10 +242,25 @@ class AdversarialStep:
         """
         return optimizer.scale_loss(loss * (self.share / self.settings.batch_size))
 
-    @staticmethod
-    def _apply(optimizer, scaled_loss, tape, variables) -> None:
+    def _apply(self, optimizer, scaled_loss, tape, variables) -> None:
+        import keras
+
         gradients = tape.gradient(scaled_loss, variables)
+        if self.replicas > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):  # float16
+            gradients = _overflow_everywhere_if_anywhere(gradients)
         optimizer.apply_gradients(zip(gradients, variables))
+
+    def _average_moving_statistics(self) -> None:
+        """Each replica's batch norm updates its own moving statistics (Keras makes them unaggregated):
+        average them over the replicas after each step, so every copy — the one a checkpoint holds
+        on each worker included — is the same."""
+        tf = tensorflow()
+        context = tf.distribute.get_replica_context()
+        for model in (self.players.generator, self.players.discriminator):
+            for variable in model.non_trainable_variables:
+                if "float" in str(variable.dtype):
+                    # this replica's copy as a plain tensor (a mirrored variable here is not a value to reduce)
+                    variable.assign(context.all_reduce("MEAN", tf.identity(variable.value)))
 
     def _update_discriminator(self, real_batches, step, draw: int):
         tf = tensorflow()
@@ -273,6 +292,18 @@ class AdversarialStep:
             scaled = self._scaled(loss, self.generator_optimizer)
         self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
         return loss
+
+
+def _overflow_everywhere_if_anywhere(gradients):
+    """Keras' loss-scale optimizer judges overflow on one replica's gradients before they are summed;
+    make every replica's non-finite when any replica's are, so all skip the update and lower the scale
+    together (finite gradients pass unchanged: + 0.0)."""
+    tf = tensorflow()
+    present = [gradient for gradient in gradients if gradient is not None]
+    bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(gradient), tf.float32)) for gradient in present])
+    bad = tf.distribute.get_replica_context().all_reduce("SUM", bad)
+    poison = tf.where(bad > 0, float("nan"), 0.0)
+    return [None if gradient is None else gradient + tf.cast(poison, gradient.dtype) for gradient in gradients]
 
 
 def _logits(discriminator, images):

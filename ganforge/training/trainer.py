@@ -24,7 +24,7 @@ from ganforge.runs import checkpoint
 from ganforge.runs.folder import CHECKPOINTS, EVALUATIONS
 from ganforge.runs.records import keep_records
 from ganforge.training.assembly import assemble, check_before_training
-from ganforge.training.distribute import PEER_EXIT_CODE, Plan
+from ganforge.training.distribute import PEER_EXIT_CODE, ClusterError, Plan
 from ganforge.training.monitor import BestKeeper, Monitor
 from ganforge.training.sinks import SinkSet
 from ganforge.training.stopping import (
@@ -133,16 +133,30 @@ class Trainer:
         plan.check_batch()  # before a multi-worker start waits for the other workers
         self.distribution = plan.start()
         self.writes = self.distribution.is_chief  # one writer: the chief writes every file of the run
-        backend.configure(self.seed, plan.deterministic())
-        self.training = assemble(recipe, self.registry, self.distribution.strategy)
-        self.parts = self.training.parts
-        self.state = self.training.state
-        check_before_training(recipe, self.parts.dataset, prepare=True, plan=plan)
+        try:  # the workers of a cluster build their variables together: one that fails stops them all
+            backend.configure(self.seed, plan.deterministic())
+            self.training = assemble(recipe, self.registry, self.distribution.strategy)
+            self.parts = self.training.parts
+            self.state = self.training.state
+            self._check_and_prepare(plan)
+        except Exception as error:
+            if not self.distribution.peer_lost(error):
+                raise
+            raise ClusterError("another worker stopped before training began (its output says why)") from None
         self.sampler = BatchSampler(self.parts.dataset, self.config.batch_size, self.seed)
         self.step = 0
         self.last_checkpoint: Path | None = None
         self.rollbacks = 0
         self.last_scalars: dict[str, float] = {}
+
+    def _check_and_prepare(self, plan: Plan) -> None:
+        """The last checks, the dataset's cache prepared: by the chief first, so that workers sharing
+        a cache folder build it once, and the others open what it built."""
+        if not self.writes:
+            self.distribution.barrier()
+        check_before_training(self.recipe, self.parts.dataset, prepare=True, plan=plan)
+        if self.writes:
+            self.distribution.barrier()
 
     # -- the run ---------------------------------------------------------------
     def run(self, run_dir: Path, resume_from: Path | None = None) -> RunResult:
