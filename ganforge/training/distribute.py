@@ -28,7 +28,6 @@ import numpy as np
 from ganforge.backend import tensorflow
 from ganforge.errors import GanforgeError, RecipeError
 
-STRATEGIES = ("none", "mirrored", "multi_worker")
 TF_CONFIG = "TF_CONFIG"
 # MultiWorkerMirroredStrategy runs "chief" and "worker" tasks; parameter servers and
 # evaluators belong to other strategies.
@@ -141,7 +140,7 @@ class Plan:
         self.config = recipe.model.distribute
         self.where = recipe.location("distribute")
         self.cluster = read_tf_config(environ.get(TF_CONFIG)) if self.strategy == "multi_worker" else None
-        if self.cluster is None and environ.get(TF_CONFIG) and self.strategy != "multi_worker":
+        if self.cluster is None and environ.get(TF_CONFIG):
             print(
                 f'ganforge: {TF_CONFIG} is set but distribute.strategy is "{self.strategy}": this process trains '
                 'alone (set distribute.strategy = "multi_worker" to train with the cluster)',
@@ -203,10 +202,11 @@ class Plan:
         if self.strategy == "none":
             return f"global batch {batch_size} on one device"
         devices = self.devices()
+        replicas = len(devices) * self.workers
         where = ", ".join(name.removeprefix("/device:") for name in devices)
         if self.workers > 1:
             where = f"{self.workers} workers x [{where}]"
-        return f"global batch {batch_size} on {self.replicas()} replicas ({self.strategy}: {where}), {batch_size // self.replicas()} each"
+        return f"global batch {batch_size} on {replicas} replicas ({self.strategy}: {where}), {batch_size // replicas} each"
 
     def check_batch(self) -> None:
         """``train.batch_size`` is the global batch: every replica must get an equal share.
