@@ -9,23 +9,51 @@ measured with a seed.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-# -- inside the training step (stateless TensorFlow draws) ----------------
-# One counter per (step, draw, stream): draw 0..d_steps-1 are D's updates and
-# draw d_steps is G's. Streams are spaced by STEP_STREAMS, one spare.
+# -- inside the training step ---------------------------------------------
+# Drawn on the host with NumPy, keyed [seed, STEP, step, draw, stream]: the same numbers on every
+# backend and every number of devices, so a step from the same weights gives the same losses on
+# TensorFlow and on JAX, and each device takes its rows of what the whole batch drew.
+# Draw 0..d_steps-1 are D's updates and draw d_steps is G's.
+STEP = 2**31 - 5
 NOISE, LABELS, INTERPOLATION = 0, 1, 2
-STEP_STREAMS = 4
 
 
-def step_counter(step, draw: int, stream: int, d_steps: int):
-    """The counter of ``stream`` at ``draw`` of ``step`` (``step`` may be a tensor)."""
-    return (step * (d_steps + 1) + draw) * STEP_STREAMS + stream
+class Draws(NamedTuple):
+    """Every random number one training step uses; the batch is axis 1 of each, as in the real batches."""
+
+    noise: np.ndarray  # (d_steps + 1, batch, latent_dim) float32: one per D update, then G's
+    flips: np.ndarray  # (d_steps, batch, 2) bool: flip D's target for the real / the fake image
+    alpha: np.ndarray  # (d_steps, batch) float32: the real image's weight in a penalty's interpolated point
+
+    def rows(self, rows: slice) -> Draws:
+        """The rows of the batch one worker (or one device) trains on."""
+        return Draws(*(values[:, rows] for values in self))
+
+
+def step_draws(seed: int, step: int, d_steps: int, batch: int, latent_dim: int, label_noise: float) -> Draws:
+    """The draws of ``step`` for the whole global batch, made again identically whenever asked."""
+
+    def stream(draw: int, which: int) -> np.random.Generator:
+        return np.random.default_rng([seed, STEP, step, draw, which])
+
+    noise = np.stack(
+        [stream(draw, NOISE).standard_normal((batch, latent_dim), np.float32) for draw in range(d_steps + 1)]
+    )
+    if label_noise:
+        flips = np.stack([stream(draw, LABELS).random((batch, 2)) < label_noise for draw in range(d_steps)])
+    else:
+        flips = np.zeros((d_steps, batch, 2), bool)
+    alpha = np.stack([stream(draw, INTERPOLATION).random(batch, np.float32) for draw in range(d_steps)])
+    return Draws(noise, flips, alpha)
 
 
 # -- NumPy generators, keyed [seed, stream, ...] ---------------------------
 # Data order uses [seed, epoch]: epochs count up from 0, so the fixed streams
-# below sit at the far end of the key space.
+# (and STEP above) sit at the far end of the key space.
 FIXED_SAMPLES = 2**31 - 1  # the sample grids' noise, the same at every step
 EVALUATION = 2**31 - 2  # metrics during training, keyed by step too
 EVAL_COMMAND = 2**31 - 3  # `ganforge eval`, keyed by its --seed

@@ -21,7 +21,8 @@ from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
 from ganforge.training.distribute import Plan
 from ganforge.training.precision import FLOAT32, check_precision, policy
-from ganforge.training.step import AdversarialStep, LossTerms, Players, StepSettings
+from ganforge.training.step import LossTerms, Players, StepSettings
+from ganforge.training.step_tensorflow import AdversarialStep
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.

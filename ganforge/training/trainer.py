@@ -211,8 +211,7 @@ class Trainer:
     def _loop(self, stop: StopRequests) -> None:
         evaluate_every, has_metrics = self.recipe.model.eval.every, bool(self.parts.metrics)
         while self.step < self.config.steps:
-            real = self._real_batches(self.step)
-            self.window.add(self._train_step(real))
+            self.window.add(self._train_step(*self._inputs(self.step)))
             self.step += 1
             self.sinks.progress(self.step)
             received = self.distribution.first_signal(stop.received)  # every worker stops after the same step
@@ -228,16 +227,18 @@ class Trainer:
                 self._save()
 
     # -- sample, step, check ---------------------------------------------------
-    def _real_batches(self, step: int):
-        """One batch per discriminator update, numbered so a resumed run reads the same ones;
-        this worker's rows of them, placed on its devices."""
+    def _inputs(self, step: int):
+        """One real batch per discriminator update, numbered so a resumed run reads the same ones, and
+        the step's random draws: this worker's rows of them, placed on its devices."""
         d_steps, rows = self.config.d_steps, self.distribution.rows(self.config.batch_size)
         batches = np.stack([self.sampler.batch(step * d_steps + draw, rows) for draw in range(d_steps)])
-        return self.distribution.distribute(batches)
+        draws = self.training.step.settings.draws(step).rows(rows)
+        distribute = self.distribution.distribute
+        return distribute(batches), tuple(distribute(values) for values in draws)
 
-    def _train_step(self, real):
+    def _train_step(self, real, draws):
         try:
-            return self.training.step(real, self.step)
+            return self.training.step(real, self.step, draws)
         except Exception as error:
             if (memory := backend.out_of_memory(error)) is None:
                 raise

@@ -1,0 +1,187 @@
+"""The adversarial step on TensorFlow: one ``tf.function`` under a ``tf.distribute`` strategy
+(TensorFlow's default one on one device). What the step does is described in ``step.py``."""
+
+from __future__ import annotations
+
+from ganforge.backend import tensorflow
+from ganforge.training.step import Players, StepSettings, interpolated, penalty_due, targets, to_unit_range
+
+
+def penalty_value(penalty, discriminator, real, fake, alpha=None):
+    """``penalty`` at its points: real images, or ``alpha * real + (1 - alpha) * fake``.
+
+    Taking D's gradient with respect to its input is the backend-specific
+    part, so it lives here; the penalty's maths is keras.ops in its plugin.
+    """
+    tf = tensorflow()
+    real = tf.convert_to_tensor(real, tf.float32)
+    points = real if penalty.points == "real" else interpolated(real, fake, alpha)
+    with tf.GradientTape() as tape:
+        tape.watch(points)
+        outputs = discriminator(points, training=True)
+    return tf.cast(penalty.from_gradients(tape.gradient(outputs, points)), tf.float32)
+
+
+def update_ema(average_model, model, decay: float) -> None:
+    """``average = decay * average + (1 - decay) * current`` for every float weight; counters are copied."""
+    for average, current in zip(average_model.weights, model.weights):
+        if "float" in str(average.dtype):
+            average.assign(decay * average + (1.0 - decay) * current)
+        else:  # counters and seeds are copied, not averaged
+            average.assign(current)
+
+
+class AdversarialStep:
+    """One training step under a ``tf.distribute`` strategy: TensorFlow's default one on one device.
+
+    Each replica trains on its slice of the global batch: its rows of the real batch, and its
+    rows of the noise, label flips and penalty points the whole batch draws, so replicas differ
+    from each other and the sum of their updates is the update one device would make. Each
+    replica's loss is scaled by its share of the global batch because the Keras optimizer sums
+    the replicas' gradients (once: nothing here reduces them again). What must change every
+    copy of a variable alike (a weight constraint, the generator's moving average) runs between
+    the replicas' updates, outside them.
+    """
+
+    def __init__(
+        self, players: Players, generator_optimizer, discriminator_optimizer, settings: StepSettings, strategy=None
+    ):
+        tf = tensorflow()
+        self.players = players
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.settings = settings
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = self.strategy.num_replicas_in_sync
+        if settings.batch_size % self.replicas:
+            raise ValueError(f"a global batch of {settings.batch_size} does not split among {self.replicas} replicas")
+        self.share = settings.batch_size // self.replicas  # rows per replica
+        # Build the optimizers' slots now so checkpoints can be restored into
+        # them before the first step runs (and, under a strategy, inside its scope: keras#23085).
+        with self.strategy.scope():
+            generator_optimizer.build(players.generator.trainable_variables)
+            discriminator_optimizer.build(players.discriminator.trainable_variables)
+        self._compiled = tf.function(self._step, jit_compile=settings.jit_compile, reduce_retracing=True)
+
+    def __call__(self, real_batches, step: int, draws=None):
+        """``real_batches``: (d_steps, batch, H, W, C), uint8 pixels or floats in [-1, 1]; ``draws``: the
+        step's :class:`~ganforge.streams.Draws` (made here when None). Under a strategy of several
+        replicas both come as each replica's slice (``Distribution.distribute``).
+
+        Returns the (D loss, G loss) tensors of the last updates, averaged over the global batch."""
+        tf = tensorflow()
+        if draws is None:
+            draws = self.settings.draws(step)
+        if self.replicas == 1:
+            real_batches = tf.convert_to_tensor(real_batches)
+            draws = tuple(tf.convert_to_tensor(values) for values in draws)
+        return self._compiled(real_batches, tuple(draws), tf.constant(step, tf.int64))
+
+    # -- the step -------------------------------------------------------------
+    def _step(self, real_batches, draws, step):
+        strategy, players = self.strategy, self.players
+        for draw in range(self.settings.d_steps):
+            discriminator_loss = strategy.run(self._update_discriminator, args=(real_batches, draws, step, draw))
+            players.loss.constrain_discriminator(players.discriminator)
+        generator_loss = strategy.run(self._update_generator, args=(real_batches, draws))
+        if self.replicas > 1:
+            strategy.run(self._average_moving_statistics)
+        if players.ema_generator is not None:
+            update_ema(players.ema_generator, players.generator, self.settings.ema_decay)
+        return self._mean(discriminator_loss), self._mean(generator_loss)
+
+    def _mean(self, per_replica):
+        """The replicas' losses (each over its share) as the loss over the global batch."""
+        if self.replicas == 1:
+            return per_replica
+        return self.strategy.reduce("MEAN", per_replica, axis=None)
+
+    def _scaled(self, loss, optimizer):
+        """The loss over this replica's share, scaled by that share (inside the tape).
+
+        The optimizer sums the replicas' gradients, so the sum is then the gradient of the
+        loss over the global batch (on one device the scale is 1.0, which changes no bit).
+        A loss-scale optimizer (float16) scales it further, and unscales the gradients itself.
+        """
+        return optimizer.scale_loss(loss * (self.share / self.settings.batch_size))
+
+    def _apply(self, optimizer, scaled_loss, tape, variables) -> None:
+        import keras
+
+        gradients = tape.gradient(scaled_loss, variables)
+        if self.replicas > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):  # float16
+            gradients = _overflow_everywhere_if_anywhere(gradients)
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    def _average_moving_statistics(self) -> None:
+        """Each replica's batch norm updates its own moving statistics (Keras makes them unaggregated):
+        average them over the replicas after each step, so every copy — the one a checkpoint holds
+        on each worker included — is the same."""
+        tf = tensorflow()
+        context = tf.distribute.get_replica_context()
+        for model in (self.players.generator, self.players.discriminator):
+            for variable in model.non_trainable_variables:
+                if "float" in str(variable.dtype):
+                    # this replica's copy as a plain tensor (a mirrored variable here is not a value to reduce)
+                    variable.assign(context.all_reduce("MEAN", tf.identity(variable.value)))
+
+    def _penalty(self, penalty, real, fake, alpha, step, draw: int):
+        """One penalty's term for this discriminator update (0 when a lazy one is not due)."""
+        tf = tensorflow()
+
+        def value():
+            return penalty_value(penalty, self.players.discriminator, real, fake, alpha) * float(penalty.every)
+
+        if penalty.every <= 1:
+            return value()
+        # lazy: only every N-th discriminator update pays for the penalty
+        return tf.cond(penalty_due(penalty, step, draw, self.settings.d_steps), value, lambda: tf.constant(0.0))
+
+    def _update_discriminator(self, real_batches, draws, step, draw: int):
+        tf = tensorflow()
+        players, settings = self.players, self.settings
+        discriminator = players.discriminator
+        real = to_unit_range(real_batches[draw])
+        fake = players.generator(draws[0][draw], training=True)
+        real_targets, fake_targets = targets(draws[1][draw], self.share, settings.label_smoothing)
+        with tf.GradientTape() as tape:
+            real_logits = _logits(discriminator, real)
+            fake_logits = _logits(discriminator, fake)
+            loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
+            for penalty in players.penalties:
+                loss += self._penalty(penalty, real, fake, draws[2][draw], step, draw)
+            scaled = self._scaled(loss, self.discriminator_optimizer)
+        self._apply(self.discriminator_optimizer, scaled, tape, discriminator.trainable_variables)
+        return loss
+
+    def _update_generator(self, real_batches, draws):
+        """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
+        tf = tensorflow()
+        players, d_steps = self.players, self.settings.d_steps
+        generator, discriminator = players.generator, players.discriminator
+        with tf.GradientTape() as tape:
+            fake = generator(draws[0][d_steps], training=True)
+            real_logits = None
+            if players.loss.uses_real_logits:
+                real_logits = _logits(discriminator, to_unit_range(real_batches[d_steps - 1]))
+            loss = players.loss.generator(_logits(discriminator, fake), real_logits)
+            scaled = self._scaled(loss, self.generator_optimizer)
+        self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
+        return loss
+
+
+def _overflow_everywhere_if_anywhere(gradients):
+    """Keras' loss-scale optimizer judges overflow on one replica's gradients before they are summed;
+    make every replica's non-finite when any replica's are, so all skip the update and lower the scale
+    together (finite gradients pass unchanged: + 0.0)."""
+    tf = tensorflow()
+    present = [gradient for gradient in gradients if gradient is not None]
+    bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(gradient), tf.float32)) for gradient in present])
+    bad = tf.distribute.get_replica_context().all_reduce("SUM", bad)
+    poison = tf.where(bad > 0, float("nan"), 0.0)
+    return [None if gradient is None else gradient + tf.cast(poison, gradient.dtype) for gradient in gradients]
+
+
+def _logits(discriminator, images):
+    """D's logits in float32 whatever it computes in, so every loss is float32 (mixed precision)."""
+    return tensorflow().cast(discriminator(images, training=True), "float32")
