@@ -128,6 +128,9 @@ class DistributeConfig(_Section):
 class RecipeModel(_Section):
     name: str = Field(min_length=1, description="run name; run folders are <output_dir>/<name>-<time>")
     seed: int = Field(0, ge=0, description="seeds weights, noise and data order")
+    backend: Literal["tensorflow", "jax"] = Field(
+        "tensorflow", description="the Keras backend to train on (docs/backends.md: which when)"
+    )
     output_dir: str = Field("runs", min_length=1, description="where run folders are created")
     dataset: ComponentConfig
     generator: ComponentConfig

@@ -47,7 +47,8 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
         f"{spec} -> 1 logit"
     )
     console.print(f"  loss           {loaded.data['loss']['name']}")
-    console.print(f"  training       {Plan(loaded).describe()}, {loaded.model.train.precision}")
+    train = loaded.model.train
+    console.print(f"  training       {Plan(loaded).describe()}, {train.precision}, on {loaded.model.backend}")
 
 
 def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:

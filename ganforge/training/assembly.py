@@ -4,6 +4,7 @@ any training starts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ganforge.backend import tensorflow
+from ganforge import backend
 from ganforge.data import size_without_preparing
 from ganforge.errors import RecipeError
 from ganforge.evaluation.measure import NamedMetric
@@ -22,7 +23,6 @@ from ganforge.recipe import Recipe
 from ganforge.training.distribute import Plan
 from ganforge.training.precision import FLOAT32, check_precision, policy
 from ganforge.training.step import LossTerms, Players, StepSettings
-from ganforge.training.step_tensorflow import AdversarialStep
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.
@@ -45,7 +45,7 @@ class Training:
     generator_optimizer: Any
     discriminator_optimizer: Any
     lr_scale: Any  # one multiplier for both rates: a rollback lowers it, checkpoints remember it
-    step: AdversarialStep
+    step: Any  # the backend's AdversarialStep (step_tensorflow.py or step_jax.py)
 
     @property
     def state(self) -> dict[str, list]:
@@ -61,17 +61,15 @@ class Training:
         return groups
 
 
-def assemble(recipe: Recipe, registry: Registry | None = None, strategy=None) -> Training:
-    """The parts, two Adam optimizers over the run's length, and the compiled step.
+def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None) -> Training:
+    """The parts, two Adam optimizers over the run's length, and the compiled step, on the recipe's backend.
 
-    ``strategy``: the ``tf.distribute`` strategy to train under (TensorFlow's default one
-    if None); every variable is made in its scope.
+    ``distribution``: the started :class:`~ganforge.training.distribute.Distribution` to train under
+    (one device if None); every variable is made in its scope.
     """
-    import keras
-
-    strategy = strategy or tensorflow().distribute.get_strategy()
+    keras = backend.keras()
     config = recipe.model.train
-    with strategy.scope():
+    with distribution.scope() if distribution is not None else contextlib.nullcontext():
         parts = build_parts(recipe, registry)
         lr_scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
         scaled = config.precision == "mixed_float16"
@@ -79,9 +77,19 @@ def assemble(recipe: Recipe, registry: Registry | None = None, strategy=None) ->
         discriminator_optimizer = make_optimizer(
             recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale, scaled
         )
+    optimizers = (generator_optimizer, discriminator_optimizer)
     settings = StepSettings.from_recipe(recipe)
-    step = AdversarialStep(parts, generator_optimizer, discriminator_optimizer, settings, strategy)
-    return Training(parts, generator_optimizer, discriminator_optimizer, lr_scale, step)
+    if backend.current() == "jax":
+        from ganforge.training.step_jax import AdversarialStep
+
+        place = distribution.place if distribution is not None else None
+        step = AdversarialStep(parts, *optimizers, settings, lr_scale=lr_scale, place=place)
+    else:
+        from ganforge.training.step_tensorflow import AdversarialStep
+
+        strategy = distribution.strategy if distribution is not None else None
+        step = AdversarialStep(parts, *optimizers, settings, strategy)
+    return Training(parts, *optimizers, lr_scale, step)
 
 
 def build_dataset(recipe: Recipe, registry: Registry | None = None):
@@ -95,7 +103,8 @@ def build_generator(recipe: Recipe, spec, registry: Registry | None = None, prec
     ``precision``: the dtype policy it computes in (training may use a mixed one; a trained
     generator's users keep float32, which its float32 weights load into all the same).
     """
-    tensorflow()
+    backend.use(recipe)
+    backend.keras()
     latent_dim = recipe.model.train.latent_dim
     with policy(precision):
         return build(
@@ -110,7 +119,8 @@ def build_generator(recipe: Recipe, spec, registry: Registry | None = None, prec
 
 def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     registry = registry or get_registry()
-    tensorflow()
+    backend.use(recipe)
+    backend.keras()
     dataset = build_dataset(recipe, registry)
     spec = dataset.spec
     precision = recipe.model.train.precision

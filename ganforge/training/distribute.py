@@ -70,8 +70,13 @@ class Cluster:
         return self.jobs[self.task_type][self.task_index]
 
     @property
+    def addresses(self) -> list[str]:
+        """Every worker's address, in rank order (the chief first)."""
+        return [address for job in JOBS for address in self.jobs.get(job, [])]
+
+    @property
     def peers(self) -> list[str]:
-        return [address for job in JOBS for address in self.jobs.get(job, []) if address != self.address]
+        return [address for address in self.addresses if address != self.address]
 
 
 def read_tf_config(text: str | None) -> Cluster:
@@ -152,6 +157,11 @@ class Plan:
                 "CUDA_VISIBLE_DEVICES, not devices",
                 "devices",
             )
+        self.jax = recipe.model.backend == "jax"
+        if self.jax:
+            from ganforge.training import distribute_jax
+
+            distribute_jax.prepare(self)
 
     @property
     def strategy(self) -> str:
@@ -170,6 +180,10 @@ class Plan:
         """This machine's devices the run trains on (TensorFlow imported, its runtime not started)."""
         if self.strategy == "none":
             return []
+        if self.jax:
+            from ganforge.training import distribute_jax
+
+            return [distribute_jax.name(device) for device in distribute_jax.devices(self)]
         tf = tensorflow()
         gpus = len(tf.config.list_physical_devices("GPU"))
         if self.cluster is not None:
@@ -211,8 +225,10 @@ class Plan:
     def check_batch(self) -> None:
         """``train.batch_size`` is the global batch: every replica must get an equal share.
         (And XLA cannot compile a step that runs on several devices: TensorFlow refuses it mid-trace.)"""
+        if self.jax and self.cluster is not None and not self._jax_cluster_joined():
+            return  # JAX counts a cluster's devices only once it has joined it: the trainer checks again then
         replicas, batch_size = self.replicas(), self.recipe.model.train.batch_size
-        if replicas > 1 and self.recipe.model.train.jit_compile:
+        if replicas > 1 and self.recipe.model.train.jit_compile and not self.jax:
             raise self.recipe.location("train").error(
                 f"XLA cannot compile a step that runs on {replicas} replicas (a TensorFlow limit): "
                 "set jit_compile = false, or train on one device",
@@ -226,16 +242,25 @@ class Plan:
                 "batch_size",
             )
 
+    def _jax_cluster_joined(self) -> bool:
+        from ganforge.training import distribute_jax
+
+        return distribute_jax.joined()
+
     def deterministic(self) -> bool:
         """``train.deterministic``; "auto" is on for CPUs (it costs nothing measured there) and off on GPUs,
         where deterministic kernels are slower and some ops have none."""
         setting = self.recipe.model.train.deterministic
-        if setting != "auto":
-            return setting
+        if setting != "auto" or self.jax:  # JAX on a CPU is deterministic; `prepare` told XLA about GPUs
+            return setting is True
         return not tensorflow().config.list_physical_devices("GPU")
 
     def start(self) -> Distribution:
         """Make the strategy: split the CPU first if asked, and for several workers wait until all are up."""
+        if self.jax:
+            from ganforge.training import distribute_jax
+
+            return distribute_jax.start(self)
         tf = tensorflow()
         if self.config.cpu_devices > 1:
             _split_cpu(tf, self.config.cpu_devices)
@@ -313,6 +338,8 @@ def _answers(address: str) -> bool:
 
 class Distribution:
     """A started strategy, and this worker's share of each global batch."""
+
+    place = None  # the step places its own inputs when given host arrays
 
     def __init__(self, strategy, workers: int, rank: int):
         self.strategy = strategy

@@ -14,7 +14,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from ganforge.backend import tensorflow
+from ganforge import backend
 
 FLOAT32 = "float32"
 # what each 16-bit type needs to be fast on a CPU (instruction sets as /proc/cpuinfo names them),
@@ -32,8 +32,7 @@ SLOWER_WITHOUT = {
 @contextmanager
 def policy(name: str):
     """Layers made inside take the dtype policy ``name``; the global policy is restored after."""
-    import keras
-
+    keras = backend.keras()
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(name)
     try:
@@ -47,8 +46,7 @@ def check_precision(recipe, cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
     precision = recipe.model.train.precision
     if precision == FLOAT32:
         return
-    tf = tensorflow()
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = _gpus()
     if gpus:
         _check_gpus(recipe, precision, gpus)
         return
@@ -62,14 +60,34 @@ def check_precision(recipe, cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
         )
 
 
+def _gpus() -> list[tuple[str, tuple[int, int]]]:
+    """(name, compute capability) of each GPU the backend sees."""
+    if backend.current() == "jax":
+        import jax
+
+        try:
+            found = jax.local_devices(backend="gpu")
+        except RuntimeError:  # no GPU platform
+            return []
+        return [(str(gpu), _capability(getattr(gpu, "compute_capability", ""))) for gpu in found]
+    tf = backend.tensorflow()
+    return [
+        (gpu.name, tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0)))
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+
+
+def _capability(text: str) -> tuple[int, int]:
+    major, _, minor = str(text).partition(".")
+    return (int(major), int(minor or 0)) if major.isdigit() else (0, 0)
+
+
 def _check_gpus(recipe, precision: str, gpus) -> None:
-    tf = tensorflow()
     needed = GPU_CAPABILITY.get(precision)
-    for gpu in gpus if needed else []:
-        capability = tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0))
+    for gpu, capability in gpus if needed else []:
         if capability < needed:
             raise recipe.location("train").error(
-                f"{precision!r} needs a GPU of compute capability {needed[0]}.{needed[1]} or newer; {gpu.name} is "
+                f"{precision!r} needs a GPU of compute capability {needed[0]}.{needed[1]} or newer; {gpu} is "
                 f'{capability[0]}.{capability[1]} (use "mixed_float16" or "float32")',
                 "precision",
             )

@@ -129,13 +129,15 @@ class Trainer:
         self.config = recipe.model.train
         self.seed = recipe.model.seed
         self.registry = registry or get_registry()
+        backend.use(recipe)  # before anything imports Keras
         plan = Plan(recipe)
         plan.check_batch()  # before a multi-worker start waits for the other workers
         self.distribution = plan.start()
+        plan.check_batch()  # JAX knows a cluster's devices only now
         self.writes = self.distribution.is_chief  # one writer: the chief writes every file of the run
         try:  # the workers of a cluster build their variables together: one that fails stops them all
             backend.configure(self.seed, plan.deterministic())
-            self.training = assemble(recipe, self.registry, self.distribution.strategy)
+            self.training = assemble(recipe, self.registry, self.distribution)
             self.parts = self.training.parts
             self.state = self.training.state
             self._check_and_prepare(plan)

@@ -1,0 +1,214 @@
+"""Training on several devices and machines on JAX, through Keras' own distribution API.
+
+``mirrored`` is ``keras.distribution.DataParallel`` over this machine's devices; ``multi_worker``
+is the same over every process's devices after ``keras.distribution.initialize`` (which starts
+``jax.distributed``) — the cluster read from the same ``TF_CONFIG`` the TensorFlow strategies use,
+its first worker the coordinator. The step is one jitted function over the global batch, sharded
+along the batch axis; each process hands over only its rows of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+import numpy as np
+
+from ganforge.errors import GanforgeError, RecipeError
+
+AXIS = "batch"  # DataParallel's mesh axis
+PATH_BYTES = 4096  # the longest text `from_chief` can share
+
+
+def prepare(plan) -> None:
+    """What XLA must be told before JAX starts: how many devices to split the CPU into, and whether
+    GPU kernels must be deterministic. Refuses a split JAX cannot make any more."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    wanted = []
+    if plan.config.cpu_devices > 1:
+        wanted.append(f"--xla_force_host_platform_device_count={plan.config.cpu_devices}")
+    if plan.recipe.model.train.deterministic is True:
+        wanted.append("--xla_gpu_deterministic_ops=true")
+    missing = [flag for flag in wanted if flag not in flags.split()]
+    if not missing:
+        return
+    if _jax_started():
+        raise GanforgeError(
+            f"distribute.cpu_devices = {plan.config.cpu_devices}: JAX already started in this process with "
+            f"{len(_jax().devices('cpu'))} CPU device(s); split the CPU in a new process"
+        )
+    os.environ["XLA_FLAGS"] = " ".join([flags, *missing]).strip()
+
+
+def _jax():
+    import jax
+
+    return jax
+
+
+def _jax_started() -> bool:
+    """Whether JAX has made its devices already (flags and device counts are fixed from then on)."""
+    import sys
+
+    if "jax" not in sys.modules:
+        return False
+    from jax._src import xla_bridge
+
+    return bool(xla_bridge._backends)
+
+
+def joined() -> bool:
+    """Whether this process has joined a ``jax.distributed`` cluster."""
+    import sys
+
+    if "jax" not in sys.modules:
+        return False
+    from jax._src import distributed
+
+    return distributed.global_state.client is not None
+
+
+def devices(plan) -> list:
+    """This machine's devices the run trains on (JAX started, its cluster not yet joined)."""
+    if plan.strategy == "none":
+        return []
+    jax = _jax()
+    gpus = _local(jax, "gpu")
+    if plan.cluster is not None or not plan.config.devices:
+        return gpus or _local(jax, "cpu")
+    chosen = [_device(plan, name, gpus, _local(jax, "cpu")) for name in plan.config.devices]
+    if len({id(device) for device in chosen}) < len(chosen):
+        raise plan.where.error(f"{plan.config.devices} names a device twice", "devices")
+    return chosen
+
+
+def _local(jax, platform: str) -> list:
+    try:
+        return list(jax.local_devices(backend=platform))
+    except RuntimeError:  # no such platform here
+        return []
+
+
+def _device(plan, name: str, gpus: list, cpus: list):
+    from ganforge.training.distribute import DEVICE_PATTERN
+
+    match = DEVICE_PATTERN.match(name.strip())
+    if match is None:
+        raise plan.where.error(f'{name!r} is not a device name like "GPU:0" or "CPU:1"', "devices")
+    kind, index = match.group(1).upper(), int(match.group(2))
+    available = gpus if kind == "GPU" else cpus
+    if index >= len(available):
+        has = f"{len(available)} {kind} device(s)" + (" (see distribute.cpu_devices)" if kind == "CPU" else "")
+        raise plan.where.error(f"{name!r} does not exist: this machine has {has}", "devices")
+    return available[index]
+
+
+def name(device) -> str:
+    return f"{device.platform.upper()}:{device.id}"
+
+
+def start(plan) -> Distribution:
+    """Join the cluster (multi_worker) and make the distribution over every process's devices."""
+    if plan.strategy == "none":
+        return Distribution(None, workers=1, rank=0)
+    if plan.cluster is None:
+        return Distribution(devices(plan), workers=1, rank=0)
+    from ganforge.training.distribute import wait_for_peers
+
+    keras = __import__("keras")
+    cluster = plan.cluster
+    wait_for_peers(cluster, plan.config.connect_timeout)
+    keras.distribution.initialize(
+        job_addresses=",".join(cluster.addresses), num_processes=cluster.workers, process_id=cluster.rank
+    )
+    return Distribution(list(_jax().devices()), workers=cluster.workers, rank=cluster.rank)
+
+
+class Distribution:
+    """The devices a run trains on, and this process's share of each global batch (the
+    TensorFlow ``Distribution``'s interface: the trainer uses either alike)."""
+
+    strategy = None
+
+    def __init__(self, devices: list | None, workers: int, rank: int):
+        self.devices = devices or []
+        self.workers = workers
+        self.rank = rank
+        self.replicas = max(1, len(self.devices))
+        self.local_replicas = self.replicas // workers
+        self._keras = None
+        self._sharding = None
+        if self.replicas > 1:
+            import jax
+            import keras
+
+            self._keras = keras.distribution.DataParallel(devices=self.devices)
+            mesh = jax.sharding.Mesh(np.array(self.devices), (AXIS,))
+            self._sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, AXIS))
+
+    @property
+    def is_chief(self) -> bool:
+        return self.rank == 0
+
+    def scope(self):
+        """Variables made inside are replicated on every device (DataParallel's layout)."""
+        return self._keras.scope() if self._keras is not None else contextlib.nullcontext()
+
+    def rows(self, batch_size: int) -> slice:
+        """The rows of a global batch this process's devices train on: it reads only those."""
+        share = batch_size // self.replicas
+        first = self.rank * self.local_replicas * share
+        return slice(first, first + self.local_replicas * share)
+
+    def distribute(self, values: np.ndarray):
+        """This process's rows of (d_steps, batch, ...) as the global array, sharded along axis 1."""
+        if self._sharding is None:
+            return values
+        import jax
+
+        shape = (values.shape[0], values.shape[1] * self.workers, *values.shape[2:])
+        return jax.make_array_from_process_local_data(self._sharding, values, shape)
+
+    def place(self, values: tuple) -> tuple:
+        """Whole-batch host arrays (one process) placed as ``distribute`` places a process's rows."""
+        return (
+            tuple(self.distribute(value) for value in values) if isinstance(values, tuple) else self.distribute(values)
+        )
+
+    def from_chief(self, text: str) -> str:
+        """The chief's ``text`` on every process (the run folder the chief made, say)."""
+        if self.workers == 1:
+            return text
+        encoded = np.zeros(PATH_BYTES, np.int32)
+        if self.is_chief:
+            data = text.encode()
+            if len(data) > PATH_BYTES:
+                raise RecipeError(f"{text}: longer than {PATH_BYTES} bytes")
+            encoded[: len(data)] = np.frombuffer(data, np.uint8)
+        return bytes(self._sum_over_workers(encoded).astype(np.uint8)).rstrip(b"\0").decode()
+
+    def first_signal(self, received: int | None) -> int | None:
+        """The stop signal any process received (SIGTERM before SIGINT), the same answer everywhere."""
+        if self.workers == 1:
+            return received
+        counts = self._sum_over_workers(np.array([received == signal.SIGINT, received == signal.SIGTERM], np.int32))
+        return signal.SIGTERM if counts[1] else signal.SIGINT if counts[0] else None
+
+    def barrier(self) -> None:
+        if self.workers > 1:
+            self._sum_over_workers(np.zeros(1, np.int32))
+
+    def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(mine)).sum(axis=0)
+
+    def peer_lost(self, error: BaseException) -> bool:
+        """Whether ``error`` says another process stopped answering."""
+        if self.workers == 1:
+            return False
+        text = str(error)
+        return type(error).__name__ in ("XlaRuntimeError", "JaxRuntimeError") and any(
+            sign in text for sign in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "heartbeat", "ABORTED", "Gloo")
+        )
