@@ -49,6 +49,11 @@ def _installed(module: str) -> bool:
         return False
 
 
+def can_use_tensorflow() -> bool:
+    """Whether TensorFlow can be imported here (a run on JAX may export a SavedModel with it)."""
+    return current() == "tensorflow" or _installed("tensorflow")
+
+
 def _modules(name: str) -> list[str]:
     return ["jax", "jaxlib"] if name == "jax" else [name]
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write
-from test_distribute import POINTS_RECIPE, VARIANTS, losses, weights
+from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from test_distribute import DIVERGES, POINTS_RECIPE, VARIANTS, losses, weights
 
 from ganforge.recipe import load_recipe
+from ganforge.runs.checkpoint import checkpoint_path, read_header
 from ganforge.training.trainer import train
 
 pytest.importorskip("jax")
@@ -53,38 +54,160 @@ def on_jax(recipe: Path, out: Path, runs: list, timeout: float = 600) -> str:
     return result.stderr
 
 
-def tensorflow_then_jax(tmp_path: Path, variants: dict, first: int = 2, last: int = 4) -> Path:
+def tensorflow_then_jax(tmp_path: Path, variants: dict, then: dict, first: int = 2, last: int = 4) -> Path:
     """Each variant trained ``first`` steps on TensorFlow, then continued to ``last`` from that checkpoint
-    on TensorFlow (``<name>``) and on JAX (``<name>-jax``)."""
+    (with the variant's ``then`` overrides added) on TensorFlow (``<name>``) and on JAX (``<name>-jax``)."""
     recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
     out = tmp_path / "runs"
+    continued = {}
     for name, overrides in variants.items():
         settings = ['sinks=["jsonl"]', "train.checkpoint_every=1", *overrides]
         (out / name).mkdir(parents=True)
         train(load_recipe(recipe, [*settings, f"train.steps={first}"]), out / name)
         shutil.copytree(out / name, out / f"{name}-jax")
+        continued[name] = [*settings, *then.get(name, []), f"train.steps={last}"]
         resume_from = out / name / "checkpoints" / f"step_{first:08d}.npz"
-        train(load_recipe(recipe, settings + [f"train.steps={last}"]), out / name, resume_from=resume_from)
-    on_jax(
-        recipe,
-        out,
-        [
-            (f"{name}-jax", ["train.checkpoint_every=1", *overrides, f"train.steps={last}"], first)
-            for name, overrides in variants.items()
-        ],
-    )
+        train(load_recipe(recipe, continued[name]), out / name, resume_from=resume_from)
+    on_jax(recipe, out, [(f"{name}-jax", continued[name], first) for name in variants])
     return out
 
 
 @pytest.mark.slow
 def test_every_option_of_the_step_computes_the_same_on_jax_as_on_tensorflow(tmp_path):
     """From the same checkpoint, two more steps on each backend: the same losses and weights, for each loss,
-    penalty (D's input gradients through jax.grad), EMA, label option, d_steps, clipping and schedule."""
-    out = tensorflow_then_jax(tmp_path, VARIANTS)
-    for name in VARIANTS:
+    penalty (D's input gradients through jax.grad), EMA, label option, d_steps, clipping and schedule — and
+    a step that diverges, rolled back with lower rates (a rate the jitted step must not keep from before)."""
+    out = tensorflow_then_jax(tmp_path, {**VARIANTS, "rollback": []}, then={"rollback": DIVERGES})
+    for name in [*VARIANTS, "rollback"]:
         tensorflow_losses, jax_losses = losses(out / name)[-2:], losses(out / f"{name}-jax")[-2:]
         np.testing.assert_allclose(jax_losses, tensorflow_losses, rtol=2e-4, atol=1e-5, err_msg=name)
         expected, found = weights(out / name, 4), weights(out / f"{name}-jax", 4)
         assert expected.keys() == found.keys()
         for key in expected:
             np.testing.assert_allclose(found[key], expected[key], rtol=1e-3, atol=1e-5, err_msg=f"{name}: {key}")
+
+
+@pytest.mark.slow
+def test_on_jax_a_resumed_run_ends_bit_identical_and_16_bit_precisions_train(tmp_path):
+    recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
+    out = tmp_path / "runs"
+    on_jax(
+        recipe,
+        out,
+        [
+            ("straight", ["train.steps=4", "train.checkpoint_every=2"], 0),
+            ("resumed", ["train.steps=2"], 0),
+            ("resumed", ["train.steps=4", "train.checkpoint_every=2"], 2),
+            ("bfloat16", ["train.precision=mixed_bfloat16", "penalty.name=r1"], 0),
+            ("float16", ["train.precision=mixed_float16", "penalty.name=r1"], 0),
+        ],
+    )
+    straight, resumed = weights(out / "straight", 4), weights(out / "resumed", 4)
+    assert straight.keys() == resumed.keys()
+    assert all(np.array_equal(straight[key], resumed[key]) for key in straight)
+    np.testing.assert_array_equal(losses(out / "resumed"), losses(out / "straight"))
+    for name in ("bfloat16", "float16"):
+        assert np.all(np.isfinite(losses(out / name))), name
+        saved = weights(out / name, 4)
+        assert all(np.all(np.isfinite(value)) for value in saved.values() if value.dtype.kind == "f"), name
+    # float16 trains through a loss-scale optimizer per model: each holds its scale and growth counter
+    layout = read_header(checkpoint_path(out / "float16" / "checkpoints", 4))["layout"]
+    for group in ("generator_optimizer", "discriminator_optimizer"):
+        assert any(path.endswith("dynamic_scale") for path, _ in layout[group]), layout[group][:3]
+
+
+@pytest.mark.slow
+def test_two_cpu_devices_train_as_one_does_batch_norm_included(tmp_path):
+    """DataParallel over two devices runs the one-device step on a sharded batch: batch norm sees the global
+    batch, so even the batch-norm DCGAN matches one device (TensorFlow's per-replica statistics do not)."""
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    out = tmp_path / "runs"
+    two = ["distribute.cpu_devices=2", "distribute.strategy=mirrored"]
+    on_jax(
+        recipe,
+        out,
+        [
+            ("one", ["distribute.cpu_devices=2", "penalty.name=r1", "train.ema_decay=0.9"], 0),
+            ("two", [*two, "penalty.name=r1", "train.ema_decay=0.9"], 0),
+            ("two-resumed", [*two, "penalty.name=r1", "train.ema_decay=0.9", "train.steps=3"], 0),
+            ("two-resumed", [*two, "penalty.name=r1", "train.ema_decay=0.9"], 3),
+        ],
+    )
+    np.testing.assert_allclose(losses(out / "two"), losses(out / "one"), rtol=1e-4, atol=1e-5)
+    one, two_devices, resumed = (weights(out / name, 6) for name in ("one", "two", "two-resumed"))
+    for key in one:
+        np.testing.assert_allclose(two_devices[key], one[key], rtol=1e-3, atol=1e-5, err_msg=key)
+        np.testing.assert_array_equal(resumed[key], two_devices[key], err_msg=key)
+
+
+@pytest.mark.slow
+def test_a_run_moves_from_jax_to_tensorflow_and_its_generator_works_on_both(tmp_path):
+    """A batch-norm DCGAN trained on JAX: sampled and exported there, then continued on TensorFlow."""
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    started = run_cli("run", str(recipe), "--set", "backend=jax", "--set", "train.steps=3", cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    run = next((tmp_path / "runs").iterdir())
+    sampled = run_cli("sample", str(run), "--out", str(tmp_path / "grid.png"), cwd=tmp_path)
+    assert sampled.returncode == 0, sampled.stderr
+    assert (tmp_path / "grid.png").stat().st_size > 0
+    exported = run_cli("export", str(run), "--out", str(tmp_path / "exported"), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "exported" / "generator.keras").is_file()
+    continued = run_cli(
+        "run", str(run), "--resume", "--set", "backend=tensorflow", "--set", "train.steps=6", cwd=tmp_path
+    )
+    assert continued.returncode == 0, continued.stderr
+    assert "resuming" in continued.stdout and "finished step 6" in continued.stdout
+    records = losses(run)
+    assert len(records) == 6 and np.all(np.isfinite(records))
+    assert 'backend = "tensorflow"' in (run / "recipe.toml").read_text()
+
+
+@pytest.mark.slow
+def test_a_jax_run_imports_no_tensorflow(tmp_path):
+    """As on a GPU machine with JAX and no TensorFlow: an import of TensorFlow anywhere fails the run."""
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    script = (
+        "import sys; sys.modules['tensorflow'] = None\n"
+        "from ganforge.cli import main\n"
+        f"sys.argv = ['ganforge', 'run', {str(recipe)!r}, '--set', 'backend=jax', '--set', 'train.steps=2']\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "finished step 2" in result.stdout
+
+
+def test_an_unknown_or_missing_backend_is_refused_before_anything_is_written(tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE.replace("seed = 7", 'seed = 7\nbackend = "jax"'))
+    unknown = run_cli("run", str(recipe), "--set", "backend=torch", cwd=tmp_path)
+    assert_user_error(unknown, "backend", "'tensorflow' or 'jax'")
+    # jax made impossible to import, as where it is not installed
+    script = (
+        "import sys; sys.modules['jax'] = None\n"
+        "from ganforge.cli import main\n"
+        f"sys.argv = ['ganforge', 'run', {str(recipe)!r}]\n"
+        "main()\n"
+    )
+    missing = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert_user_error(missing, str(recipe), "backend", "jax is not installed", 'pip install "ganforge[jax]"')
+    assert not (tmp_path / "runs").exists()
+
+
+def test_keras_cannot_change_backend_inside_a_process(tiny_recipe):
+    """These tests' process runs Keras on TensorFlow: a recipe asking for JAX here is refused, by key."""
+    from ganforge.backend import tensorflow
+    from ganforge.errors import RecipeError
+    from ganforge.training.trainer import Trainer
+
+    tensorflow()  # Keras imported on TensorFlow, as every other test in this process has it
+    with pytest.raises(RecipeError, match="already runs on tensorflow") as raised:
+        Trainer(load_recipe(tiny_recipe, ["backend=jax"]))
+    assert raised.value.key == "backend"
+
+
+def test_recipe_check_names_the_backend(tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    checked = run_cli("recipe", "check", str(recipe), "--set", "backend=jax", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "float32, on jax" in " ".join(checked.stdout.split())

@@ -139,10 +139,15 @@ def export_command(
     about = generating.export(trained, out)
     show = console()
     show.print(f"exported {trained.describe()} to {out}/")
-    show.print(
-        f"  SavedModel: model = tf.saved_model.load('{out}/saved_model'); model.serve(noise)  "
-        f"with noise float32 (batch, {about['latent_dim']}) -> images in [-1, 1]"
-    )
+    if about["saved_model"]:
+        show.print(
+            f"  SavedModel: model = tf.saved_model.load('{out}/saved_model'); model.serve(noise)  "
+            f"with noise float32 (batch, {about['latent_dim']}) -> images in [-1, 1]"
+        )
+    else:
+        show.print(
+            "  no SavedModel: writing one needs TensorFlow, which is not installed here (pip install tensorflow)"
+        )
     if about["keras_file_needs_modules"]:
         show.print(
             f"  generator.keras uses custom layers from {', '.join(about['keras_file_needs_modules'])}: import them before keras.saving.load_model"

@@ -15,6 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from ganforge import backend
 from ganforge.data.pixels import to_unit_range  # noqa: F401 (0.1 plugins import it from here)
 from ganforge.errors import Location, RecipeError
 from ganforge.plugin.build import build
@@ -64,8 +65,6 @@ class NetworkSlot:
 
 def fit_to_input(images: np.ndarray, input_shape: tuple[int, int, int], resize: str) -> np.ndarray:
     """Images (N, H, W, C) in [-1, 1], resized and channel-matched to ``input_shape``."""
-    from ganforge.backend import tensorflow
-
     if resize not in RESIZE_FILTERS:
         raise ValueError(f"resize: unknown filter {resize!r}; choose one of {', '.join(RESIZE_FILTERS)}")
     images = np.asarray(images, np.float32)
@@ -79,10 +78,18 @@ def fit_to_input(images: np.ndarray, input_shape: tuple[int, int, int], resize: 
         else:
             raise ValueError(f"the feature network takes {channels}-channel images; these have {have}")
     if images.shape[1:3] != (height, width):
-        tf = tensorflow()
-        resized = tf.image.resize(images, (height, width), method=resize, antialias=resize != "nearest")
-        images = np.clip(resized.numpy(), -1.0, 1.0)
+        images = np.clip(_resized(images, (height, width), resize), -1.0, 1.0)
     return images
+
+
+def _resized(images: np.ndarray, size: tuple[int, int], resize: str) -> np.ndarray:
+    """TensorFlow's resize where TensorFlow runs (the filters FID numbers so far were measured with);
+    Keras' own on another backend (JAX's resize: antialiased the same way, not bit-identical)."""
+    if backend.current() == "tensorflow":
+        tf = backend.tensorflow()
+        return tf.image.resize(images, size, method=resize, antialias=resize != "nearest").numpy()
+    keras = backend.keras()
+    return np.asarray(keras.ops.image.resize(images, size, interpolation=resize, antialias=resize != "nearest"))
 
 
 def extract(network, images: np.ndarray, resize: str) -> Features:

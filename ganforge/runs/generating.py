@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge import streams
+from ganforge import backend, streams
 from ganforge.data.pixels import make_grid, save_png, to_uint8
 from ganforge.errors import DataError
 from ganforge.plugin.contract import supports
@@ -112,7 +112,9 @@ def export(trained, out: Path) -> dict:
     partial.mkdir()
     model = trained.generator
     model.save(partial / "generator.keras")
-    model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
+    saved_model = backend.can_use_tensorflow()
+    if saved_model:  # from JAX too (Keras converts it with jax2tf), where TensorFlow is installed
+        model.export(str(partial / "saved_model"), format="tf_saved_model", verbose=False)
     custom = sorted(
         {type(layer).__module__ for layer in model._flatten_layers() if not type(layer).__module__.startswith("keras")}
     )
@@ -126,6 +128,7 @@ def export(trained, out: Path) -> dict:
         "output_shape": list(trained.dataset.spec.shape),
         "output_range": [-1.0, 1.0] if trained.dataset.spec.is_image else None,
         "keras_file_needs_modules": custom,
+        "saved_model": saved_model,
     }
     (partial / "generator.json").write_text(json.dumps(about, indent=2) + "\n")
     os.replace(partial, out)

@@ -35,7 +35,7 @@ class InceptionV3:
     input_shape = (299, 299, 3)
 
     def __init__(self, weights: str = ""):
-        from ganforge.backend import tensorflow
+        from ganforge import backend
 
         path = weights or os.environ.get(INCEPTION_ENV, "")
         if not path:
@@ -45,8 +45,7 @@ class InceptionV3:
                 f'as features = {{ name = "inception_v3", weights = "PATH" }} or in ${INCEPTION_ENV}'
             )
         self.path = _existing_file(path, "weights", f"Keras' Inception-v3 weights, {INCEPTION_FILE}")
-        tensorflow()
-        import keras
+        keras = backend.keras()
 
         full = keras.applications.InceptionV3(include_top=True, weights=None)
         try:
@@ -68,11 +67,10 @@ class KerasFile:
     """Any ``.keras`` model: features from the layer named ``layer``, logits from ``logits_layer`` if given."""
 
     def __init__(self, path: str, layer: str, logits_layer: str = ""):
-        from ganforge.backend import tensorflow
+        from ganforge import backend
 
         self.path = _existing_file(path, "path", "a Keras model saved with model.save('....keras')")
-        tensorflow()
-        import keras
+        keras = backend.keras()
 
         try:
             model = keras.saving.load_model(self.path, compile=False, safe_mode=True)

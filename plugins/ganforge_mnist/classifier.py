@@ -43,11 +43,10 @@ def split() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray
 
 
 def build_model():
-    from ganforge.backend import tensorflow
+    from ganforge import backend
 
-    tensorflow()  # quietly, before Keras imports it
-    import keras
-    from keras import layers
+    keras = backend.keras()  # quietly, on the run's backend
+    layers = keras.layers
 
     inputs = keras.Input(INPUT_SHAPE)
     x = inputs
@@ -65,7 +64,7 @@ def train_and_save(folder: Path) -> dict:
     """Train from a fixed seed, score on the held-out digits, save weights then the report (atomically)."""
     from ganforge.backend import configure
 
-    configure(SEED, deterministic=True)  # imports TensorFlow quietly, and seeds the weights below
+    configure(SEED, deterministic=True)  # starts the backend quietly, and seeds the weights below
     import keras
 
     (train_x, train_y), (test_x, test_y) = split()
