@@ -111,7 +111,7 @@ def configure(seed: int, deterministic: bool) -> None:
     """Seed every generator Keras and the backend use; optionally make ops deterministic
     (on JAX, ``use`` asked XLA for deterministic GPU kernels before it started)."""
     if current() != "tensorflow":
-        with _without_tensorflow():  # Keras seeds TensorFlow too whenever it can import it
+        with without_tensorflow():  # Keras seeds TensorFlow too whenever it can import it
             keras().utils.set_random_seed(seed)
         return
     tf = tensorflow()
@@ -121,7 +121,7 @@ def configure(seed: int, deterministic: bool) -> None:
 
 
 @contextmanager
-def _without_tensorflow():
+def without_tensorflow():
     """Imports of TensorFlow fail inside (unless it is imported already): another backend's run
     never starts TensorFlow's runtime, installed or not."""
     hidden = "tensorflow" not in sys.modules

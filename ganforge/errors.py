@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 class GanforgeError(Exception):
     """An error caused by input the user controls: a recipe, a file, an argument."""
 
+    exit_at_once = False  # set where the interpreter's shutdown would hang (see cli.support.fail)
+
 
 class RecipeError(GanforgeError):
     """A recipe problem, located by file and dotted key."""

@@ -7,18 +7,33 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import TINY_RECIPE, assert_user_error, run_cli, write
-from test_distribute import DIVERGES, POINTS_RECIPE, VARIANTS, losses, weights
+from test_distribute import (
+    DIVERGES,
+    POINTS_RECIPE,
+    VARIANTS,
+    WORKERS_BN_RECIPE,
+    fingerprints,
+    finish,
+    free_ports,
+    losses,
+    start_workers,
+    the_run,
+    weights,
+)
 
 from ganforge.recipe import load_recipe
-from ganforge.runs.checkpoint import checkpoint_path, read_header
+from ganforge.runs.checkpoint import checkpoint_path, list_checkpoints, read_header
+from ganforge.training.distribute import PEER_EXIT_CODE
 from ganforge.training.trainer import train
 
 pytest.importorskip("jax")
@@ -211,3 +226,40 @@ def test_recipe_check_names_the_backend(tmp_path):
     checked = run_cli("recipe", "check", str(recipe), "--set", "backend=jax", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
     assert "float32, on jax" in " ".join(checked.stdout.split())
+
+
+@pytest.mark.slow
+def test_two_jax_processes_train_as_one_stop_at_once_when_a_peer_dies_and_resume(tmp_path):
+    """jax.distributed over two localhost processes (the cluster from TF_CONFIG): the chief alone writes;
+    a killed peer stops the other with exit code 69 at once (not at JAX's heartbeat timeout); both resume,
+    end with the same weights, and those are the weights one process trains (batch norm included)."""
+    recipe = write(tmp_path / "workers.toml", WORKERS_BN_RECIPE)
+    ports = free_ports(2)
+    jax_cluster = ("--set", "backend=jax", "--set", "train.checkpoint_every=2")
+    workers = start_workers(tmp_path, ports, str(recipe), *jax_cluster, "--set", "train.steps=100000")
+    try:
+        deadline = time.monotonic() + 180
+        while "step 4/" not in (tmp_path / "worker0.log").read_text():
+            assert time.monotonic() < deadline and workers[0].poll() is None, (tmp_path / "worker0.log").read_text()
+            time.sleep(0.2)
+        workers[1].send_signal(signal.SIGKILL)
+        code = workers[0].wait(timeout=60)  # JAX's own heartbeat would take 100 s, then abort
+    finally:
+        for worker in workers:
+            worker.kill()
+    log = (tmp_path / "worker0.log").read_text()
+    assert code == PEER_EXIT_CODE and "Traceback" not in log, log
+    assert "another worker of the cluster stopped answering" in log
+    run = the_run(tmp_path)
+    last = max(step for step, _ in list_checkpoints(run / "checkpoints"))
+    codes = finish(start_workers(tmp_path, ports, str(run), "--resume", "--set", f"train.steps={last + 2}"))
+    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(2)]
+    assert codes == [0, 0], "\n".join(logs)
+    assert "the chief wrote the run's files" in " ".join(logs[1].split())
+    chief, other = fingerprints(tmp_path, 2)
+    assert chief == other == read_header(checkpoint_path(run / "checkpoints", last + 2))["sha256"]
+    alone = ["distribute.strategy=none", f"train.steps={last + 2}", "train.checkpoint_every=2"]
+    on_jax(recipe, tmp_path / "alone", [("run", alone, 0)])
+    expected, found = weights(tmp_path / "alone" / "run", last + 2), weights(run, last + 2)
+    for key in expected:
+        np.testing.assert_allclose(found[key], expected[key], rtol=1e-3, atol=1e-5, err_msg=key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -11,8 +12,14 @@ import typer
 from ganforge.errors import GanforgeError
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2, at_once: bool = False) -> None:
+    """Print ``message`` and exit with ``code``; ``at_once``: skip the interpreter's shutdown, whose
+    hooks would wait for something that cannot answer (JAX's cluster waiting for a lost peer)."""
     print(f"error: {message}", file=sys.stderr)
+    if at_once:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     raise typer.Exit(code)
 
 
@@ -24,7 +31,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except GanforgeError as error:
-            fail(str(error), getattr(error, "exit_code", 2))
+            fail(str(error), getattr(error, "exit_code", 2), error.exit_at_once)
 
     return wrapper
 

@@ -340,6 +340,7 @@ class Distribution:
     """A started strategy, and this worker's share of each global batch."""
 
     place = None  # the step places its own inputs when given host arrays
+    exit_at_once = False  # TensorFlow's runtime shuts down cleanly after a peer is lost
 
     def __init__(self, strategy, workers: int, rank: int):
         self.strategy = strategy

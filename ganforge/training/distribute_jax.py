@@ -114,15 +114,30 @@ def start(plan) -> Distribution:
         return Distribution(None, workers=1, rank=0)
     if plan.cluster is None:
         return Distribution(devices(plan), workers=1, rank=0)
-    from ganforge.training.distribute import wait_for_peers
+    join(plan.cluster, plan.config.connect_timeout)
+    return Distribution(list(_jax().devices()), workers=plan.cluster.workers, rank=plan.cluster.rank)
 
-    keras = __import__("keras")
-    cluster = plan.cluster
-    wait_for_peers(cluster, plan.config.connect_timeout)
-    keras.distribution.initialize(
-        job_addresses=",".join(cluster.addresses), num_processes=cluster.workers, process_id=cluster.rank
-    )
-    return Distribution(list(_jax().devices()), workers=cluster.workers, rank=cluster.rank)
+
+def join(cluster, timeout: float) -> None:
+    """``jax.distributed.initialize`` with the chief as coordinator, as ``keras.distribution.initialize``
+    calls it, but with ganforge's time limit for the others to arrive (Keras' own call waits 300 s)."""
+    from ganforge.training.distribute import TF_CONFIG, ClusterError
+
+    jax = _jax()
+    try:
+        jax.distributed.initialize(
+            coordinator_address=cluster.addresses[0],
+            num_processes=cluster.workers,
+            process_id=cluster.rank,
+            initialization_timeout=max(1, int(timeout)),
+        )
+    except Exception as error:  # JAX raises its runtime's errors (a timeout, an address in use) as such
+        reason = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+        raise ClusterError(
+            f"{TF_CONFIG}: the cluster did not assemble within distribute.connect_timeout = {timeout:g} s "
+            f"(coordinator {cluster.addresses[0]}: {reason}); start every worker, and check the addresses, "
+            "ports and firewalls"
+        ) from None
 
 
 class Distribution:
@@ -137,6 +152,9 @@ class Distribution:
         self.rank = rank
         self.replicas = max(1, len(self.devices))
         self.local_replicas = self.replicas // workers
+        # After a peer is lost, JAX's shutdown at exit waits for it at a barrier until its heartbeat times
+        # out, then aborts the process: a stop for a lost peer leaves without that shutdown.
+        self.exit_at_once = workers > 1
         self._keras = None
         self._sharding = None
         if self.replicas > 1:
