@@ -19,6 +19,7 @@ itself need not be installed: run from the repository, the script finds its plug
 
     python benchmarks/gpu.py            # about 5-8 minutes on one GPU
     python benchmarks/gpu.py --quick    # a minute or two on any device: the script runs, numbers mean nothing
+    python benchmarks/gpu.py --batch 32 --precision float32 --steps 20 --quickstart-steps 0   # a CPU's figures
 """
 
 from __future__ import annotations
@@ -340,6 +341,10 @@ def flops_per_image() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny settings on any device: checks the script runs")
+    parser.add_argument("--batch", type=int, action="append", help="batch sizes to time (default 64 and 256)")
+    parser.add_argument("--precision", choices=PRECISIONS, action="append", help="precisions to time (default both)")
+    parser.add_argument("--steps", type=int, help="timed steps per measurement (default 200)")
+    parser.add_argument("--quickstart-steps", type=int, help="steps of the quickstart run (default 300; 0: skip it)")
     args = parser.parse_args()
     if missing := missing_packages():
         print(f"missing: pip install {' '.join(missing)}", file=sys.stderr)
@@ -349,20 +354,25 @@ def main() -> None:
     batches, steps, warmup, quick_steps, size = (
         ((64, 256), 200, 10, 300, 8192) if not args.quick else ((8,), 3, 2, 4, 512)
     )
+    batches, precisions = args.batch or batches, args.precision or PRECISIONS
+    steps = args.steps or steps
+    quick_steps = quick_steps if args.quickstart_steps is None else args.quickstart_steps
+    if jax.devices()[0].platform == "cpu":
+        size = min(size, 2048)  # a CPU's peak is reached well below the GPU's matrix size
     has_torch = importlib.util.find_spec("torch") is not None
     device = jax.devices()[0]
     print(
         f"device: {device.device_kind} ({device.platform}), JAX {jax.__version__}; PyTorch: {'yes' if has_torch else 'not installed'}"
     )
     plugins = with_noise_images(registry())
-    run = quickstart(quick_steps, plugins)
-    print(
-        f"quickstart on JAX: {run['steps']} steps in {run['seconds']:.1f} s (compilation included), "
-        f"last losses D {run['d_loss']:.3f} G {run['g_loss']:.3f}"
-    )
-    peaks = {
-        precision: matmul_peak_tflops(dtype, size) for precision, dtype in zip(PRECISIONS, ("float32", "bfloat16"))
-    }
+    if quick_steps:
+        run = quickstart(quick_steps, plugins)
+        print(
+            f"quickstart on JAX: {run['steps']} steps in {run['seconds']:.1f} s (compilation included), "
+            f"last losses D {run['d_loss']:.3f} G {run['g_loss']:.3f}"
+        )
+    dtypes = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
+    peaks = {precision: matmul_peak_tflops(dtypes[precision], size) for precision in precisions}
     per_image = flops_per_image()
     print(
         f"article DCGAN 64x64x3: {per_image / 1e9:.3f} GFLOP per image per step; matmul peak measured: "
@@ -372,7 +382,7 @@ def main() -> None:
     header += f"{'torch':>9}{'ratio':>7}{'compile':>9}{'ratio':>7}" if has_torch else ""
     print(header + f"{'TFLOP/s':>9}{'% peak':>8}   (img/s; ratios: ganforge / the other)")
     for batch in batches:
-        for precision in PRECISIONS:
+        for precision in precisions:
             ours = ganforge_images_per_s(batch, precision, steps, warmup, plugins)
             plain = plain_jax_images_per_s(batch, precision, steps, warmup)
             line = f"{batch:>5} {precision:<15}{ours:>10.0f}{plain:>10.0f}{ours / plain:>7.2f}"

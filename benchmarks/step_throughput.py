@@ -121,13 +121,18 @@ def plain_images_per_s(tf, batch: int, steps: int) -> float:
 
 
 def ganforge_images_per_s(
-    batch: int, steps: int, deterministic: bool | str, extra: str = "", precision: str = "float32"
+    batch: int,
+    steps: int,
+    deterministic: bool | str,
+    extra: str = "",
+    precision: str = "float32",
+    backend: str = "tensorflow",
 ) -> float:
     """The real training loop; speed read from its own metrics records.
 
     ``deterministic``: the recipe's setting (true, false or "auto"); ``extra``: more recipe
     tables, appended (``benchmarks/scaling.py`` adds a ``[distribute]`` table);
-    ``precision``: ``train.precision``.
+    ``precision``: ``train.precision``; ``backend``: the recipe's (a process runs one: ``benchmarks/backends.py``).
     """
     from ganforge import hookimpl
     from ganforge.data import ArrayDataset
@@ -147,6 +152,7 @@ def ganforge_images_per_s(
         recipe_path = Path(folder) / "bench.toml"
         recipe_path.write_text(f"""
 name = "bench"
+backend = "{backend}"
 sinks = ["jsonl"]
 [dataset]
 name = "noise_images"

@@ -1,9 +1,9 @@
 """Training on several devices and machines on JAX, through Keras' own distribution API.
 
 ``mirrored`` is ``keras.distribution.DataParallel`` over this machine's devices; ``multi_worker``
-is the same over every process's devices after ``keras.distribution.initialize`` (which starts
-``jax.distributed``) — the cluster read from the same ``TF_CONFIG`` the TensorFlow strategies use,
-its first worker the coordinator. The step is one jitted function over the global batch, sharded
+is the same over every process's devices after ``jax.distributed.initialize`` (the call
+``keras.distribution.initialize`` makes, with a time limit added) — the cluster read from the same
+``TF_CONFIG`` the TensorFlow strategies use, its first worker the coordinator. The step is one jitted function over the global batch, sharded
 along the batch axis; each process hands over only its rows of it.
 """
 
@@ -35,8 +35,8 @@ def prepare(plan) -> None:
         return
     if _jax_started():
         raise GanforgeError(
-            f"distribute.cpu_devices = {plan.config.cpu_devices}: JAX already started in this process with "
-            f"{len(_jax().devices('cpu'))} CPU device(s); split the CPU in a new process"
+            f"JAX already started in this process, so XLA can no longer take {' '.join(missing)} "
+            "(distribute.cpu_devices, train.deterministic): train in a new process"
         )
     os.environ["XLA_FLAGS"] = " ".join([flags, *missing]).strip()
 
@@ -53,9 +53,9 @@ def _jax_started() -> bool:
 
     if "jax" not in sys.modules:
         return False
-    from jax._src import xla_bridge
+    from jax._src import xla_bridge  # JAX has no public way to ask (0.10)
 
-    return bool(xla_bridge._backends)
+    return xla_bridge.backends_are_initialized()
 
 
 def joined() -> bool:

@@ -48,7 +48,7 @@ class AdversarialStep:
         ]
         unique = {id(variable): variable for group in groups for variable in group}
         self.variables = list(unique.values())  # the state the jitted function takes and returns
-        self._compiled, self._traced_scale = None, None
+        self._compiled, self._traced_scale, self._scale_seen = None, None, None
 
     def __call__(self, real_batches, step: int, draws=None):
         import jax
@@ -57,14 +57,26 @@ class AdversarialStep:
         if draws is None:
             draws = self.place(tuple(self.settings.draws(step)))
             real_batches = self.place(real_batches)
-        scale = float(np.asarray(self.lr_scale.value)) if self.lr_scale is not None else 1.0
-        if self._compiled is None or scale != self._traced_scale:
-            self._compiled, self._traced_scale = jax.jit(self._step), scale
+        moved = self._scale_moved()  # first, so it has always seen the scale the step is traced with
+        if self._compiled is None or moved:
+            self._compiled = jax.jit(self._step)
         state = [variable.value for variable in self.variables]
         state, losses = self._compiled(state, real_batches, tuple(draws), np.int32(step))
         for variable, value in zip(self.variables, state):
             variable.assign(value)
         return losses
+
+    def _scale_moved(self) -> bool:
+        """Whether ``lr_scale`` holds another number than the step was traced with. Its value is read
+        (a wait for the device) only when the variable was assigned since the last look."""
+        import numpy as np
+
+        if self.lr_scale is None or self.lr_scale.value is self._scale_seen:
+            return False
+        self._scale_seen = self.lr_scale.value
+        scale = float(np.asarray(self._scale_seen))
+        moved, self._traced_scale = scale != self._traced_scale, scale
+        return moved
 
     # -- the step (traced) ----------------------------------------------------
     def _step(self, state, real_batches, draws, step):

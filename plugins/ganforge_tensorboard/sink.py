@@ -11,7 +11,12 @@ class TensorBoardSink:
             import tensorboard  # noqa: F401  (tf.summary's writers live in this package)
         except ImportError:
             raise ValueError('the tensorboard package is not installed: pip install "ganforge[tensorboard]"') from None
-        self.tf = tensorflow()
+        try:  # tf.summary writes the files, whatever backend trains (a JAX machine may lack TensorFlow)
+            self.tf = tensorflow()
+        except ImportError:
+            raise ValueError(
+                "TensorBoard files are written with TensorFlow's tf.summary: pip install tensorflow"
+            ) from None
         self.folder = Path(run_dir) / folder
         self.writer = self.tf.summary.create_file_writer(str(self.folder))
 
