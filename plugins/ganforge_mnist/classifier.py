@@ -101,10 +101,14 @@ def train_and_save(folder: Path) -> dict:
 
 def ensure_trained(folder: Path) -> dict:
     """The cached report, training first (in a child process) when there is none."""
+    from ganforge import backend
+
     weights, report = cache_files(folder)
     if not (report.is_file() and weights.is_file()):
         print(f"training the digits classifier once (cached in {folder}) ...", file=sys.stderr, flush=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*sys.path, os.environ.get("PYTHONPATH")]))}
+        # trained on TensorFlow wherever it is installed, whatever backend asks: one classifier, one FID scale
+        env["KERAS_BACKEND"] = "tensorflow" if backend.can_use_tensorflow() else backend.current()
         done = subprocess.run(
             [sys.executable, "-m", "ganforge_mnist.classifier", str(folder)], env=env, capture_output=True, text=True
         )
