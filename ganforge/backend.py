@@ -60,8 +60,9 @@ def _modules(name: str) -> list[str]:
 
 def running_backend() -> str | None:
     """The backend Keras was imported with in this process, or None before Keras is imported."""
-    keras = sys.modules.get("keras")
-    return keras.backend.backend() if keras is not None and hasattr(keras, "backend") else None
+    # (getattr: Keras may be half-way through its own import)
+    module = getattr(sys.modules.get("keras"), "backend", None)
+    return module.backend() if module is not None else None
 
 
 def current() -> str:
