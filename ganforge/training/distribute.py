@@ -9,6 +9,8 @@ which worker writes files, and a clear stop when a peer is gone.
 
 A :class:`Plan` is read from the recipe and ``TF_CONFIG`` without starting TensorFlow's
 runtime (so ``recipe check`` can refuse a bad one); :meth:`Plan.start` makes the strategy.
+On the JAX backend ``distribute_jax.py`` makes the devices and joins the cluster instead; the
+plan, the cluster and what the workers agree on (:class:`Workers`) serve both backends.
 """
 
 from __future__ import annotations
@@ -336,44 +338,25 @@ def _answers(address: str) -> bool:
     return True
 
 
-class Distribution:
-    """A started strategy, and this worker's share of each global batch."""
+class Workers:
+    """What the workers of a run agree on, on either backend: built on one collective, the sum over the
+    workers of a small array (``_sum_over_workers``, which each backend's Distribution provides), and
+    the share of each global batch this worker reads."""
 
-    place = None  # the step places its own inputs when given host arrays
-    exit_at_once = False  # TensorFlow's runtime shuts down cleanly after a peer is lost
-
-    def __init__(self, strategy, workers: int, rank: int):
-        self.strategy = strategy
-        self.workers = workers
-        self.rank = rank
-        self.replicas = strategy.num_replicas_in_sync
-        self.local_replicas = self.replicas // workers
+    workers: int
+    rank: int
+    replicas: int
+    local_replicas: int
 
     @property
     def is_chief(self) -> bool:
         return self.rank == 0
-
-    def scope(self):
-        """Models, optimizers and every other variable are made inside it (keras#23085: optimizers too)."""
-        return self.strategy.scope()
 
     def rows(self, batch_size: int) -> slice:
         """The rows of a global batch this worker's replicas train on: it reads only those."""
         share = batch_size // self.replicas
         first = self.rank * self.local_replicas * share
         return slice(first, first + self.local_replicas * share)
-
-    def distribute(self, batches: np.ndarray):
-        """This worker's rows of (d_steps, batch, ...) as each local replica's slice of axis 1."""
-        if self.replicas == 1:
-            return tensorflow().convert_to_tensor(batches)
-        share = batches.shape[1] // self.local_replicas
-
-        def piece(context):
-            local = context.replica_id_in_sync_group - self.rank * self.local_replicas
-            return batches[:, local * share : (local + 1) * share]
-
-        return self.strategy.experimental_distribute_values_from_function(piece)
 
     def from_chief(self, text: str) -> str:
         """The chief's ``text`` on every worker (the run folder the chief made, say)."""
@@ -399,6 +382,39 @@ class Distribution:
         """Return once every worker has reached this point."""
         if self.workers > 1:
             self._sum_over_workers(np.zeros(1, np.int32))
+
+    def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Distribution(Workers):
+    """A started strategy, and this worker's share of each global batch."""
+
+    place = None  # the step places its own inputs when given host arrays
+    exit_at_once = False  # TensorFlow's runtime shuts down cleanly after a peer is lost
+
+    def __init__(self, strategy, workers: int, rank: int):
+        self.strategy = strategy
+        self.workers = workers
+        self.rank = rank
+        self.replicas = strategy.num_replicas_in_sync
+        self.local_replicas = self.replicas // workers
+
+    def scope(self):
+        """Models, optimizers and every other variable are made inside it (keras#23085: optimizers too)."""
+        return self.strategy.scope()
+
+    def distribute(self, batches: np.ndarray):
+        """This worker's rows of (d_steps, batch, ...) as each local replica's slice of axis 1."""
+        if self.replicas == 1:
+            return tensorflow().convert_to_tensor(batches)
+        share = batches.shape[1] // self.local_replicas
+
+        def piece(context):
+            local = context.replica_id_in_sync_group - self.rank * self.local_replicas
+            return batches[:, local * share : (local + 1) * share]
+
+        return self.strategy.experimental_distribute_values_from_function(piece)
 
     def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
         """The sum of each worker's ``mine`` (a collective: every worker must call it at the same point)."""

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 
 import numpy as np
 
-from ganforge.errors import GanforgeError, RecipeError
+from ganforge.errors import GanforgeError
+from ganforge.training.distribute import Workers
 
 AXIS = "batch"  # DataParallel's mesh axis
-PATH_BYTES = 4096  # the longest text `from_chief` can share
 
 
 def prepare(plan) -> None:
@@ -140,7 +139,7 @@ def join(cluster, timeout: float) -> None:
         ) from None
 
 
-class Distribution:
+class Distribution(Workers):
     """The devices a run trains on, and this process's share of each global batch (the
     TensorFlow ``Distribution``'s interface: the trainer uses either alike)."""
 
@@ -165,19 +164,9 @@ class Distribution:
             mesh = jax.sharding.Mesh(np.array(self.devices), (AXIS,))
             self._sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, AXIS))
 
-    @property
-    def is_chief(self) -> bool:
-        return self.rank == 0
-
     def scope(self):
         """Variables made inside are replicated on every device (DataParallel's layout)."""
         return self._keras.scope() if self._keras is not None else contextlib.nullcontext()
-
-    def rows(self, batch_size: int) -> slice:
-        """The rows of a global batch this process's devices train on: it reads only those."""
-        share = batch_size // self.replicas
-        first = self.rank * self.local_replicas * share
-        return slice(first, first + self.local_replicas * share)
 
     def distribute(self, values: np.ndarray):
         """This process's rows of (d_steps, batch, ...) as the global array, sharded along axis 1."""
@@ -193,29 +182,6 @@ class Distribution:
         return (
             tuple(self.distribute(value) for value in values) if isinstance(values, tuple) else self.distribute(values)
         )
-
-    def from_chief(self, text: str) -> str:
-        """The chief's ``text`` on every process (the run folder the chief made, say)."""
-        if self.workers == 1:
-            return text
-        encoded = np.zeros(PATH_BYTES, np.int32)
-        if self.is_chief:
-            data = text.encode()
-            if len(data) > PATH_BYTES:
-                raise RecipeError(f"{text}: longer than {PATH_BYTES} bytes")
-            encoded[: len(data)] = np.frombuffer(data, np.uint8)
-        return bytes(self._sum_over_workers(encoded).astype(np.uint8)).rstrip(b"\0").decode()
-
-    def first_signal(self, received: int | None) -> int | None:
-        """The stop signal any process received (SIGTERM before SIGINT), the same answer everywhere."""
-        if self.workers == 1:
-            return received
-        counts = self._sum_over_workers(np.array([received == signal.SIGINT, received == signal.SIGTERM], np.int32))
-        return signal.SIGTERM if counts[1] else signal.SIGINT if counts[0] else None
-
-    def barrier(self) -> None:
-        if self.workers > 1:
-            self._sum_over_workers(np.zeros(1, np.int32))
 
     def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
         from jax.experimental import multihost_utils
