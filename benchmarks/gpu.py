@@ -32,7 +32,6 @@ import os
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +42,7 @@ sys.modules.setdefault("tensorflow", None)  # any import of TensorFlow fails lou
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPOSITORY), str(REPOSITORY / "plugins"), str(Path(__file__).resolve().parent)]
+from step_throughput import ganforge_images_per_s, layer_flops  # noqa: E402  (the real loop, timed by its records)
 
 NEEDED = {  # module -> pip name
     "keras": "keras",
@@ -83,17 +83,6 @@ def registry():
     return found
 
 
-def with_noise_images(plugins, count: int = 1024):
-    from ganforge import hookimpl
-    from ganforge.data import ArrayDataset
-
-    images = np.random.default_rng(0).integers(0, 256, (count, *SHAPE), dtype=np.uint8)
-    plugin = types.ModuleType("gpu_benchmark_data")
-    plugin.register_datasets = hookimpl(lambda register: register("noise_images", lambda: ArrayDataset(images)))
-    plugins.add_plugin("gpu_benchmark_data", lambda: plugin, package="benchmark")
-    return plugins
-
-
 def train_recipe(text: str, plugins, folder: Path) -> list[dict]:
     """Train a recipe with the real loop; returns its metrics records."""
     from ganforge.recipe import load_recipe
@@ -120,39 +109,6 @@ def quickstart(steps: int, plugins) -> dict:
         seconds = time.perf_counter() - started
     last = [record for record in records if "loss/generator" in record][-1]
     return {"steps": steps, "seconds": seconds, "d_loss": last["loss/discriminator"], "g_loss": last["loss/generator"]}
-
-
-def ganforge_images_per_s(batch: int, precision: str, steps: int, warmup: int, plugins) -> float:
-    total = warmup + steps
-    text = f"""
-name = "gpu-bench"
-backend = "jax"
-sinks = ["jsonl"]
-[dataset]
-name = "noise_images"
-[generator]
-name = "dcgan"
-preset = "article"
-[discriminator]
-name = "dcgan"
-preset = "article"
-[train]
-steps = {total}
-batch_size = {batch}
-log_every = {warmup}
-sample_every = {total}
-checkpoint_every = {total}
-precision = "{precision}"
-[generator_optimizer]
-beta_1 = 0.9
-[discriminator_optimizer]
-beta_1 = 0.9
-"""
-    with tempfile.TemporaryDirectory() as folder:
-        records = train_recipe(text, plugins, Path(folder))
-    # the first window holds compilation; the rest is steady state
-    windows = [(r["step"] - p["step"], r["speed/steps_per_s"]) for p, r in zip(records, records[1:])]
-    return sum(count for count, _ in windows) * batch / sum(count / speed for count, speed in windows)
 
 
 # -- plain Keras on JAX --------------------------------------------------------
@@ -327,7 +283,6 @@ def matmul_peak_tflops(dtype: str, size: int) -> float:
 def flops_per_image() -> float:
     """One training step's FLOPs per image (2 per multiply-add), as benchmarks/step_throughput.py counts them."""
     import keras
-    from step_throughput import layer_flops
 
     from ganforge.data import DataSpec
     from ganforge_dcgan.models import build_discriminator, build_generator
@@ -364,7 +319,7 @@ def main() -> None:
     print(
         f"device: {device.device_kind} ({device.platform}), JAX {jax.__version__}; PyTorch: {'yes' if has_torch else 'not installed'}"
     )
-    plugins = with_noise_images(registry())
+    plugins = registry()
     if quick_steps:
         run = quickstart(quick_steps, plugins)
         print(
@@ -383,7 +338,7 @@ def main() -> None:
     print(header + f"{'TFLOP/s':>9}{'% peak':>8}   (img/s; ratios: ganforge / the other)")
     for batch in batches:
         for precision in precisions:
-            ours = ganforge_images_per_s(batch, precision, steps, warmup, plugins)
+            ours = ganforge_images_per_s(batch, steps, "auto", precision=precision, backend="jax", plugins=registry)
             plain = plain_jax_images_per_s(batch, precision, steps, warmup)
             line = f"{batch:>5} {precision:<15}{ours:>10.0f}{plain:>10.0f}{ours / plain:>7.2f}"
             if has_torch:

@@ -127,12 +127,14 @@ def ganforge_images_per_s(
     extra: str = "",
     precision: str = "float32",
     backend: str = "tensorflow",
+    plugins=None,
 ) -> float:
     """The real training loop; speed read from its own metrics records.
 
     ``deterministic``: the recipe's setting (true, false or "auto"); ``extra``: more recipe
     tables, appended (``benchmarks/scaling.py`` adds a ``[distribute]`` table);
-    ``precision``: ``train.precision``; ``backend``: the recipe's (a process runs one: ``benchmarks/backends.py``).
+    ``precision``: ``train.precision``; ``backend``: the recipe's (a process runs one: ``benchmarks/backends.py``);
+    ``plugins``: makes the registry to add the benchmark's dataset to (the installed plugins if None).
     """
     from ganforge import hookimpl
     from ganforge.data import ArrayDataset
@@ -144,7 +146,7 @@ def ganforge_images_per_s(
     images = np.random.default_rng(0).integers(0, 256, (1024, *SPEC_SHAPE), dtype=np.uint8)
     plugin = types.ModuleType("benchmark_data")
     plugin.register_datasets = hookimpl(lambda register: register("noise_images", lambda: ArrayDataset(images)))
-    registry = Registry.from_entry_points()
+    registry = plugins() if plugins is not None else Registry.from_entry_points()
     registry.add_plugin("benchmark_data", lambda: plugin, package="benchmark")
 
     total = WARMUP_STEPS + steps
