@@ -6,6 +6,7 @@ every JAX run here is a process of its own."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -239,3 +240,25 @@ def test_two_jax_processes_train_as_one_stop_at_once_when_a_peer_dies_and_resume
     expected, found = weights(tmp_path / "alone" / "run", last + 2), weights(run, last + 2)
     for key in expected:
         np.testing.assert_allclose(found[key], expected[key], rtol=1e-3, atol=1e-5, err_msg=key)
+
+
+@pytest.mark.slow
+def test_sigterm_to_every_jax_process_stops_them_after_the_same_step(tmp_path):
+    """What Kubernetes and Slurm do to a job they stop: the processes agree on it through jax.distributed."""
+    recipe = write(tmp_path / "workers.toml", WORKERS_BN_RECIPE)
+    workers = start_workers(tmp_path, free_ports(2), str(recipe), "--set", "backend=jax", "--set", "train.steps=100000")
+    try:
+        deadline = time.monotonic() + 180
+        while "step 3/" not in (tmp_path / "worker0.log").read_text():
+            assert time.monotonic() < deadline and workers[0].poll() is None, (tmp_path / "worker0.log").read_text()
+            time.sleep(0.2)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        codes = [worker.wait(timeout=120) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    logs = [(tmp_path / f"worker{index}.log").read_text() for index in range(2)]
+    assert codes == [143, 143], "\n".join(logs)
+    steps = [int(re.search(r"stopped after step (\d+)", log).group(1)) for log in logs]
+    assert steps[0] == steps[1] == list_checkpoints(the_run(tmp_path) / "checkpoints")[-1][0]
