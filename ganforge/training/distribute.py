@@ -193,21 +193,25 @@ class Plan:
         if not self.config.devices:
             kind, count = ("GPU", gpus) if gpus else ("CPU", self.config.cpu_devices)
             return [f"/device:{kind}:{index}" for index in range(count)]
-        devices = [self._device(name, gpus) for name in self.config.devices]
-        if len(set(devices)) < len(devices):
-            raise self.where.error(f"{self.config.devices} names a device twice", "devices")
-        return devices
+        return [f"/device:{kind}:{index}" for kind, index in self.chosen({"GPU": gpus, "CPU": self.config.cpu_devices})]
 
-    def _device(self, name: str, gpus: int) -> str:
+    def chosen(self, available: dict[str, int]) -> list[tuple[str, int]]:
+        """``distribute.devices`` as (kind, index) pairs, each checked against ``available`` (how many
+        devices of each kind this machine has) and none named twice."""
+        chosen = [self._device(name, available) for name in self.config.devices]
+        if len(set(chosen)) < len(chosen):
+            raise self.where.error(f"{self.config.devices} names a device twice", "devices")
+        return chosen
+
+    def _device(self, name: str, available: dict[str, int]) -> tuple[str, int]:
         match = DEVICE_PATTERN.match(name.strip())
         if match is None:
             raise self.where.error(f'{name!r} is not a device name like "GPU:0" or "CPU:1"', "devices")
         kind, index = match.group(1).upper(), int(match.group(2))
-        available = gpus if kind == "GPU" else self.config.cpu_devices
-        if index >= available:
-            has = f"{available} {kind} device(s)" + (" (see distribute.cpu_devices)" if kind == "CPU" else "")
+        if index >= available[kind]:
+            has = f"{available[kind]} {kind} device(s)" + (" (see distribute.cpu_devices)" if kind == "CPU" else "")
             raise self.where.error(f"{name!r} does not exist: this machine has {has}", "devices")
-        return f"/device:{kind}:{index}"
+        return kind, index
 
     def replicas(self) -> int:
         return max(1, len(self.devices())) * self.workers

@@ -76,10 +76,8 @@ def devices(plan) -> list:
     gpus = _local(jax, "gpu")
     if plan.cluster is not None or not plan.config.devices:
         return gpus or _local(jax, "cpu")
-    chosen = [_device(plan, name, gpus, _local(jax, "cpu")) for name in plan.config.devices]
-    if len({id(device) for device in chosen}) < len(chosen):
-        raise plan.where.error(f"{plan.config.devices} names a device twice", "devices")
-    return chosen
+    local = {"GPU": gpus, "CPU": _local(jax, "cpu")}
+    return [local[kind][index] for kind, index in plan.chosen({kind: len(found) for kind, found in local.items()})]
 
 
 def _local(jax, platform: str) -> list:
@@ -87,20 +85,6 @@ def _local(jax, platform: str) -> list:
         return list(jax.local_devices(backend=platform))
     except RuntimeError:  # no such platform here
         return []
-
-
-def _device(plan, name: str, gpus: list, cpus: list):
-    from ganforge.training.distribute import DEVICE_PATTERN
-
-    match = DEVICE_PATTERN.match(name.strip())
-    if match is None:
-        raise plan.where.error(f'{name!r} is not a device name like "GPU:0" or "CPU:1"', "devices")
-    kind, index = match.group(1).upper(), int(match.group(2))
-    available = gpus if kind == "GPU" else cpus
-    if index >= len(available):
-        has = f"{len(available)} {kind} device(s)" + (" (see distribute.cpu_devices)" if kind == "CPU" else "")
-        raise plan.where.error(f"{name!r} does not exist: this machine has {has}", "devices")
-    return available[index]
 
 
 def name(device) -> str:
