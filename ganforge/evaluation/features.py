@@ -4,12 +4,16 @@ A metric names its feature network the way a recipe names any component:
 ``features = "digits"`` or ``features = { name = "inception_v3", weights = "..." }``.
 Images reach the network through ``extract``, which resizes them with a
 named filter and repeats a single channel to three when the network wants
-colour. Every number a metric reports is only comparable to others made with
-the same network, filter and sample count, so ``describe`` gives all three.
+colour. A network whose ``input_shape`` is ``(None, None, C)`` takes images of
+any size and brings them to its input itself, the way its reference code does
+(the FID Inception); its ``resize`` attribute says how. Every number a metric
+reports is only comparable to others made with the same network, weights,
+resize and sample counts, so a metric's ``describe`` gives them all.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -22,7 +26,9 @@ from ganforge.plugin.build import build
 from ganforge.plugin.registry import Registry, get_registry
 
 RESIZE_FILTERS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
+DEFAULT_RESIZE = "bilinear"
 BATCH = 250
+AUTO = "auto"  # a metric's features chosen by the data (see NetworkSlot)
 
 FeaturesParam = Union[str, dict[str, Any]]
 
@@ -51,35 +57,69 @@ def build_feature_network(value: FeaturesParam, registry: Registry | None = None
 
 class NetworkSlot:
     """A metric's feature network, built on first use: creating a metric stays cheap, and a
-    missing weights file surfaces at the metric's ``check()``, before training."""
+    missing weights file surfaces at the metric's ``check()``, before training.
 
-    def __init__(self, value: FeaturesParam):
+    ``choose(spec) -> value`` stands in for the value ``"auto"``: the network then depends on the
+    data (a metric may pick one for grey digits and another for colour photographs)."""
+
+    def __init__(self, value: FeaturesParam, choose: Callable[[Any], FeaturesParam] | None = None):
         self.value = value
+        self.choose = choose
         self._network = None
 
-    def get(self):
+    def get(self, spec=None):
         if self._network is None:
-            self._network = build_feature_network(self.value)
+            value = self.value
+            if value == AUTO:
+                if spec is None or self.choose is None:
+                    raise ValueError('features: "auto" is decided by the data, which is not known here')
+                value = self.choose(spec)
+            self._network = build_feature_network(value)
+            self.name = value if isinstance(value, str) else value["name"]
         return self._network
 
 
-def fit_to_input(images: np.ndarray, input_shape: tuple[int, int, int], resize: str) -> np.ndarray:
-    """Images (N, H, W, C) in [-1, 1], resized and channel-matched to ``input_shape``."""
-    if resize not in RESIZE_FILTERS:
-        raise ValueError(f"resize: unknown filter {resize!r}; choose one of {', '.join(RESIZE_FILTERS)}")
+def fit_to_input(images: np.ndarray, network, resize: str | None) -> np.ndarray:
+    """Images (N, H, W, C) in [-1, 1], channel-matched to the network and resized to its input with the
+    filter ``resize`` (default bilinear) — unless it takes any size and resizes them itself."""
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise ValueError(f"the feature network takes images (N, H, W, C); got shape {images.shape}")
-    height, width, channels = input_shape
+    height, width, channels = network.input_shape
     have = images.shape[-1]
     if have != channels:
         if have == 1 and channels == 3:
             images = np.repeat(images, 3, axis=-1)  # grey as colour, as FID on MNIST is usually computed
         else:
             raise ValueError(f"the feature network takes {channels}-channel images; these have {have}")
+    if height is None:
+        smallest = getattr(network, "smallest", 1)
+        if min(images.shape[1:3]) < smallest:
+            raise ValueError(
+                f"the feature network takes images of at least {smallest}x{smallest}; "
+                f"these are {images.shape[1]}x{images.shape[2]}"
+            )
+        return images
+    resize = resize or DEFAULT_RESIZE
+    if resize not in RESIZE_FILTERS:
+        raise ValueError(f"resize: unknown filter {resize!r}; choose one of {', '.join(RESIZE_FILTERS)}")
     if images.shape[1:3] != (height, width):
         images = np.clip(_resized(images, (height, width), resize), -1.0, 1.0)
     return images
+
+
+def resize_used(network, resize: str | None) -> str:
+    """What brought images to the network's input, for records; a filter the network would ignore is an error."""
+    own = network.input_shape[0] is None
+    if own and resize is not None:
+        raise ValueError(f"resize: this feature network resizes images itself ({network.resize}); leave resize out")
+    return network.resize if own else resize or DEFAULT_RESIZE
+
+
+def network_record(name: str, network) -> dict:
+    """The network's name and what identifies its weights (a checksum, where it reports one)."""
+    extra = network.record() if hasattr(network, "record") else {}
+    return {"name": name, "description": network.describe(), **extra}
 
 
 def _resized(images: np.ndarray, size: tuple[int, int], resize: str) -> np.ndarray:
@@ -92,11 +132,12 @@ def _resized(images: np.ndarray, size: tuple[int, int], resize: str) -> np.ndarr
     return np.asarray(keras.ops.image.resize(images, size, interpolation=resize, antialias=resize != "nearest"))
 
 
-def extract(network, images: np.ndarray, resize: str) -> Features:
+def extract(network, images: np.ndarray, resize: str | None) -> Features:
     """Features (and logits) of ``images`` in [-1, 1], in batches."""
     features, logits = [], []
-    for start in range(0, len(images), BATCH):
-        batch = fit_to_input(images[start : start + BATCH], tuple(network.input_shape), resize)
+    step = getattr(network, "batch", BATCH)
+    for start in range(0, len(images), step):
+        batch = fit_to_input(images[start : start + step], network, resize)
         batch_features, batch_logits = network(batch)
         features.append(np.asarray(batch_features, np.float64).reshape(len(batch), -1))
         if batch_logits is not None:

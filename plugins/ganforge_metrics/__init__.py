@@ -1,12 +1,14 @@
 """Image-quality metrics (FID, KID, precision/recall, density/coverage, Inception Score)
-and the feature networks loaded from local files (``inception_v3``, ``keras_file``).
+and the feature networks they compare images in (``fid_inception``, ``inception_v3``, ``keras_file``).
 
-Every metric takes ``features``: a feature network's name (``"digits"``) or
+Every metric takes ``features``: a feature network's name (``"fid_inception"``),
 a table with its parameters (``{ name = "inception_v3", weights = "..." }``),
-and ``resize``, the filter that brings images to the network's input size.
+or ``"auto"`` (the default: the digits classifier for grey images, the FID
+Inception for colour), and ``resize``, the filter that brings images to a
+fixed-size network's input.
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field
 
@@ -16,21 +18,28 @@ from ganforge.evaluation.features import FeaturesParam
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
 
 Features = Annotated[
-    FeaturesParam, Field(description='feature network: a name ("digits") or { name = ..., parameters }')
+    FeaturesParam,
+    Field(
+        description='feature network: a name ("fid_inception") or { name = ..., parameters }; '
+        '"auto": digits for 1-channel images, fid_inception for colour'
+    ),
 ]
 Samples = Annotated[int, Field(ge=1, description="generated images measured")]
 Reference = Annotated[int, Field(ge=1, description="real images compared with (a fixed random choice)")]
 Resize = Annotated[
-    Literal["bilinear", "bicubic", "area", "nearest", "lanczos3"],
-    Field(description="filter that resizes images to the feature network's input"),
+    Optional[Literal["bilinear", "bicubic", "area", "nearest", "lanczos3"]],
+    Field(
+        description="filter that resizes images to a fixed-size network's input (default bilinear); "
+        "fid_inception resizes as the reference FID code does and takes none"
+    ),
 ]
 
 
 def fid(
-    features: Features = "digits",
+    features: Features = "auto",
     samples: Samples = 5000,
     reference_samples: Reference = 5000,
-    resize: Resize = "bilinear",
+    resize: Resize = None,
 ):
     """Fréchet distance between Gaussians fitted to real and generated features."""
     from ganforge_metrics.measured import FID
@@ -39,10 +48,10 @@ def fid(
 
 
 def kid(
-    features: Features = "digits",
+    features: Features = "auto",
     samples: Samples = 5000,
     reference_samples: Reference = 5000,
-    resize: Resize = "bilinear",
+    resize: Resize = None,
     subsets: Annotated[int, Field(ge=1, description="random subsets averaged over")] = 100,
     subset_size: Annotated[
         int, Field(ge=2, description="vectors per side in each subset (capped at the sample counts)")
@@ -55,10 +64,10 @@ def kid(
 
 
 def precision_recall(
-    features: Features = "digits",
+    features: Features = "auto",
     samples: Samples = 5000,
     reference_samples: Reference = 5000,
-    resize: Resize = "bilinear",
+    resize: Resize = None,
     k: Annotated[int, Field(ge=1, description="neighbour that sets each point's ball")] = 3,
 ):
     """Improved precision and recall (k-NN manifolds)."""
@@ -68,10 +77,10 @@ def precision_recall(
 
 
 def density_coverage(
-    features: Features = "digits",
+    features: Features = "auto",
     samples: Samples = 5000,
     reference_samples: Reference = 5000,
-    resize: Resize = "bilinear",
+    resize: Resize = None,
     k: Annotated[int, Field(ge=1, description="neighbour that sets each real point's ball")] = 5,
 ):
     """Density and coverage (k-NN balls around real samples)."""
@@ -81,15 +90,30 @@ def density_coverage(
 
 
 def inception_score(
-    features: Features = "digits",
+    features: Features = "auto",
     samples: Samples = 5000,
-    resize: Resize = "bilinear",
+    resize: Resize = None,
     splits: Annotated[int, Field(ge=1, description="parts the samples are split into; mean and std over them")] = 10,
 ):
     """exp(E KL(p(y|x) || p(y))) from the feature network's class logits."""
     from ganforge_metrics.measured import InceptionScore
 
     return InceptionScore(features, samples, resize, splits)
+
+
+def fid_inception(
+    weights: Annotated[
+        str,
+        Field(
+            description="path to pt_inception-2015-12-05-6726825d.pth; default $GANFORGE_FID_WEIGHTS, "
+            "else downloaded once into the cache"
+        ),
+    ] = "",
+):
+    """The Inception network of published FIDs (the 2015-12-05 graph, pytorch-fid's weights file)."""
+    from ganforge_metrics.networks import FIDInception
+
+    return FIDInception(weights)
 
 
 def inception_v3(
@@ -128,5 +152,6 @@ def register_metrics(register):
 
 @hookimpl
 def register_feature_networks(register):
-    register("inception_v3", inception_v3, help="Inception-v3 from a local Keras weights file, 2048-d")
+    register("fid_inception", fid_inception, help="the FID Inception (2015 graph) of published FIDs, 2048-d")
+    register("inception_v3", inception_v3, help="Keras' ImageNet Inception-v3 from a local weights file, 2048-d")
     register("keras_file", keras_file, help="any .keras model, features from a named layer")

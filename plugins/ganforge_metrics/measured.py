@@ -13,33 +13,44 @@ import numpy as np
 
 from ganforge.data import size_without_preparing
 from ganforge.data.pixels import to_unit_range
-from ganforge.evaluation.features import Features, NetworkSlot, extract
+from ganforge.evaluation.features import Features, NetworkSlot, extract, network_record, resize_used
 
 REFERENCE_SEED = 0
 READ_CHUNK = 1000
 
 
+def default_features(spec) -> str:
+    """``features = "auto"``: the digits classifier for grey images (MNIST-like), else the FID Inception,
+    the network published FIDs and KIDs of colour images are measured with."""
+    if spec.is_image and spec.channels == 1:
+        return "digits"
+    return "fid_inception"
+
+
 class FeatureMetric:
     needs_logits = False
 
-    def __init__(self, features, samples: int, reference_samples: int, resize: str, minimum: int):
+    def __init__(self, features, samples: int, reference_samples: int, resize: str | None, minimum: int):
         for key, value in (("samples", samples), ("reference_samples", reference_samples)):
             if value < minimum:
                 raise ValueError(f"{key}: this metric needs at least {minimum} samples; got {value}")
-        self._network = NetworkSlot(features)
+        self._network = NetworkSlot(features, default_features)
         self.samples = samples
         self.reference_samples = reference_samples
         self.resize = resize
         self._reference: tuple[object, Features] | None = None
+        self._spec = None
 
     @property
     def network(self):
-        return self._network.get()
+        return self._network.get(self._spec)
 
     def check(self, spec, dataset) -> None:
         """Before training: the data are images the network can take, and there are enough of them."""
         if not spec.is_image:
             raise ValueError(f"needs images; this dataset's samples have shape {spec.shape}")
+        self._spec = spec
+        resize_used(self.network, self.resize)
         probe = extract(self.network, np.zeros((2, *spec.shape), np.float32), self.resize)
         if self.needs_logits and probe.logits is None:
             raise ValueError(f"needs class logits, and the feature network {self.network.describe()} has none")
@@ -49,6 +60,7 @@ class FeatureMetric:
             )
 
     def reference(self, dataset) -> Features:
+        self._spec = self._spec or dataset.spec
         if self._reference is None or self._reference[0] is not dataset:
             if len(dataset) < self.reference_samples:
                 raise ValueError(
@@ -62,6 +74,7 @@ class FeatureMetric:
         return self._reference[1]
 
     def evaluate(self, context) -> dict[str, float]:
+        self._spec = self._spec or context.spec
         generated = extract(self.network, context.generate(self.samples), self.resize)
         return self.compare(self.reference(context.dataset), generated)
 
@@ -71,7 +84,8 @@ class FeatureMetric:
     def describe(self) -> dict:
         return {
             "features": self.network.describe(),
-            "resize": self.resize,
+            "network": network_record(self._network.name, self.network),
+            "resize": resize_used(self.network, self.resize),
             "samples": self.samples,
             "reference_samples": self.reference_samples,
         }
@@ -143,6 +157,7 @@ class InceptionScore(FeatureMetric):
     def evaluate(self, context):
         from ganforge_metrics.inception_score import inception_score
 
+        self._spec = self._spec or context.spec
         generated = extract(self.network, context.generate(self.samples), self.resize)
         mean, std = inception_score(generated.logits, self.splits)
         return {"inception_score": mean, "inception_score_std": std}

@@ -1,13 +1,14 @@
-"""Feature networks loaded from files the user gives: Inception-v3, or any ``.keras`` model.
+"""Feature networks loaded from weight files: the FID Inception, Keras' Inception-v3, any ``.keras`` model.
 
-Nothing is downloaded: a missing file is an error that says which file is
-needed and where to get it. ``.keras`` files are loaded in Keras' safe mode,
+Only the FID Inception's weights are downloaded (once, SHA-256 checked, into the cache); for the
+others a missing file is an error that says which file is needed and where to get it. ``.keras`` files are loaded in Keras' safe mode,
 so a file cannot run code (no lambda layers) that it smuggles in.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 INCEPTION_ENV = "GANFORGE_INCEPTION_WEIGHTS"
 INCEPTION_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/{INCEPTION_FILE}"
+FID_WEIGHTS_ENV = "GANFORGE_FID_WEIGHTS"  # a local copy of the FID Inception weights
+FID_URL_ENV = "GANFORGE_FID_WEIGHTS_URL"  # a mirror to download them from (same SHA-256)
 
 
 def _existing_file(path: str, key: str, what: str) -> Path:
@@ -101,3 +104,79 @@ class KerasFile:
             outputs = [outputs]
         features = np.asarray(outputs[0]).reshape(len(images), -1)
         return features, (np.asarray(outputs[1]) if self.has_logits else None)
+
+
+class FIDInception:
+    """The FID Inception network (pytorch-fid's port of the 2015-12-05 graph): 2048-d pool3 features
+    and 1008 class logits, fed exactly as the reference FID code feeds it (see ``reference_input``)."""
+
+    input_shape = (None, None, 3)  # any size: the network brings images to 299x299 itself
+    resize = "pytorch-fid: uint8, bilinear to 299x299 (align_corners=False, no antialias), 2x-1"
+    smallest = 16  # pixels a side; smaller images are more the resize filter than the generator
+    batch = 50  # 299x299 activations are large: 50 images a forward pass
+
+    def __init__(self, weights: str = ""):
+        from ganforge import backend
+        from ganforge.evaluation.download import sha256_of
+        from ganforge.evaluation.torch_weights import WeightsFileError, read_state_dict
+        from ganforge_metrics import inception_2015
+
+        self.path = locate_fid_weights(weights)
+        self.sha256 = sha256_of(self.path)
+        try:
+            arrays = read_state_dict(self.path)
+        except WeightsFileError as error:
+            raise ValueError(f"weights: {error}") from None
+        self.model, units = inception_2015.build_model(backend.keras())
+        inception_2015.load_weights(self.model, units, arrays, self.path)
+
+    @property
+    def standard(self) -> bool:
+        from ganforge_metrics.inception_2015 import WEIGHTS_SHA256
+
+        return self.sha256 == WEIGHTS_SHA256
+
+    def describe(self) -> str:
+        which = "the published weights" if self.standard else f"NOT the published weights: {self.path.name}"
+        return f"fid_inception (2015-12-05 Inception, {which}, SHA-256 {self.sha256[:12]}, 2048-d pool3)"
+
+    def record(self) -> dict:
+        return {"weights": str(self.path), "weights_sha256": self.sha256, "standard_weights": self.standard}
+
+    def __call__(self, images):
+        from ganforge_metrics.inception_2015 import SIZE
+        from ganforge_metrics.reference_input import reference_input
+
+        features, logits = self.model(reference_input(images, SIZE), training=False)
+        return np.asarray(features), np.asarray(logits)
+
+
+def locate_fid_weights(weights: str) -> Path:
+    """The weights file: the one given, else ``$GANFORGE_FID_WEIGHTS``, else the cached download
+    (fetched now, once, from the published URL or ``$GANFORGE_FID_WEIGHTS_URL``, SHA-256 checked)."""
+    from ganforge.data.cache import default_cache_root
+    from ganforge.errors import DataError
+    from ganforge.evaluation.download import fetch
+    from ganforge_metrics.inception_2015 import WEIGHTS_BYTES, WEIGHTS_FILE, WEIGHTS_SHA256, WEIGHTS_URL
+
+    if weights:
+        return _existing_file(weights, "weights", f"the FID Inception weights, {WEIGHTS_FILE}")
+    if os.environ.get(FID_WEIGHTS_ENV):
+        return _existing_file(
+            os.environ[FID_WEIGHTS_ENV], f"${FID_WEIGHTS_ENV}", f"the FID Inception weights, {WEIGHTS_FILE}"
+        )
+    target = default_cache_root() / "features" / WEIGHTS_FILE
+    url = os.environ.get(FID_URL_ENV) or WEIGHTS_URL
+    fix = (
+        f"fetch {WEIGHTS_URL} where there is internet, then give its path with "
+        f'--features fid_inception:weights=PATH, features = {{ name = "fid_inception", weights = "PATH" }} '
+        f"or ${FID_WEIGHTS_ENV}=PATH"
+    )
+    if not target.is_file():
+        print(f"downloading the FID Inception weights ({WEIGHTS_BYTES / 1e6:.1f} MB) from {url} ...", file=sys.stderr)
+    try:
+        found = fetch(url, target, WEIGHTS_SHA256, fix=fix)
+    except DataError as error:
+        raise ValueError(f"weights: {error}") from None
+    print(f"FID Inception weights: {found} (SHA-256 verified)", file=sys.stderr)
+    return found
