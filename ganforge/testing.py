@@ -302,6 +302,10 @@ def check_feature_network(factory: Callable[..., Any], *, batch: int = 3, **para
     shape = tuple(network.input_shape)
     _require(len(shape) == 3, f"input_shape is {shape}; expected (height, width, channels)")
     _require(isinstance(network.describe(), str), "describe() must return a string")
+    if shape[0] is None:  # takes any size: try one that is not square
+        _require(isinstance(getattr(network, "resize", None), str), "a network of any input size must say its resize")
+        side = max(getattr(network, "smallest", 1), 24)
+        shape = (side, side + 8, shape[2])
     images = np.random.default_rng(5).uniform(-1, 1, (batch, *shape)).astype(np.float32)
     features, logits = network(images)
     features = np.asarray(features)

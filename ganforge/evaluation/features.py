@@ -23,11 +23,11 @@ from ganforge import backend
 from ganforge.data.pixels import to_unit_range  # noqa: F401 (0.1 plugins import it from here)
 from ganforge.errors import Location, RecipeError
 from ganforge.plugin.build import build
+from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 
 RESIZE_FILTERS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
 DEFAULT_RESIZE = "bilinear"
-BATCH = 250
 AUTO = "auto"  # a metric's features chosen by the data (see NetworkSlot)
 
 FeaturesParam = Union[str, dict[str, Any]]
@@ -79,13 +79,14 @@ class NetworkSlot:
         return self._network
 
 
-def fit_to_input(images: np.ndarray, network, resize: str | None) -> np.ndarray:
-    """Images (N, H, W, C) in [-1, 1], channel-matched to the network and resized to its input with the
-    filter ``resize`` (default bilinear) — unless it takes any size and resizes them itself."""
+def fit_to_input(images: np.ndarray, input_shape: tuple, resize: str | None, smallest: int = 1) -> np.ndarray:
+    """Images (N, H, W, C) in [-1, 1], channel-matched to ``input_shape`` and resized to it with the
+    filter ``resize`` (default bilinear) — unless its height is None: a network that takes images of
+    any size (``smallest`` pixels a side at least) and resizes them itself."""
     images = np.asarray(images, np.float32)
     if images.ndim != 4:
         raise ValueError(f"the feature network takes images (N, H, W, C); got shape {images.shape}")
-    height, width, channels = network.input_shape
+    height, width, channels = input_shape
     have = images.shape[-1]
     if have != channels:
         if have == 1 and channels == 3:
@@ -93,7 +94,6 @@ def fit_to_input(images: np.ndarray, network, resize: str | None) -> np.ndarray:
         else:
             raise ValueError(f"the feature network takes {channels}-channel images; these have {have}")
     if height is None:
-        smallest = getattr(network, "smallest", 1)
         if min(images.shape[1:3]) < smallest:
             raise ValueError(
                 f"the feature network takes images of at least {smallest}x{smallest}; "
@@ -111,14 +111,16 @@ def fit_to_input(images: np.ndarray, network, resize: str | None) -> np.ndarray:
 def resize_used(network, resize: str | None) -> str:
     """What brought images to the network's input, for records; a filter the network would ignore is an error."""
     own = network.input_shape[0] is None
+    how = supports("features", network)["resize"] or "its own"
     if own and resize is not None:
-        raise ValueError(f"resize: this feature network resizes images itself ({network.resize}); leave resize out")
-    return network.resize if own else resize or DEFAULT_RESIZE
+        raise ValueError(f"resize: this feature network resizes images itself ({how}); leave resize out")
+    return how if own else resize or DEFAULT_RESIZE
 
 
 def network_record(name: str, network) -> dict:
     """The network's name and what identifies its weights (a checksum, where it reports one)."""
-    extra = network.record() if hasattr(network, "record") else {}
+    record = supports("features", network)["record"]
+    extra = record() if record is not None else {}
     return {"name": name, "description": network.describe(), **extra}
 
 
@@ -135,9 +137,10 @@ def _resized(images: np.ndarray, size: tuple[int, int], resize: str) -> np.ndarr
 def extract(network, images: np.ndarray, resize: str | None) -> Features:
     """Features (and logits) of ``images`` in [-1, 1], in batches."""
     features, logits = [], []
-    step = getattr(network, "batch", BATCH)
+    optional = supports("features", network)
+    step = optional["batch"]
     for start in range(0, len(images), step):
-        batch = fit_to_input(images[start : start + step], network, resize)
+        batch = fit_to_input(images[start : start + step], network.input_shape, resize, optional["smallest"])
         batch_features, batch_logits = network(batch)
         features.append(np.asarray(batch_features, np.float64).reshape(len(batch), -1))
         if batch_logits is not None:

@@ -110,13 +110,27 @@ class Metric(Protocol):
 class FeatureNetwork(Protocol):
     """What FID, KID and their kin compare images by."""
 
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[int | None, int | None, int]
+    """(H, W, C); (None, None, C) for a network that takes any size and resizes images itself."""
 
     def describe(self) -> str:
         """The weights and layer, for reports."""
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Float32 images of ``input_shape`` in [-1, 1] -> features ``(N, D)`` and logits ``(N, classes)`` or None."""
+
+    # optional
+    resize: str | None
+    """How a network that takes any size brings images to its input, in words, for records."""
+
+    smallest: int
+    """Such a network's smallest image side; smaller images are refused."""
+
+    batch: int
+    """Images per call."""
+
+    def record(self) -> dict[str, Any]:
+        """What identifies the weights (a file, its checksum), stored with each result."""
 
 
 class Sink(Protocol):
@@ -158,6 +172,7 @@ OPTIONAL: dict[str, dict[str, Any]] = {
         "constrain_discriminator": None,
     },
     "metric": {"check": None, "describe": None},
+    "features": {"resize": None, "smallest": 1, "batch": 250, "record": None},
     "sink": dict.fromkeys(SINK_METHODS),
 }
 

@@ -132,9 +132,13 @@ def register_feature_networks(register):
     [-1, 1] of ``input_shape``, batch first; ``features`` (N, D);
     ``logits`` (N, classes), or None when the network has no classifier.
     ganforge resizes and converts channels before the call (see
-    ``ganforge.evaluation.features``). Loading weights happens in the factory, from
-    local files only: a missing file is a ``ValueError`` that says what file
-    is needed and where to get it.
+    ``ganforge.evaluation.features``), unless ``input_shape`` is
+    ``(None, None, C)``: the network then takes images of any size and
+    resizes them itself, as its reference code does, and says how in
+    ``resize``. Optional: ``resize``, ``smallest``, ``batch``, ``record()``
+    (see :class:`ganforge.plugin.contract.FeatureNetwork`). Loading weights
+    happens in the factory; a missing file is a ``ValueError`` that says
+    what file is needed and where to get it.
     """
 
 
