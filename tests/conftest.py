@@ -48,6 +48,9 @@ def pytest_configure(config):
         (root / folder).mkdir(parents=True, exist_ok=True)
         os.environ[key] = str(root / folder)
     tempfile.tempdir = str(root / "tmp")
+    # no test downloads the FID Inception weights: a missing file fails at once, here as offline
+    _saved["environ"]["GANFORGE_FID_WEIGHTS_URL"] = os.environ.get("GANFORGE_FID_WEIGHTS_URL")
+    os.environ["GANFORGE_FID_WEIGHTS_URL"] = "http://127.0.0.1:9/pt_inception-2015-12-05-6726825d.pth"
 
 
 def pytest_unconfigure(config):

@@ -6,7 +6,8 @@ Writes FOLDER/weights.pth (random weights in the layout of pytorch-fid's publish
 dict of its FID Inception, in torch.save's older single-stream format) and FOLDER/weights_zip.pth (the
 same in today's zip format); then reads FOLDER/images.npz (uint8 batches, NHWC) and writes
 FOLDER/reference.npz: for each batch, the 2048-d features pytorch-fid's own InceptionV3 computes
-(as its fid_score does: ToTensor's /255, then its resize and normalisation) and PyTorch's resize alone.
+(as its fid_score does: ToTensor's /255, then its resize and normalisation) and PyTorch's resize alone;
+and what PyTorch reads from FOLDER/ours_zip.pth and FOLDER/ours_legacy.pth (written by torch_files.py).
 """
 
 import collections
@@ -59,6 +60,9 @@ def main(folder: Path) -> None:
             results[f"features_{name}"] = network(batch)[0].squeeze(3).squeeze(2).numpy()
             resized = F.interpolate(batch, size=(299, 299), mode="bilinear", align_corners=False)
             results[f"resized_{name}"] = resized.permute(0, 2, 3, 1).numpy()
+    for layout in ("zip", "legacy"):  # files written by the tests' own writer, read by PyTorch
+        for key, value in torch.load(folder / f"ours_{layout}.pth", weights_only=True).items():
+            results[f"ours_{layout}_{key}"] = value.numpy()
     np.savez(folder / "reference.npz", **results)
 
 

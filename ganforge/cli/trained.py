@@ -31,7 +31,12 @@ def eval_command(
         Optional[int], typer.Option("--reference-samples", min=1, help="real images per metric")
     ] = None,
     features: Annotated[
-        Optional[str], typer.Option("--features", help="feature network by name (digits, inception_v3, ...)")
+        Optional[str],
+        typer.Option(
+            "--features",
+            help="feature network: NAME or NAME:key=value, e.g. digits, fid_inception:weights=PATH "
+            "(default: the recipe's, else auto: digits for grey images, fid_inception for colour)",
+        ),
     ] = None,
     against: Annotated[
         Optional[Path],

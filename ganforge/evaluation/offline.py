@@ -20,7 +20,7 @@ from ganforge import streams
 from ganforge.data.folder import read_folder
 from ganforge.data.pixels import to_unit_range
 from ganforge.errors import DataError, Location, RecipeError
-from ganforge.evaluation.measure import NamedMetric, append_evaluation, measure
+from ganforge.evaluation.measure import NamedMetric, append_evaluation, measure, reference_name
 from ganforge.plugin.build import build
 from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
@@ -50,14 +50,28 @@ def build_metrics(options: Options, recipe: Recipe | None, registry: Registry) -
             "name at least one metric with --metric (e.g. --metric fid), or list some in the recipe's [eval] metrics"
         )
     built = []
+    given = {"samples": options.samples, "reference_samples": options.reference_samples}
+    given["features"] = features_option(options.features) if options.features else None
     for where, table in tables:
         fields = registry.get("metric", table["name"]).params.model_fields
-        for key in ("samples", "reference_samples", "features"):
-            value = getattr(options, key)
+        for key, value in given.items():
             if value is not None and key in fields:
                 table[key] = value
         built.append(NamedMetric(table["name"], build(registry, "metric", table, where=where)))
     return built
+
+
+def features_option(text: str):
+    """``--features NAME`` or ``--features NAME:key=value[,key=value]`` as a metric's ``features`` value."""
+    name, _, rest = text.partition(":")
+    if not rest:
+        return name
+    pairs = [pair.partition("=") for pair in rest.split(",")]
+    if not name or any(not key or not sep for key, sep, _ in pairs):
+        raise RecipeError(
+            f"--features {text!r}: write NAME or NAME:key=value[,key=value], e.g. fid_inception:weights=PATH"
+        )
+    return {"name": name, **{key.strip(): value for key, _, value in pairs}}
 
 
 def evaluate_run(
@@ -105,8 +119,8 @@ def _reference(trained, options: Options, against: Path | None):
 
         changed = load_recipe(trained.recipe.path, [f"dataset.{override}" for override in options.reference_overrides])
         overrides = ", ".join(options.reference_overrides)
-        return build_dataset(changed), f"dataset {changed.data['dataset']['name']!r} with {overrides}"
-    return trained.dataset, f"dataset {trained.recipe.data['dataset']['name']!r} of the run's recipe"
+        return build_dataset(changed), reference_name(changed.data["dataset"], f" (changed: {overrides})")
+    return trained.dataset, reference_name(trained.recipe.data["dataset"])
 
 
 def evaluate_folders(generated: Path, reference: Path, options: Options, out: Path | None) -> list[dict]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+ZIP_OPENING = b"PK\x03\x04"
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 STORAGE_DTYPES = {
@@ -120,7 +121,9 @@ def _text(value) -> str:
 def read_state_dict(path: Path) -> dict[str, np.ndarray]:
     """The named arrays of a ``.pth`` state dict, in file order. Raises :class:`WeightsFileError`."""
     try:
-        if zipfile.is_zipfile(path):
+        with open(path, "rb") as file:
+            opening = file.read(4)
+        if opening == ZIP_OPENING:  # read as a zip even when cut short: its end is where zipfile looks first
             state, storages = _read_archive(path)
         else:
             state, storages = _read_stream(path)

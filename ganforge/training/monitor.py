@@ -36,8 +36,10 @@ class Monitor:
         latent_dim: int,
         samples: int,
         run_dir: Path | None = None,
+        reference: str = "",
     ):
         self.run_dir = run_dir
+        self.reference = reference  # the real images metrics compare with, in words, for the records
         self.generator = generator
         self.dataset = dataset
         self.metrics = metrics
@@ -86,7 +88,8 @@ class Monitor:
             described = metric.describe()
             if self.run_dir is not None:
                 seconds = round(time.perf_counter() - started, 3)
-                record = {"step": step, "metric": metric.name, "results": results, **described, "seconds": seconds}
+                record = {"step": step, "metric": metric.name, "results": results, **described}
+                record.update(reference=self.reference, seconds=seconds)
                 append_evaluation(self.run_dir, record)
             rows += [[metric.name, key, value, json.dumps(described)] for key, value in results.items()]
         self.sinks.table(step, "evaluation", ["metric", "result", "value", "measured with"], rows)

@@ -18,6 +18,7 @@ import numpy as np
 from ganforge import backend
 from ganforge.data import BatchSampler
 from ganforge.errors import CheckpointError, RecipeError, TrainingStopped
+from ganforge.evaluation.measure import reference_name
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
 from ganforge.runs import checkpoint
@@ -186,6 +187,7 @@ class Trainer:
                 latent_dim=self.config.latent_dim,
                 samples=self.config.samples,
                 run_dir=self.run_dir,
+                reference=reference_name(self.recipe.data["dataset"]),
             )
             self.best = BestKeeper.resume(self.recipe, self.checkpoints)
             self.window = LossWindow(self.step)
