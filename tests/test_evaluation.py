@@ -53,6 +53,7 @@ def test_each_evaluation_is_recorded_with_what_it_depended_on(evaluated_run):
     fid = records[0]
     assert fid["samples"] == fid["reference_samples"] == 200
     assert fid["resize"] == "bilinear" and "digits classifier" in fid["features"]
+    assert fid["network"]["name"] == "digits" and fid["reference"].startswith("dataset 'digits'")
     assert fid["results"]["fid"] > 0
     assert set(records[1]["results"]) == {"precision", "recall"}
     scalars = [r for r in read_jsonl(evaluated_run / "metrics.jsonl") if "eval/fid/fid" in r]
@@ -225,7 +226,7 @@ def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, featur
     done = run_cli("eval", str(evaluated_run), *args, "--reference-set", "classes=[7]", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     record = read_jsonl(evaluated_run / "evaluations.jsonl")[-1]
-    assert record["reference"] == "dataset 'digits' with classes=[7]"
+    assert record["reference"].startswith("dataset 'digits' (") and "classes=[7]" in record["reference"]
     assert_user_error(
         run_cli("eval", str(evaluated_run), *args, "--reference-set", "clases=[7]", cwd=tmp_path),
         "dataset.clases",

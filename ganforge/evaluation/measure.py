@@ -75,12 +75,12 @@ def measure(metrics: list[NamedMetric], generate, reference, step: int) -> list[
 NOT_ABOUT_THE_IMAGES = ("cache_dir", "workers")
 
 
-def reference_name(dataset_table: dict, changed: str = "") -> str:
+def reference_name(dataset_table: dict) -> str:
     """The reference set of a run's results in words: its dataset and every parameter that picks the images."""
     parameters = ", ".join(
         f"{key}={value!r}" for key, value in sorted(dataset_table.items()) if key not in ("name", *NOT_ABOUT_THE_IMAGES)
     )
-    return f"dataset {dataset_table['name']!r}" + (f" ({parameters})" if parameters else "") + changed
+    return f"dataset {dataset_table['name']!r}" + (f" ({parameters})" if parameters else "")
 
 
 def append_evaluation(run_dir: Path, record: dict) -> None:

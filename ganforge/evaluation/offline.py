@@ -118,8 +118,7 @@ def _reference(trained, options: Options, against: Path | None):
         from ganforge.training.assembly import build_dataset
 
         changed = load_recipe(trained.recipe.path, [f"dataset.{override}" for override in options.reference_overrides])
-        overrides = ", ".join(options.reference_overrides)
-        return build_dataset(changed), reference_name(changed.data["dataset"], f" (changed: {overrides})")
+        return build_dataset(changed), reference_name(changed.data["dataset"])
     return trained.dataset, reference_name(trained.recipe.data["dataset"])
 
 
