@@ -206,12 +206,15 @@ def test_fid_and_kid_pick_the_fid_inception_for_colour_and_digits_for_grey(weigh
     from ganforge_metrics import fid, kid
 
     monkeypatch.setenv("GANFORGE_FID_WEIGHTS", str(weights))
+    networks = []
     for factory in (fid, kid):
         colour, grey = factory(samples=4, reference_samples=4), factory(samples=4, reference_samples=4)
         colour.check(DataSpec(32, 32, 3), None)
         grey.check(DataSpec(32, 32, 1), None)
         assert colour.describe()["network"]["name"] == "fid_inception"
         assert grey.describe()["network"]["name"] == "digits"
+        networks.append(colour.network)
+    assert networks[0] is networks[1]  # built once, its weights in memory once
     with pytest.raises(ValueError, match="resize: this feature network resizes images itself"):
         fid(resize="bicubic").check(DataSpec(32, 32, 3), None)
 
@@ -219,11 +222,11 @@ def test_fid_and_kid_pick_the_fid_inception_for_colour_and_digits_for_grey(weigh
 # -- ganforge eval: records, the download, bad files ----------------------------------------------
 
 
-def image_folder(folder: Path, count: int, seed: int) -> Path:
+def image_folder(folder: Path, count: int, seed: int, side: int = 32) -> Path:
     folder.mkdir()
     rng = np.random.default_rng(seed)
     for index in range(count):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{index:03d}.png")
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(folder / f"{index:03d}.png")
     return folder
 
 
@@ -289,7 +292,7 @@ def test_eval_downloads_once_and_refuses_a_wrong_checksum_or_no_network(tmp_path
 
 
 @pytest.mark.slow
-def test_eval_names_a_bad_weights_file_and_exits_2(tmp_path):
+def test_eval_names_a_bad_weights_file_or_too_small_images_and_exits_2(tmp_path, weights):
     real, fake = image_folder(tmp_path / "real", 4, 1), image_folder(tmp_path / "fake", 4, 2)
     other = save_state_dict(tmp_path / "other.pth", {"conv1.weight": np.zeros((8, 3, 3, 3), np.float32)})
     args = ["eval", str(fake), "--against", str(real), "--metric", "fid", "--samples", "4", "--reference-samples", "4"]
@@ -297,3 +300,12 @@ def test_eval_names_a_bad_weights_file_and_exits_2(tmp_path):
     assert_user_error(done)
     assert f"{other} is not the FID Inception weights file" in " ".join(done.stderr.split())
     assert_user_error(run_cli(*args, "--features", "fid_inception:weights", cwd=tmp_path), "write NAME or NAME:key")
+    tiny_real, tiny_fake = (
+        image_folder(tmp_path / "tiny_real", 4, 1, side=8),
+        image_folder(tmp_path / "tiny_fake", 4, 2, 8),
+    )
+    args[1:4] = [str(tiny_fake), "--against", str(tiny_real)]
+    tiny = run_cli(*args, "--features", f"fid_inception:weights={weights}", cwd=tmp_path)
+    assert_user_error(tiny)
+    expected = f"on {tiny_fake} against {tiny_real}: the feature network takes images of at least 16x16"
+    assert expected in " ".join(tiny.stderr.split())

@@ -13,6 +13,8 @@ resize and sample counts, so a metric's ``describe`` gives them all.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
@@ -74,9 +76,22 @@ class NetworkSlot:
                 if spec is None or self.choose is None:
                     raise ValueError('features: "auto" is decided by the data, which is not known here')
                 value = self.choose(spec)
-            self._network = build_feature_network(value)
+            self._network = shared_network(value)
             self.name = value if isinstance(value, str) else value["name"]
         return self._network
+
+
+_SHARED: dict[str, object] = {}
+
+
+def shared_network(value: FeaturesParam):
+    """One network per value (and ganforge environment) in a process: FID, KID and precision/recall
+    on the same network build it once, and keep its weights in memory once."""
+    settings = {key: item for key, item in os.environ.items() if key.startswith("GANFORGE_")}
+    key = json.dumps([value, settings], sort_keys=True, default=str)
+    if key not in _SHARED:
+        _SHARED[key] = build_feature_network(value)
+    return _SHARED[key]
 
 
 def fit_to_input(images: np.ndarray, input_shape: tuple, resize: str | None, smallest: int = 1) -> np.ndarray:

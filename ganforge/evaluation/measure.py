@@ -54,10 +54,13 @@ class NamedMetric:
         return {key: float(value) for key, value in self.metric.evaluate(context).items()}
 
 
-def measure(metrics: list[NamedMetric], generate, reference, step: int) -> list[tuple[str, dict, dict]]:
+def measure(
+    metrics: list[NamedMetric], generate, reference, step: int, where: str = ""
+) -> list[tuple[str, dict, dict]]:
     """(name, results, description) for each metric, outside training (``ganforge eval``).
 
-    Each metric first checks it can measure ``reference``; a metric's ValueError is a DataError naming it.
+    Each metric first checks it can measure ``reference``; a metric's ValueError is a DataError naming
+    it and ``where`` (the images measured, in words).
     """
     context = EvalContext(step, reference.spec, reference, generate, lambda name, image: None)
     measured = []
@@ -66,7 +69,7 @@ def measure(metrics: list[NamedMetric], generate, reference, step: int) -> list[
             metric.check(reference.spec, reference)
             results = metric.evaluate(context)
         except ValueError as error:
-            raise DataError(f"metric {metric.name!r}: {error}") from None
+            raise DataError(f"metric {metric.name!r}{f' on {where}' if where else ''}: {error}") from None
         measured.append((metric.name, results, metric.describe()))
     return measured
 

@@ -80,7 +80,7 @@ def evaluate_run(
     from ganforge.runs import trained as trained_runs
 
     trained = trained_runs.load(target, best=best, raw=raw)
-    reference, reference_name = _reference(trained, options, against)
+    reference, reference_text = _reference(trained, options, against)
     if (prepare := supports("dataset", reference)["prepare"]) is not None:
         prepare()  # an image cache, built on first use
     metrics = build_metrics(options, trained.recipe, get_registry())
@@ -90,7 +90,7 @@ def evaluate_run(
         return trained.generate(rng.standard_normal((count, trained.latent_dim)).astype(np.float32))
 
     records = []
-    for name, results, description in measure(metrics, generate, reference, trained.step):
+    for name, results, description in measure(metrics, generate, reference, trained.step, reference_text):
         record = {
             "step": trained.step,
             "metric": name,
@@ -99,7 +99,7 @@ def evaluate_run(
             "source": "ganforge eval",
             "checkpoint": str(trained.checkpoint),
             "weights": trained.weights,
-            "reference": reference_name,
+            "reference": reference_text,
             "seed": options.seed,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
@@ -137,7 +137,7 @@ def evaluate_folders(generated: Path, reference: Path, options: Options, out: Pa
 
     records = [
         {"metric": name, "results": results, **description, "generated": str(generated), "reference": str(reference)}
-        for name, results, description in measure(metrics, generate, real, 0)
+        for name, results, description in measure(metrics, generate, real, 0, f"{generated} against {reference}")
     ]
     if out is not None:
         partial = out.with_name(f".{out.name}.partial")

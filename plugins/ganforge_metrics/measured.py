@@ -27,6 +27,23 @@ def default_features(spec) -> str:
     return "fid_inception"
 
 
+# (network, dataset, count, resize) -> (dataset, features): metrics on one network share the real images'
+# features. The dataset is held so that its id is not reused while the entry exists.
+_REFERENCES: dict[tuple, tuple] = {}
+
+
+def reference_features(network, dataset, count: int, resize) -> Features:
+    """Features of ``count`` real images, a fixed random choice (the same at every evaluation)."""
+    key = (id(network), id(dataset), count, resize)
+    if key not in _REFERENCES:
+        chosen = np.sort(np.random.default_rng(REFERENCE_SEED).permutation(len(dataset))[:count])
+        images = np.concatenate(
+            [to_unit_range(dataset.read(chosen[s : s + READ_CHUNK])) for s in range(0, len(chosen), READ_CHUNK)]
+        )
+        _REFERENCES[key] = (dataset, extract(network, images, resize))
+    return _REFERENCES[key][1]
+
+
 class FeatureMetric:
     needs_logits = False
 
@@ -66,11 +83,7 @@ class FeatureMetric:
                 raise ValueError(
                     f"reference_samples = {self.reference_samples}, but the reference holds only {len(dataset)} images"
                 )
-            chosen = np.sort(np.random.default_rng(REFERENCE_SEED).permutation(len(dataset))[: self.reference_samples])
-            images = np.concatenate(
-                [to_unit_range(dataset.read(chosen[s : s + READ_CHUNK])) for s in range(0, len(chosen), READ_CHUNK)]
-            )
-            self._reference = (dataset, extract(self.network, images, self.resize))
+            self._reference = (dataset, reference_features(self.network, dataset, self.reference_samples, self.resize))
         return self._reference[1]
 
     def evaluate(self, context) -> dict[str, float]:
