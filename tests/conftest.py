@@ -219,6 +219,34 @@ def pip_install(*packages: Path, python: str | Path = sys.executable, target: Pa
     subprocess.run(command, check=True)
 
 
+def pytorch_site() -> Path:
+    """A folder holding PyTorch (CPU), torchvision and pytorch-fid, installed once per test session
+    with ``pip --target`` (nothing enters the running environment); put it on PYTHONPATH to use it.
+
+    torchvision 0.15 is the newest whose import survives without its compiled operators (those on
+    PyPI are built against PyTorch's CUDA build); the tests use only its pure-Python Inception blocks.
+    """
+    import fcntl
+
+    folder = Path(os.environ[SESSION]) / "pytorch"
+    with open(f"{folder}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one install, whichever test worker asks first
+        if not (folder / ".installed").exists():
+            pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            pip += ["--target", str(folder)]
+            subprocess.run([*pip, "torch==2.13.0"], check=True, capture_output=True)
+            subprocess.run(
+                [*pip, "--no-deps", "torchvision==0.15.2", "pytorch-fid==0.3.0"], check=True, capture_output=True
+            )
+            (folder / ".installed").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pytorch() -> Path:
+    return pytorch_site()
+
+
 def run_pytest(*paths: Path, cwd: Path, env: dict, python: str | Path = sys.executable) -> subprocess.CompletedProcess:
     """A plugin package's own test suite, in a process of its own."""
     return subprocess.run(

@@ -2,7 +2,7 @@
 weights file can be missing, wrong or unsafe.
 
 The real weights cannot be downloaded here. The proof builds pytorch-fid's own model (installed with
-PyTorch into a temporary folder) with random weights, saves them in the published file's layout, and
+PyTorch into the test session's folder, conftest.pytorch_site) with random weights, saves them in the published file's layout, and
 checks that ganforge, reading that file with its own loader, computes the same features from the same
 images, and resizes them exactly as pytorch-fid does.
 """
@@ -68,22 +68,8 @@ def weights(tmp_path_factory) -> Path:
 # -- the proof against pytorch-fid ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pytorch_fid(tmp_path_factory) -> Path:
-    """A folder with PyTorch, torchvision and pytorch-fid installed in it, apart from the running venv.
-
-    torchvision 0.15 is the newest whose import survives without its compiled operators (the ones on
-    PyPI are built against PyTorch's CUDA build); pytorch-fid uses only its pure-Python Inception blocks.
-    """
-    target = tmp_path_factory.mktemp("pytorch-fid")
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(target)]
-    subprocess.run([*pip, "torch==2.13.0"], check=True, capture_output=True)
-    subprocess.run([*pip, "--no-deps", "torchvision==0.15.2", "pytorch-fid==0.3.0"], check=True, capture_output=True)
-    return target
-
-
 @pytest.mark.slow
-def test_features_and_resize_agree_with_pytorch_fid(pytorch_fid, tmp_path):
+def test_features_and_resize_agree_with_pytorch_fid(pytorch, tmp_path):
     rng = np.random.default_rng(0)
     batches = {  # sizes of CIFAR and CelebA crops, a non-square one, and one that shrinks
         "cifar": rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8),
@@ -95,7 +81,7 @@ def test_features_and_resize_agree_with_pytorch_fid(pytorch_fid, tmp_path):
     small = {"a": rng.standard_normal((3, 4)).astype(np.float32), "b": np.arange(5, dtype=np.int64)}
     save_state_dict(tmp_path / "ours_zip.pth", small)
     save_state_dict(tmp_path / "ours_legacy.pth", small, legacy=True)
-    env = {**os.environ, "PYTHONPATH": str(pytorch_fid), "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONPATH": str(pytorch), "PYTHONWARNINGS": "ignore"}
     subprocess.run([sys.executable, str(HERE / "pytorch_fid_reference.py"), str(tmp_path)], env=env, check=True)
     reference = np.load(tmp_path / "reference.npz")
 

@@ -70,10 +70,12 @@ def on_jax(recipe: Path, out: Path, runs: list, timeout: float = 600) -> str:
     return result.stderr
 
 
-def tensorflow_then_jax(tmp_path: Path, variants: dict, then: dict, first: int = 2, last: int = 4) -> Path:
+def tensorflow_then_jax(
+    tmp_path: Path, variants: dict, then: dict, first: int = 2, last: int = 4, recipe_text: str = POINTS_RECIPE
+) -> Path:
     """Each variant trained ``first`` steps on TensorFlow, then continued to ``last`` from that checkpoint
     (with the variant's ``then`` overrides added) on TensorFlow (``<name>``) and on JAX (``<name>-jax``)."""
-    recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
+    recipe = write(tmp_path / "recipe.toml", recipe_text)
     out = tmp_path / "runs"
     continued = {}
     for name, overrides in variants.items():

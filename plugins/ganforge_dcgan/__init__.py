@@ -7,7 +7,7 @@ a power of two, any number of channels.
 """
 
 from ganforge import hookimpl
-from ganforge_dcgan.params import DCGANParams
+from ganforge_dcgan.params import DCGANDiscriminatorParams, DCGANParams
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
 
@@ -27,6 +27,6 @@ def register_discriminators(register):
     register(
         "dcgan",
         "ganforge_dcgan.models:build_discriminator",
-        params=DCGANParams,
+        params=DCGANDiscriminatorParams,
         help="DCGAN discriminator returning logits (presets: article, radford)",
     )

@@ -15,6 +15,10 @@ discriminator parameters):
      LeakyReLU(0.2)] -> Flatten -> Dense(1); no BN on G's output or D's input
   Weights N(0, 0.02); w = 64 at 64 px (filters 64/128/256/512).
 
+``spectral_norm = true`` on the discriminator wraps every convolution and the
+output layer in spectral normalization (``ganforge.layers.SpectralNorm``) and
+drops its batch norms, as Miyato et al. (2018) train their CNN discriminator.
+
 n = log2(side / 4) resolution blocks: 4 at 64 px, 3 at 32 px, 5 at 128 px.
 Discriminators return logits: the article's final sigmoid lives in the loss.
 """
@@ -25,6 +29,7 @@ import keras
 from keras import layers
 
 from ganforge.data import DataSpec
+from ganforge.layers import SpectralNorm
 
 ARTICLE_SLOPE = 0.3
 RADFORD_SLOPE = 0.2
@@ -85,26 +90,35 @@ def build_generator(
     return keras.Model(noise, images, name=f"dcgan_{preset}_generator")
 
 
-def build_discriminator(spec: DataSpec, preset: str = "article", filters: list[int] | None = None) -> keras.Model:
+def build_discriminator(
+    spec: DataSpec, preset: str = "article", filters: list[int] | None = None, spectral_norm: bool = False
+) -> keras.Model:
     blocks = _blocks(spec)
     filters = _filters(preset, "discriminator", blocks, filters)
+    wrap = SpectralNorm if spectral_norm else (lambda layer: layer)
+
+    def normalize(x):  # spectral norm takes batch norm's place, as in Miyato et al.'s CNN discriminator
+        return x if spectral_norm else layers.BatchNormalization()(x)
+
     images = keras.Input(spec.shape, name="images")
     x = images
     if preset == "article":
         for f in filters:
-            x = layers.Conv2D(f, 5, padding="same")(x)
-            x = layers.BatchNormalization()(x)
-            x = layers.Conv2D(f, 5, strides=2, padding="same")(x)
-            x = layers.BatchNormalization()(x)
+            x = normalize(wrap(layers.Conv2D(f, 5, padding="same"))(x))
+            x = normalize(wrap(layers.Conv2D(f, 5, strides=2, padding="same"))(x))
             x = layers.LeakyReLU(ARTICLE_SLOPE)(x)
         x = layers.GlobalAveragePooling2D()(x)
     else:
         init = keras.initializers.RandomNormal(0.0, 0.02)
         for i, f in enumerate(filters):
-            x = layers.Conv2D(f, 4, strides=2, padding="same", use_bias=i == 0, kernel_initializer=init)(x)
+            conv = layers.Conv2D(
+                f, 4, strides=2, padding="same", use_bias=i == 0 or spectral_norm, kernel_initializer=init
+            )
+            x = wrap(conv)(x)
             if i > 0:
-                x = layers.BatchNormalization()(x)
+                x = normalize(x)
             x = layers.LeakyReLU(RADFORD_SLOPE)(x)
         x = layers.Flatten()(x)
-    logits = layers.Dense(1, name="logits")(x)
-    return keras.Model(images, logits, name=f"dcgan_{preset}_discriminator")
+    output = SpectralNorm(layers.Dense(1), name="logits") if spectral_norm else layers.Dense(1, name="logits")
+    name = f"dcgan_{preset}_{'sn_' if spectral_norm else ''}discriminator"
+    return keras.Model(images, output(x), name=name)

@@ -16,3 +16,11 @@ class DCGANParams(BaseModel):
         None,
         description="filters per resolution block, overriding the preset's (one per halving/doubling)",
     )
+
+
+class DCGANDiscriminatorParams(DCGANParams):
+    spectral_norm: bool = Field(
+        False,
+        description="spectral normalization (Miyato et al. 2018) on every convolution and the output layer, "
+        "in place of batch norm",
+    )
