@@ -372,12 +372,19 @@ def _has_required_params(registry: Registry, name: str) -> bool:
     return any(field.is_required() for field in component.params.model_fields.values())
 
 
+# keys of a component's table that ganforge reads, not the component: [dataset] limit (train on a fixed subset)
+CORE_KEYS = {"dataset": ("limit",)}
+
+
 def _validate_component(registry: Registry, kind: str, values: dict[str, Any], where: Location) -> dict[str, Any]:
     """The table with every parameter checked and every default written out."""
     table = dict(values)
     name = table.pop("name")
     component = find(registry, kind, name, where)
-    return {"name": name, **params.validate(component.params, table, where).model_dump()}
+    core = {key: table.pop(key) for key in CORE_KEYS.get(kind, ()) if key in table}
+    if "limit" in core and (isinstance(core["limit"], bool) or not isinstance(core["limit"], int) or core["limit"] < 1):
+        raise where.error(f"limit must be a whole number of examples >= 1; got {core['limit']!r}", "limit")
+    return {"name": name, **params.validate(component.params, table, where).model_dump(), **core}
 
 
 def _drop_none(value: Any) -> Any:

@@ -58,10 +58,16 @@ FIXED_SAMPLES = 2**31 - 1  # the sample grids' noise, the same at every step
 EVALUATION = 2**31 - 2  # metrics during training, keyed by step too
 EVAL_COMMAND = 2**31 - 3  # `ganforge eval`, keyed by its --seed
 SAMPLE_COMMAND = 2**31 - 4  # `ganforge sample` and `interpolate`, keyed by --seed
+SUBSET = 2**31 - 6  # `[dataset] limit`'s rows: keyed by nothing else, the same for every run seed
 
 
 def data_order(seed: int, epoch: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch])
+
+
+def subset(size: int, limit: int) -> np.ndarray:
+    """The ``limit`` rows of a ``size``-example dataset that ``[dataset] limit`` trains on, in order."""
+    return np.sort(np.random.default_rng([SUBSET, size]).permutation(size)[:limit])
 
 
 def generator(seed: int, stream: int, *more: int) -> np.random.Generator:

@@ -97,8 +97,11 @@ class BatchSampler:
     static shape.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int):
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, limit: int | None = None):
         size = len(dataset)
+        # ``limit``: train on a fixed subset (the same rows whatever the seed); epochs run over it alone
+        self.rows = None if limit is None else streams.subset(size, min(limit, size))
+        size = size if self.rows is None else len(self.rows)
         if size < batch_size:
             raise ValueError(f"the dataset has {size} examples, fewer than one batch of {batch_size}")
         self.dataset = dataset
@@ -111,7 +114,9 @@ class BatchSampler:
     def indices(self, batch_number: int) -> np.ndarray:
         epoch, position = divmod(batch_number, self.batches_per_epoch)
         if epoch != self._epoch:
-            self._order = streams.data_order(self.seed, epoch).permutation(len(self.dataset))
+            size = len(self.dataset) if self.rows is None else len(self.rows)
+            order = streams.data_order(self.seed, epoch).permutation(size)
+            self._order = order if self.rows is None else self.rows[order]
             self._epoch = epoch
         start = position * self.batch_size
         # Sorted indices read memory-mapped files front to back; the order

@@ -74,8 +74,9 @@ def measure(
     return measured
 
 
-# dataset parameters that change how data is read, not which images are read
-NOT_ABOUT_THE_IMAGES = ("cache_dir", "workers")
+# dataset parameters that change how data is read, not which images are read; ``limit`` narrows what
+# training reads, while metrics compare with the whole dataset
+NOT_ABOUT_THE_IMAGES = ("cache_dir", "workers", "limit")
 
 
 def reference_name(dataset_table: dict) -> str:

@@ -93,8 +93,17 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
 
 
 def build_dataset(recipe: Recipe, registry: Registry | None = None):
-    """The dataset alone: no TensorFlow needed (``ganforge data prepare`` uses it)."""
-    return build(registry or get_registry(), "dataset", recipe.data["dataset"], where=recipe.location("dataset"))
+    """The dataset alone: no TensorFlow needed (``ganforge data prepare`` uses it).
+
+    ``limit`` is ganforge's key, not the dataset plugin's: training reads only that many examples
+    (the trainer's sampler picks them); metrics still compare with the whole dataset."""
+    table = {key: value for key, value in recipe.data["dataset"].items() if key != "limit"}
+    return build(registry or get_registry(), "dataset", table, where=recipe.location("dataset"))
+
+
+def dataset_limit(recipe: Recipe) -> int | None:
+    """``[dataset] limit`` (checked when the recipe was read): how many examples training reads, if limited."""
+    return recipe.data["dataset"].get("limit")
 
 
 def build_generator(recipe: Recipe, spec, registry: Registry | None = None, precision: str = FLOAT32):
@@ -191,10 +200,15 @@ def check_before_training(recipe: Recipe, dataset, *, prepare: bool, plan: Plan 
     if prepare and (prepare_dataset := supports("dataset", dataset)["prepare"]) is not None:
         prepare_dataset()
     size = len(dataset) if prepare else size_without_preparing(dataset)
+    limit = dataset_limit(recipe)
+    if limit is not None and limit > size:
+        raise recipe.location("dataset").error(f"limit = {limit}, but the dataset holds only {size} examples", "limit")
     batch_size = recipe.model.train.batch_size
-    if size < batch_size:
+    if min(size, limit or size) < batch_size:
         raise recipe.location("train").error(
-            f"the dataset holds {size} images, fewer than one batch of {batch_size}", "batch_size"
+            f"the dataset {'limit gives' if limit else 'holds'} {min(size, limit or size)} images, "
+            f"fewer than one batch of {batch_size}",
+            "batch_size",
         )
 
 

@@ -24,7 +24,7 @@ from ganforge.recipe import Recipe
 from ganforge.runs import checkpoint
 from ganforge.runs.folder import CHECKPOINTS, EVALUATIONS
 from ganforge.runs.records import keep_records
-from ganforge.training.assembly import assemble, check_before_training
+from ganforge.training.assembly import assemble, check_before_training, dataset_limit
 from ganforge.training.distribute import PEER_EXIT_CODE, ClusterError, Plan
 from ganforge.training.monitor import BestKeeper, Monitor
 from ganforge.training.sinks import SinkSet
@@ -148,7 +148,7 @@ class Trainer:
             stopped = ClusterError("another worker stopped before training began (its output says why)")
             stopped.exit_at_once = self.distribution.exit_at_once
             raise stopped from None
-        self.sampler = BatchSampler(self.parts.dataset, self.config.batch_size, self.seed)
+        self.sampler = BatchSampler(self.parts.dataset, self.config.batch_size, self.seed, dataset_limit(self.recipe))
         self.step = 0
         self.last_checkpoint: Path | None = None
         self.rollbacks = 0
