@@ -381,6 +381,12 @@ def _validate_component(registry: Registry, kind: str, values: dict[str, Any], w
     table = dict(values)
     name = table.pop("name")
     component = find(registry, kind, name, where)
+    clash = [key for key in CORE_KEYS.get(kind, ()) if key in component.params.model_fields]
+    if clash:
+        raise PluginError(
+            f"{kind} {name!r} declares the parameter {clash[0]!r}, which ganforge reserves for every {kind} "
+            f"([{kind}] {clash[0]}, docs/recipes.md): its plugin must rename it"
+        )
     core = {key: table.pop(key) for key in CORE_KEYS.get(kind, ()) if key in table}
     if "limit" in core and (isinstance(core["limit"], bool) or not isinstance(core["limit"], int) or core["limit"] < 1):
         raise where.error(f"limit must be a whole number of examples >= 1; got {core['limit']!r}", "limit")

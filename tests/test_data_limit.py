@@ -52,3 +52,23 @@ def test_a_limit_that_cannot_be_met_is_refused_naming_the_key(tmp_path, tiny_rec
 def test_a_limited_run_trains(tmp_path, tiny_recipe):
     done = run_cli("run", str(tiny_recipe), "--set", "dataset.limit=40", "--set", "train.steps=3", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_dataset_plugin_that_declares_its_own_limit_is_refused(tmp_path, tiny_recipe):
+    import types
+
+    from ganforge import hookimpl
+    from ganforge.errors import PluginError
+    from ganforge.plugin.registry import Registry
+    from ganforge.recipe import load_recipe
+
+    def numbered(size: int = 100, limit: int = 0):
+        return Numbered(size)
+
+    module = types.ModuleType("numbered_plugin")
+    module.GANFORGE_CONTRACT = 1
+    module.register_datasets = hookimpl(lambda register: register("numbered", numbered))
+    registry = Registry.from_entry_points()
+    registry.add_plugin("numbered", lambda: module, package="numbered-plugin")
+    with pytest.raises(PluginError, match="dataset 'numbered' declares the parameter 'limit', which ganforge reserves"):
+        load_recipe(tiny_recipe, ['dataset={ name = "numbered" }'], registry=registry)

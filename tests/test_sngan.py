@@ -1,0 +1,67 @@
+"""The SNGAN ResNet plugin: the paper's shapes at 32 and 64 px, spectral norm on every discriminator layer,
+the plugin contract, and a short hinge-loss run on the digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import assert_user_error, run_cli
+
+from ganforge.data import DataSpec
+from ganforge.layers import SpectralNorm
+from ganforge.testing import check_discriminator, check_generator, check_save_and_load
+from ganforge_sngan import discriminator, generator
+
+RECIPE = str(Path(__file__).resolve().parents[1] / "recipes" / "sngan_digits.toml")
+
+
+@pytest.mark.parametrize(("side", "channels"), [(32, 1), (64, 3)])
+def test_both_networks_keep_the_contract_at_32_and_64_px(side, channels):
+    spec = DataSpec(side, side, channels)
+    check_generator(generator, spec, width=32)
+    model = check_discriminator(discriminator, spec, width=32)
+    check_save_and_load(model, np.zeros((2, *spec.shape), np.float32))
+
+
+def test_every_weighted_layer_of_the_discriminator_is_spectrally_normalised():
+    model = discriminator(DataSpec(32, 32, 3), width=16)
+    weighted = [layer for layer in model.layers if layer.weights]
+    assert weighted and all(isinstance(layer, SpectralNorm) for layer in weighted)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+
+
+def test_the_shapes_are_the_papers():
+    """32 px: G 4x4x256 -> three up-blocks of 256; D ends at 8x8x128. 64 px: G 4x4x1024 halving to 64
+    channels; D doubling from 64 to 1024, ending at 2x2."""
+    g32, d32 = generator(DataSpec(32, 32, 3), 128), discriminator(DataSpec(32, 32, 3))
+    assert g32.get_layer(index=2).output.shape[1:] == (4, 4, 256)
+    assert [layer.output.shape[-1] for layer in g32.layers if isinstance(layer, keras.layers.Add)] == [256] * 3
+    adds = [layer.output.shape[1:] for layer in d32.layers if isinstance(layer, keras.layers.Add)]
+    assert adds == [(16, 16, 128), (8, 8, 128), (8, 8, 128), (8, 8, 128)]
+    g64 = generator(DataSpec(64, 64, 3), 128)
+    assert [layer.output.shape[-1] for layer in g64.layers if isinstance(layer, keras.layers.Add)] == [
+        512,
+        256,
+        128,
+        64,
+    ]
+    d64 = discriminator(DataSpec(64, 64, 3))
+    adds = [layer.output.shape[1:] for layer in d64.layers if isinstance(layer, keras.layers.Add)]
+    assert adds == [(32, 32, 64), (16, 16, 128), (8, 8, 256), (4, 4, 512), (2, 2, 1024)]
+
+
+def test_other_image_sizes_are_refused():
+    with pytest.raises(ValueError, match="sngan_resnet takes square images of 32 or 64 pixels"):
+        generator(DataSpec(48, 48, 3), 16)
+
+
+@pytest.mark.slow
+def test_the_digits_recipe_trains_and_a_wrong_size_is_exit_2(tmp_path):
+    settings = ["--set", "train.steps=2", "--set", "train.batch_size=16", "--set", "train.d_steps=2"]
+    done = run_cli("run", RECIPE, *settings, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    wrong = run_cli("recipe", "check", RECIPE, "--set", "dataset.pad=8", cwd=tmp_path)
+    assert_user_error(wrong, "sngan_resnet takes square images of 32 or 64 pixels")
