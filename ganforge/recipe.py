@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ganforge.errors import Location, PluginError, RecipeError
 from ganforge.plugin import params
@@ -125,6 +125,21 @@ class DistributeConfig(_Section):
     )
 
 
+class AugmentConfig(_Section):
+    policy: str = Field(
+        "", description='DiffAugment transforms of every D input, e.g. "color,translation,cutout"; empty: off'
+    )
+
+    @field_validator("policy")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        from ganforge.training.augment import parse_policy  # keras.ops only when a policy is given
+
+        if value.strip():
+            parse_policy(value)
+        return value
+
+
 class RecipeModel(_Section):
     name: str = Field(min_length=1, description="run name; run folders are <output_dir>/<name>-<time>")
     seed: int = Field(0, ge=0, description="seeds weights, noise and data order")
@@ -140,6 +155,7 @@ class RecipeModel(_Section):
     eval: EvalConfig = EvalConfig()
     train: TrainConfig = TrainConfig()
     distribute: DistributeConfig = DistributeConfig()
+    augment: AugmentConfig = AugmentConfig()
     generator_optimizer: OptimizerConfig = OptimizerConfig()
     discriminator_optimizer: OptimizerConfig = OptimizerConfig()
     sinks: list[str | ComponentConfig] = Field(

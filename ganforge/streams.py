@@ -19,7 +19,8 @@ import numpy as np
 # TensorFlow and on JAX, and each device takes its rows of what the whole batch drew.
 # Draw 0..d_steps-1 are D's updates and draw d_steps is G's.
 STEP = 2**31 - 5
-NOISE, LABELS, INTERPOLATION = 0, 1, 2
+NOISE, LABELS, INTERPOLATION, AUGMENT = 0, 1, 2, 3
+AUGMENT_PARAMETERS = 7  # ganforge.training.augment.PARAMETERS: what each augmented image draws
 
 
 class Draws(NamedTuple):
@@ -28,13 +29,17 @@ class Draws(NamedTuple):
     noise: np.ndarray  # (d_steps + 1, batch, latent_dim) float32: one per D update, then G's
     flips: np.ndarray  # (d_steps, batch, 2) bool: flip D's target for the real / the fake image
     alpha: np.ndarray  # (d_steps, batch) float32: the real image's weight in a penalty's interpolated point
+    augment: np.ndarray  # (d_steps + 1, batch, 2, 7) float32 in [0, 1): DiffAugment's, for the real / the fake
+    # image of each update (last axis empty when the recipe augments nothing)
 
     def rows(self, rows: slice) -> Draws:
         """The rows of the batch one worker (or one device) trains on."""
         return Draws(*(values[:, rows] for values in self))
 
 
-def step_draws(seed: int, step: int, d_steps: int, batch: int, latent_dim: int, label_noise: float) -> Draws:
+def step_draws(
+    seed: int, step: int, d_steps: int, batch: int, latent_dim: int, label_noise: float, augment: bool = False
+) -> Draws:
     """The draws of ``step`` for the whole global batch, made again identically whenever asked."""
 
     def stream(draw: int, which: int) -> np.random.Generator:
@@ -48,7 +53,9 @@ def step_draws(seed: int, step: int, d_steps: int, batch: int, latent_dim: int, 
     else:
         flips = np.zeros((d_steps, batch, 2), bool)
     alpha = np.stack([stream(draw, INTERPOLATION).random(batch, np.float32) for draw in range(d_steps)])
-    return Draws(noise, flips, alpha)
+    shape = (batch, 2, AUGMENT_PARAMETERS if augment else 0)
+    augmented = np.stack([stream(draw, AUGMENT).random(shape, np.float32) for draw in range(d_steps + 1)])
+    return Draws(noise, flips, alpha, augmented)
 
 
 # -- NumPy generators, keyed [seed, stream, ...] ---------------------------

@@ -140,6 +140,10 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
         )
     loss = LossTerms(build(registry, "loss", recipe.data["loss"], where=recipe.location("loss")))
     check_shapes(recipe, spec, generator, discriminator, registry)
+    if recipe.model.augment.policy.strip() and not spec.is_image:
+        raise recipe.location("augment").error(
+            f"DiffAugment transforms images; this dataset's examples have shape {spec.shape}", "policy"
+        )
     penalties = _penalties(recipe, registry, loss)
     _check_label_options(recipe, loss)
     ema_generator = None

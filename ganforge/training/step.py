@@ -30,6 +30,7 @@ from typing import Any
 
 from ganforge import streams
 from ganforge.plugin.contract import supports
+from ganforge.training.augment import augment, parse_policy
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,17 @@ class StepSettings:
     label_noise: float = 0.0
     ema_decay: float = 0.0
     jit_compile: bool = False
+    augment: tuple[str, ...] = ()  # DiffAugment's policies, in order (augment.py)
 
     def draws(self, step: int) -> streams.Draws:
         """Every random number ``step`` uses, for the whole global batch."""
-        return streams.step_draws(self.seed, step, self.d_steps, self.batch_size, self.latent_dim, self.label_noise)
+        return streams.step_draws(
+            self.seed, step, self.d_steps, self.batch_size, self.latent_dim, self.label_noise, bool(self.augment)
+        )
+
+    def seen_by_discriminator(self, images, params):
+        """``images`` as D sees them: DiffAugment'ed with ``params`` (B, 7) when the recipe asks for it."""
+        return augment(images, params, self.augment) if self.augment else images
 
     @classmethod
     def from_recipe(cls, recipe) -> StepSettings:
@@ -61,6 +69,7 @@ class StepSettings:
             label_noise=train.label_noise,
             ema_decay=train.ema_decay,
             jit_compile=train.jit_compile,
+            augment=parse_policy(recipe.model.augment.policy),
         )
 
 

@@ -106,14 +106,16 @@ class AdversarialStep:
         )
         _put(values, generator.non_trainable_variables, values_g)
         real_targets, fake_targets = targets(draws[1][draw], settings.batch_size, settings.label_smoothing)
+        seen_real = lambda images: settings.seen_by_discriminator(images, draws[3][draw][:, 0])  # noqa: E731
+        seen_fake = settings.seen_by_discriminator(fake, draws[3][draw][:, 1])
 
         def loss_of(trainable, non_trainable):
-            real_logits, non_trainable = _logits(discriminator, trainable, non_trainable, real)
-            fake_logits, non_trainable = _logits(discriminator, trainable, non_trainable, fake)
+            real_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_real(real))
+            fake_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_fake)
             loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
             for penalty in players.penalties:
                 term, non_trainable = self._penalty(
-                    penalty, trainable, non_trainable, real, fake, draws[2][draw], step, draw
+                    penalty, trainable, non_trainable, real, fake, draws[2][draw], step, draw, seen_real
                 )
                 loss = loss + term
             return _scaled(optimizer, values, loss), (loss, non_trainable)
@@ -130,17 +132,19 @@ class AdversarialStep:
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         import jax
 
-        players, d_steps = self.players, self.settings.d_steps
+        players, settings, d_steps = self.players, self.settings, self.settings.d_steps
         generator, discriminator = players.generator, players.discriminator
         optimizer = self.generator_optimizer
         d_trainable = _of(values, discriminator.trainable_variables)
+        params = draws[3][d_steps]
 
         def loss_of(trainable, non_trainable, d_non_trainable):
             fake, non_trainable = generator.stateless_call(trainable, non_trainable, draws[0][d_steps], training=True)
             real_logits = None
             if players.loss.uses_real_logits:
-                real = to_unit_range(real_batches[d_steps - 1])
+                real = settings.seen_by_discriminator(to_unit_range(real_batches[d_steps - 1]), params[:, 0])
                 real_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, real)
+            fake = settings.seen_by_discriminator(fake, params[:, 1])
             fake_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, fake)
             loss = players.loss.generator(fake_logits, real_logits)
             return _scaled(optimizer, values, loss), (loss, non_trainable, d_non_trainable)
@@ -155,9 +159,9 @@ class AdversarialStep:
         self._apply(optimizer, values, gradients, generator.trainable_variables)
         return loss
 
-    def _penalty(self, penalty, trainable, non_trainable, real, fake, alpha, step, draw: int):
+    def _penalty(self, penalty, trainable, non_trainable, real, fake, alpha, step, draw: int, seen):
         """One penalty's term for this discriminator update (0 when a lazy one is not due), and D's
-        non-trainable values after the call it makes."""
+        non-trainable values after the call it makes. ``seen``: what D is shown of the points."""
         import jax
         from keras import ops
 
@@ -166,7 +170,9 @@ class AdversarialStep:
 
         def value(non_trainable):
             def summed(points, non_trainable):
-                outputs, non_trainable = discriminator.stateless_call(trainable, non_trainable, points, training=True)
+                outputs, non_trainable = discriminator.stateless_call(
+                    trainable, non_trainable, seen(points), training=True
+                )
                 return ops.sum(ops.cast(outputs, "float32")), non_trainable
 
             gradients, non_trainable = jax.grad(summed, has_aux=True)(points, non_trainable)

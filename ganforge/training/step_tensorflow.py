@@ -7,18 +7,19 @@ from ganforge.backend import tensorflow
 from ganforge.training.step import Players, StepSettings, interpolated, penalty_due, targets, to_unit_range
 
 
-def penalty_value(penalty, discriminator, real, fake, alpha=None):
+def penalty_value(penalty, discriminator, real, fake, alpha=None, seen=lambda images: images):
     """``penalty`` at its points: real images, or ``alpha * real + (1 - alpha) * fake``.
 
     Taking D's gradient with respect to its input is the backend-specific
     part, so it lives here; the penalty's maths is keras.ops in its plugin.
+    ``seen``: what D is shown of the points (DiffAugment's transform of the real images).
     """
     tf = tensorflow()
     real = tf.convert_to_tensor(real, tf.float32)
     points = real if penalty.points == "real" else interpolated(real, fake, alpha)
     with tf.GradientTape() as tape:
         tape.watch(points)
-        outputs = discriminator(points, training=True)
+        outputs = discriminator(seen(points), training=True)
     return tf.cast(penalty.from_gradients(tape.gradient(outputs, points)), tf.float32)
 
 
@@ -125,12 +126,12 @@ class AdversarialStep:
                     # this replica's copy as a plain tensor (a mirrored variable here is not a value to reduce)
                     variable.assign(context.all_reduce("MEAN", tf.identity(variable.value)))
 
-    def _penalty(self, penalty, real, fake, alpha, step, draw: int):
+    def _penalty(self, penalty, real, fake, alpha, step, draw: int, seen):
         """One penalty's term for this discriminator update (0 when a lazy one is not due)."""
         tf = tensorflow()
 
         def value():
-            return penalty_value(penalty, self.players.discriminator, real, fake, alpha) * float(penalty.every)
+            return penalty_value(penalty, self.players.discriminator, real, fake, alpha, seen) * float(penalty.every)
 
         if penalty.every <= 1:
             return value()
@@ -144,12 +145,13 @@ class AdversarialStep:
         real = to_unit_range(real_batches[draw])
         fake = players.generator(draws[0][draw], training=True)
         real_targets, fake_targets = targets(draws[1][draw], self.share, settings.label_smoothing)
+        seen_real = lambda images: settings.seen_by_discriminator(images, draws[3][draw][:, 0])  # noqa: E731
         with tf.GradientTape() as tape:
-            real_logits = _logits(discriminator, real)
-            fake_logits = _logits(discriminator, fake)
+            real_logits = _logits(discriminator, seen_real(real))
+            fake_logits = _logits(discriminator, settings.seen_by_discriminator(fake, draws[3][draw][:, 1]))
             loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
             for penalty in players.penalties:
-                loss += self._penalty(penalty, real, fake, draws[2][draw], step, draw)
+                loss += self._penalty(penalty, real, fake, draws[2][draw], step, draw, seen_real)
             scaled = self._scaled(loss, self.discriminator_optimizer)
         self._apply(self.discriminator_optimizer, scaled, tape, discriminator.trainable_variables)
         return loss
@@ -157,14 +159,17 @@ class AdversarialStep:
     def _update_generator(self, real_batches, draws):
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         tf = tensorflow()
-        players, d_steps = self.players, self.settings.d_steps
+        players, settings, d_steps = self.players, self.settings, self.settings.d_steps
         generator, discriminator = players.generator, players.discriminator
+        params = draws[3][d_steps]
         with tf.GradientTape() as tape:
             fake = generator(draws[0][d_steps], training=True)
             real_logits = None
             if players.loss.uses_real_logits:
-                real_logits = _logits(discriminator, to_unit_range(real_batches[d_steps - 1]))
-            loss = players.loss.generator(_logits(discriminator, fake), real_logits)
+                real = to_unit_range(real_batches[d_steps - 1])
+                real_logits = _logits(discriminator, settings.seen_by_discriminator(real, params[:, 0]))
+            fake_logits = _logits(discriminator, settings.seen_by_discriminator(fake, params[:, 1]))
+            loss = players.loss.generator(fake_logits, real_logits)
             scaled = self._scaled(loss, self.generator_optimizer)
         self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
         return loss
