@@ -1,5 +1,6 @@
 """DiffAugment: each transform as the paper defines it, gradients through it, the recipe table and its
-bad input, and runs that resume exactly and compute the same on TensorFlow and JAX."""
+bad input, and runs that resume exactly and compute the same on TensorFlow and JAX (spectral norm's
+JAX check runs here too: one JAX process for both)."""
 
 from __future__ import annotations
 
@@ -109,15 +110,18 @@ def test_an_augmented_run_resumes_exactly_and_differs_from_an_unaugmented_one(ti
 
 
 @pytest.mark.slow
-def test_on_jax_an_augmented_step_computes_as_on_tensorflow(tmp_path):
+def test_on_jax_augmentation_and_spectral_norm_compute_as_on_tensorflow(tmp_path):
+    """From one TensorFlow checkpoint each, two more steps on each backend: the same losses and weights
+    (spectral norm's u and v included)."""
     pytest.importorskip("jax")
     from test_distribute import losses, weights
     from test_jax import tensorflow_then_jax
 
+    sn = ["discriminator.spectral_norm=true"]
     # R1 through batch norm (double backprop) already differs between the backends by float noise, with or
     # without augmentation; the penalty runs here on the spectrally normalised discriminator, which has none
-    r1 = ['penalty={ name = "r1", gamma = 1.0 }', "discriminator.spectral_norm=true"]
-    variants = {"augmented": AUGMENTED, "augmented_r1": [*AUGMENTED, *r1]}
+    r1 = ['penalty={ name = "r1", gamma = 1.0 }', *sn]
+    variants = {"spectral_norm": sn, "augmented": AUGMENTED, "augmented_r1": [*AUGMENTED, *r1]}
     out = tensorflow_then_jax(tmp_path, variants, then={}, recipe_text=TINY_RECIPE)
     for name in variants:
         np.testing.assert_allclose(losses(out / f"{name}-jax")[-2:], losses(out / name)[-2:], rtol=2e-4, atol=1e-5)
