@@ -20,11 +20,16 @@ GENERATORS = [
     ("dcgan", DataSpec(64, 64, 3), {}),
     ("dcgan", DataSpec(32, 32, 1), {"preset": "radford", "filters": [32, 16, 8]}),
     ("mlp", DataSpec(2), {"hidden": 16, "layers": 2, "categories": 5}),
+    ("sngan_resnet", DataSpec(32, 32, 1), {"width": 16}),
+    ("sngan_resnet", DataSpec(64, 64, 3), {"width": 32}),
 ]
 DISCRIMINATORS = [
     ("dcgan", DataSpec(64, 64, 3), {}),
     ("dcgan", DataSpec(32, 32, 1), {"preset": "radford", "filters": [8, 16, 32]}),
     ("mlp", DataSpec(2), {"hidden": 16, "layers": 2}),
+    ("dcgan", DataSpec(32, 32, 3), {"preset": "radford", "filters": [8, 16, 32], "spectral_norm": True}),
+    ("sngan_resnet", DataSpec(32, 32, 1), {"width": 16}),
+    ("sngan_resnet", DataSpec(64, 64, 3), {"width": 32}),
 ]
 
 

@@ -1,29 +1,19 @@
 """The SNGAN ResNet plugin: the paper's shapes at 32 and 64 px, spectral norm on every discriminator layer,
-the plugin contract, and a short hinge-loss run on the digits."""
+and a short hinge-loss run on the digits (test_plugin_contract.py checks the contract and save/load)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import keras
-import numpy as np
 import pytest
 from conftest import assert_user_error, run_cli
 
 from ganforge.data import DataSpec
 from ganforge.layers import SpectralNorm
-from ganforge.testing import check_discriminator, check_generator, check_save_and_load
 from ganforge_sngan import discriminator, generator
 
 RECIPE = str(Path(__file__).resolve().parents[1] / "recipes" / "sngan_digits.toml")
-
-
-@pytest.mark.parametrize(("side", "channels"), [(32, 1), (64, 3)])
-def test_both_networks_keep_the_contract_at_32_and_64_px(side, channels):
-    spec = DataSpec(side, side, channels)
-    check_generator(generator, spec, width=32)
-    model = check_discriminator(discriminator, spec, width=32)
-    check_save_and_load(model, np.zeros((2, *spec.shape), np.float32))
 
 
 def test_every_weighted_layer_of_the_discriminator_is_spectrally_normalised():
