@@ -7,7 +7,6 @@ from pathlib import Path
 
 import keras
 import pytest
-from conftest import assert_user_error, run_cli
 
 from ganforge.data import DataSpec
 from ganforge.layers import SpectralNorm
@@ -48,10 +47,15 @@ def test_other_image_sizes_are_refused():
         generator(DataSpec(48, 48, 3), 16)
 
 
-@pytest.mark.slow
-def test_the_digits_recipe_trains_and_a_wrong_size_is_exit_2(tmp_path):
-    settings = ["--set", "train.steps=2", "--set", "train.batch_size=16", "--set", "train.d_steps=2"]
-    done = run_cli("run", RECIPE, *settings, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    wrong = run_cli("recipe", "check", RECIPE, "--set", "dataset.pad=8", cwd=tmp_path)
-    assert_user_error(wrong, "sngan_resnet takes square images of 32 or 64 pixels")
+def test_the_digits_recipe_trains_and_refuses_another_image_size(tmp_path):
+    from test_engine import start_run
+
+    from ganforge.errors import RecipeError
+    from ganforge.recipe import load_recipe
+    from ganforge.training.assembly import build_parts
+    from ganforge.training.trainer import train
+
+    settings = ["train.steps=2", "train.batch_size=16", "train.d_steps=2", 'sinks=["jsonl"]', "output_dir=runs"]
+    assert train(*start_run(RECIPE, tmp_path, settings)).step == 2
+    with pytest.raises(RecipeError, match="sngan_resnet takes square images of 32 or 64 pixels"):
+        build_parts(load_recipe(RECIPE, ["dataset.pad=8"]))
