@@ -150,10 +150,15 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> N
 @pytest.fixture(scope="session")
 def trained_features() -> Path:
     """The session's cache folder, whose features/ holds the digits classifier, trained once per session."""
+    import fcntl
+
     from ganforge_mnist.classifier import ensure_trained
 
     root = Path(os.environ["GANFORGE_CACHE"])
-    ensure_trained(root / "features")
+    (root / "features").mkdir(parents=True, exist_ok=True)
+    with open(root / "features" / ".training.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker trains it; the others wait, then find it cached
+        ensure_trained(root / "features")
     return root
 
 

@@ -14,7 +14,9 @@ SLOW = {"stacked_mnist"}  # its metric trains the digits classifier
 @pytest.mark.parametrize(
     "path", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW else []) for p in RECIPES]
 )
-def test_bundled_recipe(path):
+def test_bundled_recipe(path, request):
+    if path.stem in SLOW:
+        request.getfixturevalue("feature_cache")  # the session's classifier, trained once for every worker
     recipe = load_recipe(path)
     assert recipe.name == path.stem
     if recipe.data["dataset"]["name"] == "celeba":

@@ -50,8 +50,11 @@ def test_a_limit_that_cannot_be_met_is_refused_naming_the_key(tmp_path, tiny_rec
 
 
 def test_a_limited_run_trains(tmp_path, tiny_recipe):
-    done = run_cli("run", str(tiny_recipe), "--set", "dataset.limit=40", "--set", "train.steps=3", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+    from test_engine import start_run
+
+    from ganforge.training.trainer import train
+
+    assert train(*start_run(tiny_recipe, tmp_path, ["dataset.limit=40", "train.steps=3"])).step == 3
 
 
 def test_a_dataset_plugin_that_declares_its_own_limit_is_refused(tmp_path, tiny_recipe):
