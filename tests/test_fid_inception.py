@@ -25,8 +25,10 @@ from PIL import Image
 from torch_files import save_state_dict
 
 from ganforge.data.pixels import to_unit_range
+from ganforge.errors import RecipeError
 from ganforge.evaluation.download import sha256_of
 from ganforge.evaluation.features import build_feature_network, extract
+from ganforge.evaluation.offline import features_option
 from ganforge.evaluation.torch_weights import WeightsFileError, read_state_dict
 
 HERE = Path(__file__).parent
@@ -285,7 +287,8 @@ def test_eval_names_a_bad_weights_file_or_too_small_images_and_exits_2(tmp_path,
     done = run_cli(*args, "--features", f"fid_inception:weights={other}", cwd=tmp_path)
     assert_user_error(done)
     assert f"{other} is not the FID Inception weights file" in " ".join(done.stderr.split())
-    assert_user_error(run_cli(*args, "--features", "fid_inception:weights", cwd=tmp_path), "write NAME or NAME:key")
+    with pytest.raises(RecipeError, match="write NAME or NAME:key=value"):
+        features_option("fid_inception:weights")  # the --features value, before anything loads
     tiny_real, tiny_fake = (
         image_folder(tmp_path / "tiny_real", 4, 1, side=8),
         image_folder(tmp_path / "tiny_fake", 4, 2, 8),
