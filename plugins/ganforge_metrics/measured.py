@@ -2,8 +2,8 @@
 
 Each reads ``reference_samples`` real images (a fixed random choice, the same
 at every evaluation) and ``samples`` generated ones, passes both through the
-feature network, and compares. Real features are computed once per dataset
-and kept. ``describe()`` gives what the number depends on: network, resize
+feature network, and compares. Real features are computed once per dataset,
+network, count and resize, and kept for every metric that asks (``reference_features``). ``describe()`` gives what the number depends on: network, resize
 filter and both sample counts.
 """
 
@@ -55,7 +55,6 @@ class FeatureMetric:
         self.samples = samples
         self.reference_samples = reference_samples
         self.resize = resize
-        self._reference: tuple[object, Features] | None = None
         self._spec = None
 
     @property
@@ -78,13 +77,11 @@ class FeatureMetric:
 
     def reference(self, dataset) -> Features:
         self._spec = self._spec or dataset.spec
-        if self._reference is None or self._reference[0] is not dataset:
-            if len(dataset) < self.reference_samples:
-                raise ValueError(
-                    f"reference_samples = {self.reference_samples}, but the reference holds only {len(dataset)} images"
-                )
-            self._reference = (dataset, reference_features(self.network, dataset, self.reference_samples, self.resize))
-        return self._reference[1]
+        if len(dataset) < self.reference_samples:
+            raise ValueError(
+                f"reference_samples = {self.reference_samples}, but the reference holds only {len(dataset)} images"
+            )
+        return reference_features(self.network, dataset, self.reference_samples, self.resize)
 
     def evaluate(self, context) -> dict[str, float]:
         self._spec = self._spec or context.spec

@@ -121,8 +121,8 @@ class FIDInception:
         from ganforge.evaluation.torch_weights import WeightsFileError, read_state_dict
         from ganforge_metrics import inception_2015
 
-        self.path = locate_fid_weights(weights)
-        self.sha256 = sha256_of(self.path)
+        self.path, verified = locate_fid_weights(weights)
+        self.sha256 = verified or sha256_of(self.path)
         try:
             arrays = read_state_dict(self.path)
         except WeightsFileError as error:
@@ -151,20 +151,20 @@ class FIDInception:
         return np.asarray(features), np.asarray(logits)
 
 
-def locate_fid_weights(weights: str) -> Path:
+def locate_fid_weights(weights: str) -> tuple[Path, str | None]:
     """The weights file: the one given, else ``$GANFORGE_FID_WEIGHTS``, else the cached download
-    (fetched now, once, from the published URL or ``$GANFORGE_FID_WEIGHTS_URL``, SHA-256 checked)."""
+    (fetched now, once, from the published URL or ``$GANFORGE_FID_WEIGHTS_URL``, SHA-256 checked);
+    and its SHA-256 where checking it already read the file (None for a file given by the user)."""
     from ganforge.data.cache import default_cache_root
     from ganforge.errors import DataError
     from ganforge.evaluation.download import fetch
     from ganforge_metrics.inception_2015 import WEIGHTS_BYTES, WEIGHTS_FILE, WEIGHTS_SHA256, WEIGHTS_URL
 
     if weights:
-        return _existing_file(weights, "weights", f"the FID Inception weights, {WEIGHTS_FILE}")
+        return _existing_file(weights, "weights", f"the FID Inception weights, {WEIGHTS_FILE}"), None
     if os.environ.get(FID_WEIGHTS_ENV):
-        return _existing_file(
-            os.environ[FID_WEIGHTS_ENV], f"${FID_WEIGHTS_ENV}", f"the FID Inception weights, {WEIGHTS_FILE}"
-        )
+        what = f"the FID Inception weights, {WEIGHTS_FILE}"
+        return _existing_file(os.environ[FID_WEIGHTS_ENV], f"${FID_WEIGHTS_ENV}", what), None
     target = default_cache_root() / "features" / WEIGHTS_FILE
     url = os.environ.get(FID_URL_ENV) or WEIGHTS_URL
     fix = (
@@ -179,4 +179,4 @@ def locate_fid_weights(weights: str) -> Path:
     except DataError as error:
         raise ValueError(f"weights: {error}") from None
     print(f"FID Inception weights: {found} (SHA-256 verified)", file=sys.stderr)
-    return found
+    return found, WEIGHTS_SHA256  # fetch() read the file to check exactly this
