@@ -45,3 +45,32 @@ def test_unsupported_sizes_and_filters_are_clear_errors():
         build_generator(DataSpec(28, 28, 1), 100)
     with pytest.raises(ValueError, match="filters must list 3"):
         build_discriminator(DataSpec(32, 32, 1), filters=[8, 16])
+
+
+@pytest.mark.parametrize(
+    "options, normalizers",
+    [
+        ({}, {"BatchNormalization"}),
+        ({"norm": "layer"}, {"LayerNormalization"}),
+        ({"norm": "none"}, set()),
+        ({"spectral_norm": True}, set()),
+        ({"spectral_norm": True, "norm": "layer"}, {"LayerNormalization"}),
+    ],
+)
+def test_the_discriminators_normalization_is_chosen_by_norm(options, normalizers):
+    discriminator = build_discriminator(DataSpec(32, 32, 1), preset="radford", **options)
+    found = {type(layer).__name__ for layer in discriminator.layers if "Normalization" in type(layer).__name__}
+    assert found == normalizers
+    unwrapped = [getattr(layer, "layer", layer) for layer in discriminator.layers]  # inside SpectralNorm
+    convolutions = [layer for layer in unwrapped if hasattr(layer, "filters")]
+    # the first convolution has no normalization after it, so it keeps its bias; the others have one only without
+    assert [conv.use_bias for conv in convolutions] == [True] + [not normalizers] * 2
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
+    logits = np.asarray(discriminator(images, training=True))
+    assert logits.shape == (4, 1) and np.all(np.isfinite(logits))
+    if normalizers == {"LayerNormalization"}:
+        # per image: one image's logit does not depend on the rest of the batch, unlike batch norm's
+        # (training=False: a training call of spectral norm would also move its power iteration)
+        batch = np.asarray(discriminator(images, training=False))
+        alone = np.asarray(discriminator(images[:1], training=False))
+        np.testing.assert_allclose(alone, batch[:1], rtol=1e-5, atol=1e-6)

@@ -70,6 +70,32 @@ def test_coverage_on_hand_placed_samples(modes, std):
     assert edge["high_quality_percent"] == 50.0
 
 
+def _coloured_pixels(image: np.ndarray) -> tuple[int, int]:
+    """Pixels drawn mostly blue (samples on a mode) and mostly red (samples off the modes)."""
+    red, green, blue = (image[..., i].astype(int) for i in range(3))
+    return int(np.sum((blue - red > 40) & (blue - green > 40))), int(np.sum((red - blue > 40) & (red - green > 40)))
+
+
+def test_the_scatter_shows_how_many_samples_sit_on_the_modes():
+    from ganforge_toy2d.scatter import scatter
+
+    rng = np.random.default_rng(0)
+    modes, std = ring_modes(), 0.02
+
+    def samples(on_modes: float) -> np.ndarray:
+        kept = int(2500 * on_modes)
+        close = modes[rng.integers(0, len(modes), kept)] + rng.normal(0.0, std, (kept, 2))
+        return np.concatenate([close, rng.uniform(-1.2, 1.2, (2500 - kept, 2))])
+
+    good, poor = scatter(samples(0.96), modes, std), scatter(samples(0.60), modes, std)
+    assert good.shape == poor.shape == (480, 480, 3)
+    (good_blue, good_red), (_, poor_red) = _coloured_pixels(good), _coloured_pixels(poor)
+    assert good_blue > 8 * 100  # every mode shows as a filled blue patch, not a speck
+    assert poor_red > 5 * good_red > 0  # the 1,000 stray samples cover far more of the picture than the 100
+    one_stray = scatter(np.array([[0.0, 0.0]]), modes, std)  # a single sample between the modes still shows
+    assert _coloured_pixels(one_stray)[1] >= 12
+
+
 def test_a_short_toy_run_covers_more_than_one_mode_and_draws_them(tmp_path):
     recipe = load_recipe(write(tmp_path / "toy.toml", TOY))
     folder = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())

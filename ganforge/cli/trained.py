@@ -1,4 +1,4 @@
-"""Commands on a trained run: ``eval``, ``sample``, ``interpolate``, ``export``, ``report``.
+"""Commands on trained runs: ``eval``, ``sample``, ``interpolate``, ``export``, ``report``, ``compare``.
 
 TARGET is a run folder (its newest checkpoint, or ``--best``) or a
 checkpoint file inside one. The generator is the EMA one when the run kept
@@ -172,9 +172,21 @@ def report(
     console().print(f"report: {written} ({written.stat().st_size / 1024:.0f} KiB; opens in any browser, offline)")
 
 
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="two or more run folders")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the page")] = Path("compare.html"),
+) -> None:
+    """Write one self-contained HTML page setting runs side by side: curves, samples, evaluations, recipe keys."""
+    from ganforge.runs import compare as run_compare
+
+    written = run_compare.write(runs, out)
+    console().print(f"compare: {written} ({written.stat().st_size / 1024:.0f} KiB; opens in any browser, offline)")
+
+
 def add_commands(app: typer.Typer) -> None:
     app.command("eval")(user_errors(eval_command))
     app.command("sample")(user_errors(sample_command))
     app.command("interpolate")(user_errors(interpolate_command))
     app.command("export")(user_errors(export_command))
     app.command("report")(user_errors(report))
+    app.command("compare")(user_errors(compare))

@@ -48,13 +48,13 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def _png(figure) -> str:
+def png(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _img(data: str, alt: str) -> str:
+def img(data: str, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
@@ -88,31 +88,40 @@ def _curves(records: list[dict]) -> list[tuple[str, str]]:
         axes.grid(alpha=0.3)
         if len(series) > 1:
             axes.legend()
-        plots.append((title, _png(figure)))
+        plots.append((title, png(figure)))
         pyplot.close(figure)
     return plots
 
 
-def _grids(samples: Path) -> tuple[list[tuple[int, Path]], dict[str, Path]]:
-    """Sample grids by step (thinned to MAX_GRIDS), and the newest image of every other kind (metric plots)."""
-    steps, others = [], {}
+def _sample_pngs(samples: Path) -> list[tuple[str, int, Path]]:
+    """(kind, step, path) of every ``KIND_STEP.png`` in a samples folder: ``step`` grids and metric plots."""
+    found = []
     for path in sorted(samples.glob("*.png")) if samples.is_dir() else []:
         match = re.fullmatch(r"(.+)_(\d{8})\.png", path.name)
-        if not match:
-            continue
-        kind, step = match.group(1), int(match.group(2))
-        if kind == "step":
-            steps.append((step, path))
-        elif kind not in others or step > int(re.search(r"(\d{8})", others[kind].name).group(1)):
-            others[kind] = path
-    steps.sort()
+        if match:
+            found.append((match.group(1), int(match.group(2)), path))
+    return found
+
+
+def grids_by_step(samples: Path) -> list[tuple[int, Path]]:
+    """The sample grids in a samples folder, oldest first."""
+    return sorted((step, path) for kind, step, path in _sample_pngs(samples) if kind == "step")
+
+
+def _grids(samples: Path) -> tuple[list[tuple[int, Path]], dict[str, Path]]:
+    """Sample grids by step (thinned to MAX_GRIDS), and the newest image of every other kind (metric plots)."""
+    newest: dict[str, tuple[int, Path]] = {}
+    for kind, step, path in _sample_pngs(samples):
+        if kind != "step" and step >= newest.get(kind, (-1, path))[0]:
+            newest[kind] = (step, path)
+    steps = grids_by_step(samples)
     if len(steps) > MAX_GRIDS:
         chosen = {round(i * (len(steps) - 1) / (MAX_GRIDS - 1)) for i in range(MAX_GRIDS)}
         steps = [steps[i] for i in sorted(chosen)]
-    return steps, others
+    return steps, {kind: path for kind, (_, path) in newest.items()}
 
 
-def _file_png(path: Path) -> str:
+def file_png(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
@@ -136,12 +145,12 @@ def build(run: Path) -> str:
         parts.append("<p>" + " · ".join(f"{html.escape(k)} <b>{v:.4g}</b>" for k, v in shown.items()) + "</p>")
     parts.append("<h2>Curves</h2><div class='plots'>")
     curves = _curves(records)
-    parts += [_img(data, title) for title, data in curves] or ["<p>No records yet (metrics.jsonl is empty).</p>"]
+    parts += [img(data, title) for title, data in curves] or ["<p>No records yet (metrics.jsonl is empty).</p>"]
     parts.append(
         "</div><h2>Samples over time</h2><p class='meta'>The same fixed noise at every step shown.</p><div class='grids'>"
     )
     parts += [
-        f"<figure>{_img(_file_png(path), f'step {step}')}<figcaption>step {step}</figcaption></figure>"
+        f"<figure>{img(file_png(path), f'step {step}')}<figcaption>step {step}</figcaption></figure>"
         for step, path in grids
     ]
     if not grids:
@@ -166,7 +175,7 @@ def build(run: Path) -> str:
     if others:
         parts.append("<h2>Metric plots (latest)</h2><div class='grids'>")
         parts += [
-            f"<figure>{_img(_file_png(path), kind)}<figcaption>{html.escape(path.name)}</figcaption></figure>"
+            f"<figure>{img(file_png(path), kind)}<figcaption>{html.escape(path.name)}</figcaption></figure>"
             for kind, path in sorted(others.items())
         ]
         parts.append("</div>")

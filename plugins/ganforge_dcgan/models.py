@@ -18,6 +18,8 @@ discriminator parameters):
 ``spectral_norm = true`` on the discriminator wraps every convolution and the
 output layer in spectral normalization (``ganforge.layers.SpectralNorm``) and
 drops its batch norms, as Miyato et al. (2018) train their CNN discriminator.
+``norm`` picks D's normalization explicitly: ``batch``, ``layer`` (over each
+image's height, width and channels, as WGAN-GP's critic) or ``none``.
 
 n = log2(side / 4) resolution blocks: 4 at 64 px, 3 at 32 px, 5 at 128 px.
 Discriminators return logits: the article's final sigmoid lives in the loss.
@@ -90,15 +92,27 @@ def build_generator(
     return keras.Model(noise, images, name=f"dcgan_{preset}_generator")
 
 
+def _normalizer(norm: str):
+    if norm == "batch":
+        return lambda x: layers.BatchNormalization()(x)
+    if norm == "layer":
+        return lambda x: layers.LayerNormalization(axis=[1, 2, 3])(x)
+    return lambda x: x
+
+
 def build_discriminator(
-    spec: DataSpec, preset: str = "article", filters: list[int] | None = None, spectral_norm: bool = False
+    spec: DataSpec,
+    preset: str = "article",
+    filters: list[int] | None = None,
+    spectral_norm: bool = False,
+    norm: str | None = None,
 ) -> keras.Model:
     blocks = _blocks(spec)
     filters = _filters(preset, "discriminator", blocks, filters)
     wrap = SpectralNorm if spectral_norm else (lambda layer: layer)
-
-    def normalize(x):  # spectral norm takes batch norm's place, as in Miyato et al.'s CNN discriminator
-        return x if spectral_norm else layers.BatchNormalization()(x)
+    # spectral norm takes batch norm's place by default, as in Miyato et al.'s CNN discriminator
+    norm = norm or ("none" if spectral_norm else "batch")
+    normalize = _normalizer(norm)
 
     images = keras.Input(spec.shape, name="images")
     x = images
@@ -111,9 +125,8 @@ def build_discriminator(
     else:
         init = keras.initializers.RandomNormal(0.0, 0.02)
         for i, f in enumerate(filters):
-            conv = layers.Conv2D(
-                f, 4, strides=2, padding="same", use_bias=i == 0 or spectral_norm, kernel_initializer=init
-            )
+            has_bias = i == 0 or norm == "none"  # a batch or layer norm's offset stands in for the bias
+            conv = layers.Conv2D(f, 4, strides=2, padding="same", use_bias=has_bias, kernel_initializer=init)
             x = wrap(conv)(x)
             if i > 0:
                 x = normalize(x)

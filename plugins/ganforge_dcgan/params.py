@@ -24,3 +24,9 @@ class DCGANDiscriminatorParams(DCGANParams):
         description="spectral normalization (Miyato et al. 2018) on every convolution and the output layer, "
         "in place of batch norm",
     )
+    norm: Literal["batch", "layer", "none"] | None = Field(
+        None,
+        description="normalization after D's convolutions: batch; layer (over each image's whole feature map, "
+        "as Gulrajani et al. 2017 advise for a gradient-penalty critic, whose penalty batch norm would tie "
+        "across the batch); none. Default: batch, or none with spectral_norm",
+    )

@@ -1,0 +1,114 @@
+"""`ganforge compare`: runs side by side on one self-contained page, and what it refuses."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomllib
+from conftest import assert_user_error, run_cli
+
+from ganforge.recipe import find_recipe, load_recipe
+from ganforge.runs import folder as run_folder
+from ganforge.training.trainer import train
+
+SHORT = [
+    "train.steps=4",
+    "train.batch_size=64",
+    "train.log_every=1",
+    "train.sample_every=2",
+    "train.checkpoint_every=4",
+    "eval.every=2",
+    'sinks=["jsonl", "png"]',
+]
+
+
+def toy_run(tmp_path: Path, recipe: str, *extra: str) -> Path:
+    loaded = load_recipe(find_recipe(recipe), [*SHORT, *extra])
+    folder = run_folder.create(tmp_path / "runs", loaded.name, loaded.to_toml())
+    train(loaded, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Two ring runs that differ in loss and learning rate, and a run on another dataset."""
+    tmp_path = tmp_path_factory.mktemp("compare")
+    return {
+        "ring": toy_run(tmp_path, "ring8"),
+        "hinge": toy_run(tmp_path, "ring8_hinge", "discriminator_optimizer.learning_rate=3e-4"),
+        "grid": toy_run(tmp_path, "grid25"),
+    }
+
+
+def images_on(page: str) -> list[str]:
+    return re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
+
+
+def test_two_runs_side_by_side(runs, tmp_path):
+    ring, hinge = runs["ring"], runs["hinge"]
+    done = run_cli("compare", str(ring), str(hinge), "--out", "page.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "page.html").read_text()
+    assert "<script" not in page and not re.search(r"(src|href)=\"(https?:|//)", page)  # nothing to fetch
+    shown = images_on(page)
+    # one overlaid plot per curve, and each run's newest grid (step 4)
+    assert {"loss/discriminator", "loss/generator", "speed/images_per_s", "eval/mode_coverage/modes"} <= set(shown)
+    assert {f"{ring.name} step 4", f"{hinge.name} step 4"} <= set(shown)
+    # the final evaluations are each run's last mode_coverage record
+    for run in (ring, hinge):
+        last = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()][-1]
+        row = re.search(rf"<tr><td>{re.escape(run.name)}</td><td>4</td>(.*?)</tr>", page).group(1)
+        assert f"<td>{last['results']['modes']:.4g}</td>" in row
+    # the recipe keys that differ, with each run's value, and no others
+    differ = re.findall(r"<tr><td>([a-z_.]+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", page)
+    assert ("loss.name", "nonsaturating", "hinge") in differ
+    ring_rate = tomllib.loads((ring / "recipe.toml").read_text())["discriminator_optimizer"]["learning_rate"]
+    assert ring_rate != 3e-4 and ("discriminator_optimizer.learning_rate", f"{ring_rate:.4g}", "0.0003") in differ
+    assert not any(key.startswith(("dataset.", "train.")) for key, _, _ in differ)
+    assert "different datasets" not in page
+
+
+def test_runs_of_different_datasets_are_compared_and_said(runs, tmp_path):
+    done = run_cli("compare", str(runs["ring"]), str(runs["grid"]), "-o", "page.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "page.html").read_text()
+    assert "These runs trained on different datasets" in page and "ring" in page and "grid" in page
+
+
+def test_what_compare_refuses_writes_nothing(runs, tmp_path):
+    out = tmp_path / "page.html"
+    out.write_text("an older page")
+    not_a_run = runs["ring"].parent  # the runs/ folder above the runs
+    refused = [
+        ([str(runs["ring"]), str(not_a_run)], [str(not_a_run), "not a run folder"]),
+        ([str(runs["ring"])], ["at least two run folders"]),
+        ([str(runs["ring"]), str(runs["ring"]) + "/"], ["given twice"]),
+        ([str(runs["ring"]), str(tmp_path / "missing")], ["missing", "not a run folder"]),
+    ]
+    for arguments, fragments in refused:
+        done = run_cli("compare", *arguments, "--out", str(out), cwd=tmp_path)
+        assert_user_error(done, *fragments)
+    assert out.read_text() == "an older page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]  # no partial page left behind
+
+
+def test_the_page_draws_in_a_browser(runs, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.skip("no Chromium here to draw the page (apt install chromium)")
+    done = run_cli("compare", str(runs["ring"]), str(runs["hinge"]), "-o", "page.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    shot = tmp_path / "page.png"
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,2000"]
+    subprocess.run([*command, f"--screenshot={shot}", (tmp_path / "page.html").as_uri()], timeout=120, check=False)
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert pixels.shape == (2000, 1200, 3) and pixels.std() > 10  # something was drawn, not a blank page
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    # matplotlib's first two colours, one per run, both drawn in the overlaid plots
+    assert np.sum((blue - red > 80) & (blue > 150)) > 200 and np.sum((red - blue > 80) & (green > 100)) > 200
