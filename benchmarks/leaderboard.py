@@ -84,8 +84,8 @@ def read_run(run: Path) -> dict:
     for record in records:
         final.update({key[len("eval/") :]: value for key, value in record.items() if key.startswith("eval/")})
     # the first window holds the step's tracing, which is not training speed
-    speeds = [r["speed/images_per_s"] for r in records if "speed/images_per_s" in r][1:]
-    return {"results": final, "images_per_s": statistics.median(speeds), "steps": steps}
+    speeds = [r["speed/images_per_s"] for r in records if "speed/images_per_s" in r]
+    return {"results": final, "images_per_s": statistics.median(speeds[1:] or speeds), "steps": steps}
 
 
 def row_line(row: Row, runs: list[dict]) -> str:
@@ -135,8 +135,10 @@ def goals(results: dict[str, list[dict]]) -> list[str]:
 
 
 def machine() -> str:
+    from ganforge.backend import tensorflow
+
+    tf = tensorflow()  # imported quietly
     import keras
-    import tensorflow as tf
 
     cpu = platform.processor() or platform.machine()
     if Path("/proc/cpuinfo").is_file():
