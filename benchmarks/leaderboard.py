@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
+from ganforge.recipe import tomllib
 from runs import RECIPES, mean_std
 
 LEADERBOARD = RECIPES / "leaderboard"

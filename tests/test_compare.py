@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 from conftest import assert_user_error, run_cli
 
-from ganforge.recipe import find_recipe, load_recipe
+from ganforge.recipe import find_recipe, load_recipe, tomllib
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 

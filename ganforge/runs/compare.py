@@ -18,9 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
-
 from ganforge.errors import DataError
+from ganforge.recipe import tomllib
 from ganforge.runs import folder as run_folder
 from ganforge.runs.report import STYLE, file_png, grids_by_step, img, png, read_jsonl
 
