@@ -163,12 +163,35 @@ def _check_optional_dataset_members(dataset, examples: np.ndarray) -> None:
             dataset.listed == len(dataset),
             f"listed is {dataset.listed!r} once prepared, but len() is {len(dataset)}; they must agree",
         )
+    _check_labels(dataset, found, len(examples))
     if found["render"] is not None and not dataset.spec.is_image:
         picture = np.asarray(found["render"](examples.astype(np.float32)))
         _require(
             picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[-1] in (1, 3, 4),
             f"render() returned {picture.dtype} {picture.shape}; expected a uint8 picture (H, W, 3)",
         )
+
+
+def _check_labels(dataset, found: dict, count: int) -> None:
+    """A labelled dataset declares both members, and ``labels`` answers as its ``label_spec`` says."""
+    from ganforge.data.labels import LabelSpec
+
+    if found["label_spec"] is None and found["labels"] is None:
+        return
+    _require(
+        found["label_spec"] is not None and found["labels"] is not None,
+        "a labelled dataset has both label_spec and labels(indices); this one has only one of them",
+    )
+    spec = dataset.label_spec
+    _require(isinstance(spec, LabelSpec), f"label_spec is a {type(spec).__name__}; expected ganforge.data.LabelSpec")
+    size = len(dataset)
+    indices = np.unique(np.r_[np.arange(min(count, size)), size - 1])
+    try:
+        labels = spec.check(dataset.labels(indices), len(indices))
+    except ValueError as error:
+        raise ContractError(f"labels(): {error}") from None
+    again = spec.check(dataset.labels(indices[::-1]), len(indices))[::-1]
+    _require(np.array_equal(labels, again), "labels() returned other values for the same indices in another order")
 
 
 def _logits(batch: int, seed: int, scale: float = 3.0) -> np.ndarray:

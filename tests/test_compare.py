@@ -92,7 +92,29 @@ def test_what_compare_refuses_writes_nothing(runs, tmp_path):
         done = run_cli("compare", *arguments, "--out", str(out), cwd=tmp_path)
         assert_user_error(done, *fragments)
     assert out.read_text() == "an older page"
+    two = [str(runs["ring"]), str(runs["hinge"])]
+    assert_user_error(run_cli("compare", *two, "--out", str(tmp_path), cwd=tmp_path), "is a folder")
+    missing = tmp_path / "no" / "page.html"
+    assert_user_error(run_cli("compare", *two, "--out", str(missing), cwd=tmp_path), str(missing), "cannot write")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]  # no partial page left behind
+
+
+def test_copies_of_one_run_are_told_apart_and_read_without_their_evaluations_file(runs, tmp_path):
+    first, second = tmp_path / "a" / runs["ring"].name, tmp_path / "b" / runs["ring"].name
+    shutil.copytree(runs["ring"], first)
+    shutil.copytree(runs["ring"], second)
+    (second / "evaluations.jsonl").unlink()  # its numbers remain in metrics.jsonl
+    done = run_cli("compare", str(first), str(second), "-o", "page.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "page.html").read_text()
+    a_label, b_label = f"a/{first.name}", f"b/{second.name}"
+    rows = {
+        label: re.search(rf"<tr><td>{re.escape(label)}</td><td>4</td>(.*?)</tr>", page).group(1)
+        for label in (a_label, b_label)
+    }
+    assert rows[a_label] == rows[b_label]  # the same numbers, from either file
+    assert "not measured the same way" not in page  # a run that cannot say how is not a difference
+    assert "the runs differ only by chance" in page
 
 
 def test_the_page_draws_in_a_browser(runs, tmp_path):

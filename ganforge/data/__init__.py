@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ganforge import streams
+from ganforge.data.labels import LabelSpec
 
 if TYPE_CHECKING:
     from ganforge.plugin.contract import Dataset
@@ -69,24 +70,36 @@ class DataSpec:
 
 
 class ArrayDataset:
-    """A dataset held in one array in memory (or memory-mapped).
+    """A dataset held in one array in memory (or memory-mapped), with labels if given.
 
     (N, H, W) grayscale images get a channel axis; (N, D) arrays are points.
+    ``labels`` go with ``label_spec`` (see ganforge.data.labels): class
+    numbers (N,) or 0/1 attribute flags (N, A).
     """
 
-    def __init__(self, images: np.ndarray):
+    def __init__(self, images: np.ndarray, labels: np.ndarray | None = None, label_spec: LabelSpec | None = None):
         if images.ndim == 3 and images.dtype == np.uint8:
             images = images[..., None]
         if images.ndim < 2:
             raise ValueError(f"expected examples shaped (N, ...), got {images.shape}")
+        if (labels is None) != (label_spec is None):
+            raise ValueError("labels and label_spec come together: give both or neither")
         self.images = images
         self.spec = DataSpec(*images.shape[1:])
+        if label_spec is not None:
+            self.label_spec = label_spec
+            self._labels = label_spec.check(labels, len(images))
 
     def __len__(self) -> int:
         return len(self.images)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         return self.images[indices]
+
+    def labels(self, indices: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "label_spec"):
+            raise TypeError("this dataset has no labels")
+        return self._labels[indices]
 
 
 class BatchSampler:
@@ -129,6 +142,15 @@ class BatchSampler:
         ``rows``: only these rows of the batch (a worker of a distributed run reads only its own).
         """
         return self.dataset.read(self.indices(batch_number)[rows])
+
+    def labels(self, batch_number: int, rows: slice = slice(None)) -> np.ndarray:
+        """The labels of the same examples ``batch`` reads, for a dataset that has them (``label_spec``)."""
+        return self.dataset.labels(self.indices(batch_number)[rows])
+
+
+def label_spec(dataset) -> LabelSpec | None:
+    """What a dataset's labels are (an optional member of the Dataset protocol), None for unlabelled data."""
+    return getattr(dataset, "label_spec", None)
 
 
 def size_without_preparing(dataset) -> int:

@@ -31,6 +31,7 @@ import numpy as np
 
 from ganforge.data import DataSpec
 from ganforge.data.imagefiles import Preprocess, decode
+from ganforge.data.labels import LabelSpec
 from ganforge.errors import DataError
 
 FORMAT_VERSION = 1
@@ -314,7 +315,9 @@ class CachedImageDataset:
 
     ``names`` lists every file the cache holds; ``selection`` (optional) the
     subset this dataset serves, e.g. one CelebA split, so switching splits
-    or attribute filters never decodes again.
+    or attribute filters never decodes again. ``labels`` (optional, with
+    ``label_spec``) gives each served file's label, by file name, so that a
+    skipped unreadable file takes its label with it.
     """
 
     def __init__(
@@ -327,6 +330,8 @@ class CachedImageDataset:
         cache_root: Path | None = None,
         on_error: str = "skip",
         selection: list[str] | None = None,
+        labels: dict[str, Any] | None = None,
+        label_spec: LabelSpec | None = None,
     ):
         self.label = label
         self.source = source
@@ -338,6 +343,12 @@ class CachedImageDataset:
         self.spec = DataSpec(preprocess.resolution, preprocess.resolution, preprocess.channels)
         self.cache: ImageCache | None = None
         self._rows: np.ndarray | None = None
+        if (labels is None) != (label_spec is None):
+            raise ValueError("labels and label_spec come together: give both or neither")
+        if label_spec is not None:
+            self.label_spec = label_spec
+            self._labels_by_name = labels
+            self._labels: np.ndarray | None = None
 
     @property
     def listed(self) -> int:
@@ -356,6 +367,9 @@ class CachedImageDataset:
             self._rows = np.array(sorted(rows[name] for name in wanted if name in rows), dtype=np.int64)
             if len(self._rows) == 0:
                 raise DataError(f"{self.label}: no readable images left to train on")
+            if hasattr(self, "label_spec"):
+                served = [self._labels_by_name[self.cache.names[row]] for row in self._rows]
+                self._labels = self.label_spec.check(np.array(served), len(served))
         return self.cache
 
     def __len__(self) -> int:
@@ -365,3 +379,9 @@ class CachedImageDataset:
     def read(self, indices: np.ndarray) -> np.ndarray:
         self.prepare()
         return self.cache.images[self._rows[indices]]
+
+    def labels(self, indices: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "label_spec"):
+            raise TypeError(f"{self.label} has no labels")
+        self.prepare()
+        return self._labels[indices]

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ganforge.data import DataSpec
+from ganforge.data.labels import LabelSpec
 from ganforge.errors import PluginError
 
 
@@ -52,6 +53,12 @@ class Dataset(Protocol):
 
     def render(self, examples: np.ndarray) -> np.ndarray:
         """A uint8 picture ``(H, W, 3)`` of examples that are not images (e.g. 2-D points over the true modes)."""
+
+    label_spec: LabelSpec
+    """Labelled data: ``LabelSpec("classes", names)`` or ``LabelSpec("attributes", names)`` (ganforge.data.labels)."""
+
+    def labels(self, indices: np.ndarray) -> np.ndarray:
+        """With ``label_spec``: class numbers ``(len(indices),)`` or 0/1 flags ``(len(indices), A)``."""
 
 
 class Loss(Protocol):
@@ -163,7 +170,7 @@ PROTOCOLS: dict[str, tuple[type, str]] = {
 
 # Optional members, with what the core assumes when a component leaves one out.
 OPTIONAL: dict[str, dict[str, Any]] = {
-    "dataset": {"prepare": None, "listed": None, "render": None},
+    "dataset": {"prepare": None, "listed": None, "render": None, "label_spec": None, "labels": None},
     "loss": {
         "uses_real_logits": False,
         "supports_targets": False,

@@ -13,6 +13,7 @@ real images.
 from __future__ import annotations
 
 import html
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -33,9 +34,10 @@ MEASURED_WITH = ("network", "features", "resize", "samples", "reference_samples"
 class Run:
     folder: Path
     label: str
+    recipe_text: str
     recipe: dict
-    records: list[dict]
-    evaluations: list[dict]
+    records: list[dict]  # metrics.jsonl's lines that are JSON objects with a step
+    evaluations: list[dict]  # evaluations.jsonl's lines that are JSON objects
 
 
 def _flatten(table: dict, prefix: str = "") -> dict[str, object]:
@@ -49,9 +51,13 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, object]:
 
 
 def _labels(folders: list[Path]) -> list[str]:
-    """Folder names, with the parent's name in front where two runs share a name."""
-    names = [folder.name for folder in folders]
-    return [f"{f.parent.name}/{f.name}" if names.count(f.name) > 1 else f.name for f in folders]
+    """Each run's folder name, with as many parent folders in front as it takes to tell the runs apart."""
+    parts = [folder.resolve().parts for folder in folders]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [str(folder.resolve()) for folder in folders]
 
 
 def read_runs(folders: list[Path]) -> list[Run]:
@@ -69,12 +75,20 @@ def read_runs(folders: list[Path]) -> list[Run]:
     for folder, label in zip(folders, _labels(folders)):
         path = folder / run_folder.RECIPE_FILE
         try:
-            recipe = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            text = path.read_text(encoding="utf-8")
+            recipe = tomllib.loads(text)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise DataError(f"{path}: not a readable recipe ({error})") from None
-        records = read_jsonl(folder / run_folder.METRICS)
-        runs.append(Run(folder, label, recipe, records, read_jsonl(folder / run_folder.EVALUATIONS)))
+        records = [r for r in _objects(folder / run_folder.METRICS) if isinstance(r.get("step"), int)]
+        runs.append(Run(folder, label, text, recipe, records, _objects(folder / run_folder.EVALUATIONS)))
     return runs
+
+
+def _objects(path: Path) -> list[dict]:
+    try:
+        return [row for row in read_jsonl(path) if isinstance(row, dict)]
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error})") from None
 
 
 def differing_keys(runs: list[Run]) -> dict[str, list[object]]:
@@ -91,8 +105,10 @@ def differing_keys(runs: list[Run]) -> dict[str, list[object]]:
 
 
 def datasets_differ(runs: list[Run]) -> bool:
-    """Different data, not only a different ``limit`` on the same data (whose metrics use the whole dataset)."""
-    tables = [{k: v for k, v in run.recipe.get("dataset", {}).items() if k != "limit"} for run in runs]
+    """Different images, not only another ``limit`` (metrics use the whole dataset) or another cache folder."""
+    from ganforge.evaluation.measure import NOT_ABOUT_THE_IMAGES
+
+    tables = [{k: v for k, v in run.recipe.get("dataset", {}).items() if k not in NOT_ABOUT_THE_IMAGES} for run in runs]
     return any(table != tables[0] for table in tables)
 
 
@@ -100,13 +116,13 @@ def final_evaluations(run: Run) -> dict[str, dict]:
     """The newest record of each metric: from evaluations.jsonl, else from metrics.jsonl's eval/ keys."""
     final = {}
     for record in run.evaluations:
-        if "metric" in record and "results" in record:
+        if isinstance(record.get("metric"), str) and isinstance(record.get("results"), dict):
             final[record["metric"]] = record
-    if not final:
+    if not final:  # a run whose evaluations.jsonl is gone: metrics.jsonl holds the numbers, not how they were taken
         for record in run.records:
             for key, value in record.items():
-                if key.startswith("eval/"):
-                    metric, name = key[len("eval/") :].split("/", 1)
+                metric, _, name = key.removeprefix("eval/").partition("/")
+                if key.startswith("eval/") and name:
                     final.setdefault(metric, {"metric": metric, "results": {}})
                     final[metric]["results"][name] = value
                     final[metric]["step"] = record["step"]
@@ -114,7 +130,8 @@ def final_evaluations(run: Run) -> dict[str, dict]:
 
 
 def _curves(runs: list[Run]) -> list[tuple[str, str]]:
-    """(title, base64 PNG): one plot per logged scalar, one line per run in the same colour in every plot."""
+    """(key, base64 PNG): both losses, images/s and each evaluation value logged more than once, one plot each,
+    a line per run in the same colour in every plot."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display needed
@@ -129,17 +146,17 @@ def _curves(runs: list[Run]) -> list[tuple[str, str]]:
         if max(len(points) for _, points in series) < 2 or key.endswith("_std"):
             continue  # a single evaluation per run is in the table; a spread is no curve of its own
         figure, axes = pyplot.subplots(figsize=(6.4, 3.4))
+        lines, labels = [], []
         for index, (run, points) in enumerate(series):
             if points:
                 steps, values = zip(*points)
-                few = len(points) < 30
-                axes.plot(
-                    steps, values, label=run.label, color=colours[index % len(colours)], marker="o" if few else None
-                )
-        axes.set_title(key.removeprefix("eval/"))
+                marker = "o" if len(points) < 30 else None
+                lines += axes.plot(steps, values, color=colours[index % len(colours)], marker=marker)
+                labels.append(run.label.replace("$", r"\$"))  # a label is not mathtext, nor hidden by a leading _
+        axes.set_title(key.removeprefix("eval/").replace("$", r"\$"))
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
-        axes.legend(fontsize="small")
+        axes.legend(lines, labels, fontsize="small")
         plots.append((key, png(figure)))
         pyplot.close(figure)
     return plots
@@ -162,34 +179,45 @@ def _latest_grids(runs: list[Run]) -> list[str]:
     return figures
 
 
-def _cell(value: object) -> str:
+def _result(value: object) -> str:
     if value is None:
         return "<i>—</i>"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return html.escape(str(value))
+    return f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
 
 
-def _evaluations_table(runs: list[Run]) -> list[str]:
-    finals = [final_evaluations(run) for run in runs]
+def _recipe_value(value: object) -> str:
+    """A recipe value as TOML writes it: two values that differ never look the same."""
+    if value is None:
+        return "<i>not set</i>"
+    return html.escape(value if isinstance(value, str) else json.dumps(value))
+
+
+def _evaluations_table(runs: list[Run], finals: list[dict[str, dict]]) -> list[str]:
     columns = sorted({(metric, name) for final in finals for metric, r in final.items() for name in r["results"]})
     if not columns:
         return ["<p>None of these runs has been evaluated yet.</p>"]
     head = "".join(f"<th>{html.escape(f'{metric}/{name}')}</th>" for metric, name in columns)
     parts = [f"<table><tr><th>run</th><th>step</th>{head}</tr>"]
     for run, final in zip(runs, finals):
-        steps = sorted({str(record.get("step", "")) for record in final.values()})
-        cells = "".join(f"<td>{_cell(final.get(m, {}).get('results', {}).get(n))}</td>" for m, n in columns)
-        parts.append(f"<tr><td>{html.escape(run.label)}</td><td>{', '.join(steps)}</td>{cells}</tr>")
-    parts.append("</table>")
-    for metric in sorted({metric for metric, _ in columns}):
+        steps = sorted({record["step"] for record in final.values() if isinstance(record.get("step"), int)})
+        cells = "".join(f"<td>{_result(final.get(m, {}).get('results', {}).get(n))}</td>" for m, n in columns)
+        parts.append(f"<tr><td>{html.escape(run.label)}</td><td>{', '.join(map(str, steps))}</td>{cells}</tr>")
+    return parts + ["</table>"]
+
+
+def _measured_differently(finals: list[dict[str, dict]]) -> list[str]:
+    """A warning for each metric whose runs say they measured it differently (records that say nothing are
+    left out: a run read from metrics.jsonl alone cannot tell)."""
+    warnings = []
+    for metric in sorted({metric for final in finals for metric in final}):
         how = [{k: final[metric].get(k) for k in MEASURED_WITH} for final in finals if metric in final]
+        how = [h for h in how if any(v is not None for v in h.values())]
         if any(h != how[0] for h in how):
-            parts.append(
+            warnings.append(
                 f"<p class='warn'>{html.escape(metric)} was not measured the same way in every run "
                 "(feature network, sample counts or reference differ): its numbers do not compare.</p>"
             )
-    return parts
+    return warnings
 
 
 def _differences_table(runs: list[Run]) -> list[str]:
@@ -199,7 +227,8 @@ def _differences_table(runs: list[Run]) -> list[str]:
     head = "".join(f"<th>{html.escape(run.label)}</th>" for run in runs)
     parts = [f"<table><tr><th>recipe key</th>{head}</tr>"]
     for key, values in differ.items():
-        parts.append(f"<tr><td>{html.escape(key)}</td>{''.join(f'<td>{_cell(v)}</td>' for v in values)}</tr>")
+        cells = "".join(f"<td>{_recipe_value(v)}</td>" for v in values)
+        parts.append(f"<tr><td>{html.escape(key)}</td>{cells}</tr>")
     return parts + ["</table>"]
 
 
@@ -221,8 +250,9 @@ def build(folders: list[Path]) -> str:
             f"<p class='warn'><b>These runs trained on different datasets</b> ({html.escape(names)}): "
             "each evaluation measured its run against its own real images, so the numbers below do not compare.</p>"
         )
+    finals = [final_evaluations(run) for run in runs]
     parts.append("<h2>Final evaluations</h2>")
-    parts += _evaluations_table(runs)
+    parts += _evaluations_table(runs, finals) + _measured_differently(finals)
     parts.append("<h2>Where the recipes differ</h2>")
     parts += _differences_table(runs)
     parts.append("<h2>Curves</h2><div class='plots'>")
@@ -231,8 +261,7 @@ def build(folders: list[Path]) -> str:
     parts += _latest_grids(runs)
     parts.append("</div><h2>Recipes</h2>")
     parts += [
-        f"<details><summary>{html.escape(run.label)}</summary>"
-        f"<pre>{html.escape((run.folder / run_folder.RECIPE_FILE).read_text(encoding='utf-8'))}</pre></details>"
+        f"<details><summary>{html.escape(run.label)}</summary><pre>{html.escape(run.recipe_text)}</pre></details>"
         for run in runs
     ]
     parts.append("</body></html>")
@@ -242,7 +271,13 @@ def build(folders: list[Path]) -> str:
 def write(folders: list[Path], out: Path) -> Path:
     """Write the page atomically to ``out``: every run is read before anything is written."""
     page = build(folders)
+    if out.is_dir():
+        raise DataError(f"{out}: is a folder; --out names the page's file")
     partial = out.with_name(f".{out.name}.partial")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, out)
+    try:
+        partial.write_text(page, encoding="utf-8")
+        os.replace(partial, out)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise DataError(f"{out}: cannot write the page ({error.strerror or error})") from None
     return out

@@ -25,6 +25,11 @@ class CelebAParams(CachedImageParams):
     attributes: dict[str, bool] = Field(
         {}, description="keep images with these attribute values, e.g. { Smiling = true }"
     )
+    labels: list[str] = Field(
+        [],
+        description="attributes each face carries as 0/1 labels for conditional models, "
+        'e.g. ["Smiling", "Eyeglasses"] (read from the same attribute file as the filters)',
+    )
     crop: Literal["none", "center178", "center160", "center140"] = Field(
         "none", description="none: squash 178x218 to a square (the article); centerN: centred NxN box first"
     )

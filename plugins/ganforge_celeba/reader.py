@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
 from ganforge.data.imagefiles import Preprocess
+from ganforge.data.labels import LabelSpec
 from ganforge.errors import DataError
 
 IMAGE_FOLDER = "img_align_celeba"
@@ -83,9 +84,12 @@ def read_partition(root: Path) -> dict[str, str]:
     return partition
 
 
-def read_attributes(root: Path) -> tuple[list[str], dict[str, list[int]]]:
-    """(attribute names, file name -> list of +1/-1)."""
-    path = _table_file(root, ATTRIBUTES, "its attribute filter")
+FLAGS = {"1": True, "-1": False, "0": False}  # CelebA writes +1/-1; some copies write 1/0
+
+
+def read_attributes(root: Path) -> tuple[list[str], dict[str, list[bool]]]:
+    """(attribute names, file name -> whether each attribute is set)."""
+    path = _table_file(root, ATTRIBUTES, "its attributes")
     rows = _rows(path)
     if path.suffix == ".csv":
         header, body = rows[0][1][1:], rows[1:]
@@ -94,15 +98,27 @@ def read_attributes(root: Path) -> tuple[list[str], dict[str, list[int]]]:
         if len(rows) < 2:
             raise DataError(f"{path}: too short to be CelebA's attribute file")
         header, body = rows[1][1], rows[2:]
+        count = rows[0][1][0] if rows[0][1] else ""
+        if count != str(len(body)):
+            raise DataError(f"{path}:{rows[0][0]}: says {count!r} images, but {len(body)} lines follow the names")
     values = {}
     for number, row in body:
         if len(row) != len(header) + 1:
             raise DataError(f"{path}:{number}: expected a file name and {len(header)} values, got {len(row)} fields")
-        try:
-            values[row[0]] = [int(v) for v in row[1:]]
-        except ValueError:
-            raise DataError(f"{path}:{number}: attribute values must be 1 or -1") from None
+        bad = [v for v in row[1:] if v not in FLAGS]
+        if bad:
+            raise DataError(f"{path}:{number}: attribute values must be 1 or -1 (or 1 or 0), found {bad[0]!r}")
+        values[row[0]] = [FLAGS[v] for v in row[1:]]
     return header, values
+
+
+def attribute_index(names: list[str], attribute: str, key: str) -> int:
+    """Where ``attribute`` is in the file's names; ValueError naming the recipe key and the nearest name."""
+    if attribute in names:
+        return names.index(attribute)
+    close = difflib.get_close_matches(attribute, names, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(names)})"
+    raise ValueError(f"{key}: CelebA has no attribute {attribute!r}{hint}")
 
 
 def _rows(path: Path) -> list[tuple[int, list[str]]]:
@@ -128,24 +144,34 @@ def select(root: Path, files: list[str], split: str, attributes: dict[str, bool]
         selected = [f for f in selected if partition.get(f) == SPLITS[split]]
     if attributes:
         names, values = read_attributes(root)
-        for attribute in attributes:
-            if attribute not in names:
-                close = difflib.get_close_matches(attribute, names, n=1, cutoff=0.5)
-                hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(names)})"
-                raise ValueError(f"attributes: CelebA has no attribute {attribute!r}{hint}")
-        wanted = [(names.index(a), 1 if v else -1) for a, v in attributes.items()]
+        wanted = [(attribute_index(names, a, "attributes"), bool(v)) for a, v in attributes.items()]
         selected = [f for f in selected if f in values and all(values[f][i] == v for i, v in wanted)]
     if not selected:
         raise ValueError(f"no image matches split = {split!r} and attributes = {attributes}")
     return selected
 
 
+def attribute_labels(root: Path, chosen: list[str], labels: list[str]) -> tuple[dict, LabelSpec]:
+    """Each chosen file's 0/1 flags for the attributes ``labels`` names, in that order."""
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels: an attribute is listed twice in {labels}")
+    names, values = read_attributes(root)
+    columns = [attribute_index(names, attribute, "labels") for attribute in labels]
+    missing = [file for file in chosen if file not in values]
+    if missing:
+        path = _table_file(root, ATTRIBUTES, "its attributes")
+        raise DataError(f"{path}: no line for {missing[0]} (and {len(missing) - 1} more images)")
+    flags = {file: [int(values[file][column]) for column in columns] for file in chosen}
+    return flags, LabelSpec("attributes", tuple(labels))
+
+
 def celeba_dataset(
-    root=None, split="all", attributes=None, crop="none", resolution=64, on_error="skip", cache_dir=None
+    root=None, split="all", attributes=None, crop="none", resolution=64, on_error="skip", cache_dir=None, labels=None
 ):
     found = find_root(root)
     source, by_file = image_source(found)
     chosen = select(found, sorted(by_file), split, attributes or {})
+    flags, label_spec = attribute_labels(found, chosen, labels) if labels else (None, None)
     # the cache always holds every image, so splits and filters share it
     return CachedImageDataset(
         "celeba",
@@ -155,4 +181,6 @@ def celeba_dataset(
         cache_root=Path(cache_dir).expanduser() if cache_dir else None,
         on_error=on_error,
         selection=[by_file[f] for f in chosen],
+        labels=None if flags is None else {by_file[file]: value for file, value in flags.items()},
+        label_spec=label_spec,
     )

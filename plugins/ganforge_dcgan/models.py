@@ -97,7 +97,9 @@ def _normalizer(norm: str):
         return lambda x: layers.BatchNormalization()(x)
     if norm == "layer":
         return lambda x: layers.LayerNormalization(axis=[1, 2, 3])(x)
-    return lambda x: x
+    if norm == "none":
+        return lambda x: x
+    raise ValueError(f"norm must be batch, layer or none, got {norm!r}")
 
 
 def build_discriminator(

@@ -22,6 +22,11 @@ class ImagesParams(CachedImageParams):
         description="none: squash the frame to a square; center: the largest centred square; centerN: a centred NxN box",
     )
     channels: Literal[1, 3] = Field(3, description="3: RGB, 1: grayscale")
+    labels: Literal["auto", "folders", "none"] = Field(
+        "auto",
+        description="folders: each first-level subfolder is a class (root/cat/1.jpg is a cat); "
+        "auto: so when every image sits in one of two or more subfolders, else no labels; none: no labels",
+    )
 
 
 @hookimpl

@@ -1,8 +1,9 @@
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
 from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess
+from ganforge.data.labels import LabelSpec
 from ganforge.errors import DataError
 
 
@@ -31,7 +32,23 @@ def list_zip(path: Path) -> list[str]:
         )
 
 
-def images_dataset(root, crop="center", resolution=64, channels=3, on_error="skip", cache_dir=None):
+def folder_classes(path: Path, names: list[str], labels: str) -> tuple[dict[str, int], LabelSpec] | tuple[None, None]:
+    """Each file's class, its first-level folder (``cat/1.jpg``: ``cat``), when ``labels`` asks for them."""
+    parts = [PurePosixPath(name.replace(os.sep, "/")).parts for name in names]  # zip names use / everywhere
+    folders = [p[0] if len(p) > 1 else None for p in parts]
+    classes = sorted({folder for folder in folders if folder is not None})
+    loose = [name for name, folder in zip(names, folders) if folder is None]
+    if labels == "none" or (labels == "auto" and (loose or len(classes) < 2)):
+        return None, None
+    if loose:
+        raise DataError(f'{path / loose[0]}: labels = "folders" needs every image in a class subfolder')
+    if len(classes) < 2:
+        raise DataError(f'{path}: labels = "folders" needs two or more class subfolders, found {classes}')
+    number = {name: index for index, name in enumerate(classes)}
+    return {name: number[folder] for name, folder in zip(names, folders)}, LabelSpec("classes", tuple(classes))
+
+
+def images_dataset(root, crop="center", resolution=64, channels=3, on_error="skip", cache_dir=None, labels="auto"):
     path = Path(root).expanduser()
     if path.is_file() and path.suffix.lower() == ".zip":
         source, names = ZipSource(path), list_zip(path)
@@ -43,6 +60,7 @@ def images_dataset(root, crop="center", resolution=64, channels=3, on_error="ski
         raise DataError(f"{path}: no such folder")
     if not names:
         raise DataError(f"{path}: no image files ({', '.join(s[1:] for s in IMAGE_SUFFIXES)}) found")
+    classes, label_spec = folder_classes(path, names, labels)
     return CachedImageDataset(
         f"images-{path.name}",
         source,
@@ -50,4 +68,6 @@ def images_dataset(root, crop="center", resolution=64, channels=3, on_error="ski
         Preprocess(crop, resolution, channels),
         cache_root=Path(cache_dir).expanduser() if cache_dir else None,
         on_error=on_error,
+        labels=classes,
+        label_spec=label_spec,
     )

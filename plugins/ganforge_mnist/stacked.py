@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ganforge.data import DataSpec
+from ganforge.data.labels import LabelSpec
 from ganforge.evaluation.features import NetworkSlot, extract
 
 MODES = 1000
@@ -31,12 +32,17 @@ class StackedDigits:
         self.table = np.random.default_rng(seed).integers(0, len(digits), (size, 3))
         self.modes = (labels[self.table].astype(np.int64) * [100, 10, 1]).sum(axis=1)  # the true triple of each image
         self.spec = DataSpec(*self.digits.shape[1:], 3)
+        self.label_spec = LabelSpec("classes", tuple(f"{mode:03d}" for mode in range(MODES)))
 
     def __len__(self) -> int:
         return len(self.table)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         return np.stack([self.digits[self.table[indices, channel]] for channel in range(3)], axis=-1)
+
+    def labels(self, indices: np.ndarray) -> np.ndarray:
+        """The digit triple of each image as one class number: 100 x red + 10 x green + blue."""
+        return self.modes[indices].astype(np.int32)
 
 
 def mode_histogram(labels: np.ndarray) -> dict[str, float]:
