@@ -11,7 +11,7 @@ Finished runs are kept under ``--workdir`` and found again by a later call,
 so an interrupted rebuild goes on where it stopped (``--fresh`` starts over);
 ``ganforge compare`` draws any of them side by side.
 
-    python benchmarks/leaderboard.py --out docs/leaderboard.md     # about 90 minutes on 2 CPU cores
+    python benchmarks/leaderboard.py --out docs/leaderboard.md     # about 100 minutes on 2 CPU cores
     python benchmarks/leaderboard.py --rows dcgan dcgan_sn --seeds 1 --steps 200   # a quick look, not the table
 """
 
@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganforge.recipe import tomllib
+from ganforge.recipe import load_recipe, tomllib
 from runs import RECIPES, mean_std
 
 LEADERBOARD = RECIPES / "leaderboard"
@@ -45,29 +45,29 @@ class Row:
 ROWS = [
     Row("dcgan", "DCGAN (non-saturating), the quickstart's recipe", "models"),
     Row("dcgan_sn", "DCGAN + spectral norm", "models"),
-    Row("sngan", "SNGAN-ResNet, hinge", "models"),
+    Row("sngan", "SNGAN-ResNet, hinge (1 D step, not the paper's 5)", "models"),
     Row("relativistic", "DCGAN, relativistic average loss", "models"),
-    Row("wgan_gp", "WGAN-GP", "models"),
+    Row("wgan_gp", "WGAN-GP (1 critic step, not the paper's 5)", "models"),
     Row("dcgan_diffaugment", "DCGAN + DiffAugment", "models"),
     Row("digits500", "DCGAN, 500 digits", "data"),
     Row("digits500_diffaugment", "DCGAN + DiffAugment, 500 digits", "data"),
 ]
 AUGMENTED_BASE = "dcgan"  # the row the DiffAugment rows build on: the best of the others in the pilot runs
-RESULTS = ("fid/fid", "kid/kid", "kid/kid_std", "precision_recall/precision", "precision_recall/recall")
 
 
 def train_row(row: Row, seed: int, steps: int | None, workdir: Path) -> dict:
     """Run one seed of a row as its own ``ganforge run`` process; its final results, img/s and seconds."""
     folder = workdir / f"{row.key}-seed{seed}"
     done = folder / "leaderboard.json"
-    if done.is_file():
-        return json.loads(done.read_text())
+    recipe = LEADERBOARD / f"{row.key}.toml"
+    wanted = steps or load_recipe(recipe).data["train"]["steps"]
+    if done.is_file() and json.loads(done.read_text()).get("steps") == wanted:
+        return json.loads(done.read_text())  # trained by an earlier call, at the same budget
     shutil.rmtree(folder, ignore_errors=True)
-    command = [sys.executable, "-m", "ganforge", "run", str(LEADERBOARD / f"{row.key}.toml")]
-    for override in [f"seed={seed}", f'output_dir="{folder}"', 'sinks=["jsonl", "png"]']:
+    command = [sys.executable, "-m", "ganforge", "run", str(recipe)]
+    overrides = [f"seed={seed}", f"output_dir={json.dumps(str(folder))}", 'sinks=["jsonl", "png"]']
+    for override in [*overrides, f"train.steps={wanted}"]:
         command += ["--set", override]
-    if steps:
-        command += ["--set", f"train.steps={steps}"]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start

@@ -173,14 +173,14 @@ def _check_optional_dataset_members(dataset, examples: np.ndarray) -> None:
 
 
 def _check_labels(dataset, found: dict, count: int) -> None:
-    """A labelled dataset declares both members, and ``labels`` answers as its ``label_spec`` says."""
+    """A dataset with a ``label_spec`` answers ``labels(indices)`` as the spec says (without one it is
+    unlabelled, whatever methods it has: a class may serve labelled and unlabelled data alike)."""
     from ganforge.data.labels import LabelSpec
 
-    if found["label_spec"] is None and found["labels"] is None:
+    if found["label_spec"] is None:
         return
     _require(
-        found["label_spec"] is not None and found["labels"] is not None,
-        "a labelled dataset has both label_spec and labels(indices); this one has only one of them",
+        found["labels"] is not None, "a labelled dataset has both label_spec and labels(indices); this has no labels"
     )
     spec = dataset.label_spec
     _require(isinstance(spec, LabelSpec), f"label_spec is a {type(spec).__name__}; expected ganforge.data.LabelSpec")

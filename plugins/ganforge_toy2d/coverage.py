@@ -12,10 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def coverage(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, float]:
+def nearest_modes(samples: np.ndarray, modes: np.ndarray, std: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each sample's nearest mode, and whether it is high-quality (within 3 std of that mode)."""
     distances = np.linalg.norm(samples[:, None, :].astype(np.float64) - modes[None, :, :], axis=2)
     nearest = distances.argmin(axis=1)
-    high_quality = distances[np.arange(len(samples)), nearest] <= 3.0 * std
+    return nearest, distances[np.arange(len(samples)), nearest] <= 3.0 * std
+
+
+def coverage(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, float]:
+    nearest, high_quality = nearest_modes(samples, modes, std)
     counts = np.bincount(nearest[high_quality], minlength=len(modes))
     if counts.sum() == 0:
         reverse_kl = float(np.log(len(modes)))  # nothing landed anywhere: as far from uniform as it gets

@@ -44,6 +44,8 @@ def scatter(samples: np.ndarray, modes: np.ndarray, std: float) -> np.ndarray:
     """An RGB image: each mode's 3-std circle in green, samples as translucent dots, blue on a mode, red off."""
     from PIL import Image, ImageDraw
 
+    from ganforge_toy2d.coverage import nearest_modes
+
     low, high = modes.min(axis=0), modes.max(axis=0)
     extent = float(max(high - low)) or 1.0
     centre = (low + high) / 2
@@ -56,8 +58,7 @@ def scatter(samples: np.ndarray, modes: np.ndarray, std: float) -> np.ndarray:
         return np.stack([x, y], axis=1)
 
     samples = np.asarray(samples, dtype=np.float64)
-    nearest = np.min(np.linalg.norm(samples[:, None, :] - modes[None, :, :], axis=2), axis=1)
-    on_mode = nearest <= 3 * std
+    _, on_mode = nearest_modes(samples, modes, std)  # what the coverage metric counts as high-quality
     canvas = np.full((SIZE, SIZE, 3), 255.0)
     for chosen, colour in ((~on_mode, OFF_MODE), (on_mode, ON_MODE)):
         cover = _coverage(to_pixels(samples[chosen]))[..., None]
