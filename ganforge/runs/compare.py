@@ -142,7 +142,7 @@ def _curves(runs: list[Run]) -> list[tuple[str, str]]:
     colours = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
     plots = []
     for key in keys:
-        series = [(run, [(r["step"], r[key]) for r in run.records if key in r]) for run in runs]
+        series = [(run, [(r["step"], r[key]) for r in run.records if _number(r.get(key))]) for run in runs]
         if max(len(points) for _, points in series) < 2 or key.endswith("_std"):
             continue  # a single evaluation per run is in the table; a spread is no curve of its own
         figure, axes = pyplot.subplots(figsize=(6.4, 3.4))
@@ -160,6 +160,10 @@ def _curves(runs: list[Run]) -> list[tuple[str, str]]:
         plots.append((key, png(figure)))
         pyplot.close(figure)
     return plots
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _latest_grids(runs: list[Run]) -> list[str]:
