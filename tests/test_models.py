@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ganforge.backend import tensorflow
-from ganforge.data import DataSpec
+from ganforge.data import DataSpec, LabelSpec
 
 tensorflow()
 from ganforge_dcgan.models import build_discriminator, build_generator  # noqa: E402
@@ -74,3 +74,62 @@ def test_the_discriminators_normalization_is_chosen_by_norm(options, normalizers
         batch = np.asarray(discriminator(images, training=False))
         alone = np.asarray(discriminator(images[:1], training=False))
         np.testing.assert_allclose(alone, batch[:1], rtol=1e-5, atol=1e-6)
+
+
+CLASSES = LabelSpec("classes", tuple("0123456789"))
+FLAGS = LabelSpec("attributes", ("Smiling", "Eyeglasses", "Male"))
+
+
+def some_labels(condition: LabelSpec, count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if condition.kind == "classes":
+        return rng.integers(0, len(condition), count).astype("int32")
+    return rng.integers(0, 2, (count, len(condition))).astype("float32")
+
+
+@pytest.mark.parametrize("preset", ["article", "radford"])
+@pytest.mark.parametrize("condition", [CLASSES, FLAGS], ids=["classes", "attributes"])
+def test_a_conditional_generator_draws_what_its_labels_ask(preset, condition):
+    spec = DataSpec(32, 32, 1)
+    generator = build_generator(spec, 16, preset=preset, condition=condition)
+    assert [tuple(i.shape[1:]) for i in generator.inputs] == [(16,), condition.shape]
+    noise = np.random.default_rng(0).standard_normal((6, 16)).astype("float32")
+    first, second = some_labels(condition, 6, 1), some_labels(condition, 6, 2)
+    if condition.kind == "classes":
+        second = (first + 1) % len(condition)  # every example asks for another class
+    else:
+        second = 1.0 - first  # every flag flipped
+    images = np.asarray(generator([noise, first], training=False))
+    assert images.shape == (6, 32, 32, 1) and np.all(np.abs(images) <= 1)
+    again = np.asarray(generator([noise, first], training=False))
+    other = np.asarray(generator([noise, second], training=False))
+    np.testing.assert_array_equal(images, again)
+    assert np.all(np.abs(images - other).reshape(6, -1).max(axis=1) > 1e-4)  # the labels reach every image
+    unconditional = build_generator(spec, 16, preset=preset)
+    assert generator.count_params() > unconditional.count_params()
+
+
+@pytest.mark.parametrize("spectral_norm", [False, True])
+@pytest.mark.parametrize("condition", [CLASSES, FLAGS], ids=["classes", "attributes"])
+def test_a_projection_discriminator_adds_the_labels_projection_to_its_logit(spectral_norm, condition):
+    import keras
+
+    discriminator = build_discriminator(
+        DataSpec(32, 32, 1), preset="radford", spectral_norm=spectral_norm, norm="none", condition=condition
+    )
+    images = np.random.default_rng(3).uniform(-1, 1, (5, 32, 32, 1)).astype("float32")
+    first, second = some_labels(condition, 5, 4), some_labels(condition, 5, 5)
+    logits = np.asarray(discriminator([images, first], training=False))
+    assert logits.shape == (5, 1)
+    # logit(y1) - logit(y2) = <e(y1) - e(y2), h>, h the features the projection sees
+    projection = discriminator.get_layer("projection")
+    features = keras.Model(discriminator.inputs, discriminator.get_layer("projection_term").input[1])
+    h = np.asarray(features([images, first], training=False))
+    table = np.asarray(projection.get_weights()[0])
+    if condition.kind == "classes":
+        terms = (table[first] - table[second]) * h
+    else:
+        terms = (((2 * first - 1) - (2 * second - 1)) @ table) * h
+    difference = logits[:, 0] - np.asarray(discriminator([images, second], training=False))[:, 0]
+    # float32 sums of thousands of terms: the error scales with their absolute sum, not with the result
+    np.testing.assert_allclose(difference, terms.sum(axis=1), rtol=0, atol=1e-5 * np.abs(terms).sum(axis=1).max())

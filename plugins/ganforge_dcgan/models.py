@@ -21,6 +21,11 @@ drops its batch norms, as Miyato et al. (2018) train their CNN discriminator.
 ``norm`` picks D's normalization explicitly: ``batch``, ``layer`` (over each
 image's height, width and channels, as WGAN-GP's critic) or ``none``.
 
+``condition`` (a labelled dataset's ``LabelSpec``) makes either network
+conditional, as ``ganforge_dcgan.conditioning`` describes: G takes
+``[noise, labels]``, D ``[images, labels]`` with a projection term. The
+unconditional networks are unchanged by it, weight for weight.
+
 n = log2(side / 4) resolution blocks: 4 at 64 px, 3 at 32 px, 5 at 128 px.
 Discriminators return logits: the article's final sigmoid lives in the loss.
 """
@@ -31,7 +36,9 @@ import keras
 from keras import layers
 
 from ganforge.data import DataSpec
+from ganforge.data.labels import LabelSpec
 from ganforge.layers import SpectralNorm
+from ganforge_dcgan import conditioning
 
 ARTICLE_SLOPE = 0.3
 RADFORD_SLOPE = 0.2
@@ -62,13 +69,25 @@ def _filters(preset: str, role: str, blocks: int, override: list[int] | None) ->
 
 
 def build_generator(
-    spec: DataSpec, latent_dim: int, preset: str = "article", filters: list[int] | None = None
+    spec: DataSpec,
+    latent_dim: int,
+    preset: str = "article",
+    filters: list[int] | None = None,
+    condition: LabelSpec | None = None,
 ) -> keras.Model:
+    """With ``condition`` (a labelled dataset's LabelSpec) the model takes ``[noise, labels]``."""
     blocks = _blocks(spec)
     filters = _filters(preset, "generator", blocks, filters)
     noise = keras.Input((latent_dim,), name="noise")
+    inputs, x = noise, noise
+    if condition is not None:
+        labels = conditioning.labels_input(condition)
+        inputs = [noise, labels]
+        x = layers.Concatenate()(
+            [noise, conditioning.embed(labels, condition, conditioning.EMBEDDING, "label_embedding")]
+        )
     if preset == "article":
-        x = layers.Dense(4 * 4 * ARTICLE_G_BASE)(noise)
+        x = layers.Dense(4 * 4 * ARTICLE_G_BASE)(x)
         x = layers.BatchNormalization()(x)
         x = layers.Reshape((4, 4, ARTICLE_G_BASE))(x)
         for f in filters:
@@ -78,7 +97,7 @@ def build_generator(
         images = layers.Conv2D(spec.channels, 5, padding="same", activation="tanh")(x)
     else:
         init = keras.initializers.RandomNormal(0.0, 0.02)
-        x = layers.Dense(4 * 4 * filters[0], use_bias=False, kernel_initializer=init)(noise)
+        x = layers.Dense(4 * 4 * filters[0], use_bias=False, kernel_initializer=init)(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
         x = layers.Reshape((4, 4, filters[0]))(x)
@@ -89,7 +108,7 @@ def build_generator(
         images = layers.Conv2DTranspose(
             spec.channels, 4, strides=2, padding="same", activation="tanh", kernel_initializer=init
         )(x)
-    return keras.Model(noise, images, name=f"dcgan_{preset}_generator")
+    return keras.Model(inputs, images, name=f"dcgan_{preset}_{'conditional_' if condition else ''}generator")
 
 
 def _normalizer(norm: str):
@@ -108,7 +127,9 @@ def build_discriminator(
     filters: list[int] | None = None,
     spectral_norm: bool = False,
     norm: str | None = None,
+    condition: LabelSpec | None = None,
 ) -> keras.Model:
+    """With ``condition`` the model takes ``[images, labels]`` and adds the projection term to its logit."""
     blocks = _blocks(spec)
     filters = _filters(preset, "discriminator", blocks, filters)
     wrap = SpectralNorm if spectral_norm else (lambda layer: layer)
@@ -135,5 +156,10 @@ def build_discriminator(
             x = layers.LeakyReLU(RADFORD_SLOPE)(x)
         x = layers.Flatten()(x)
     output = SpectralNorm(layers.Dense(1), name="logits") if spectral_norm else layers.Dense(1, name="logits")
-    name = f"dcgan_{preset}_{'sn_' if spectral_norm else ''}discriminator"
-    return keras.Model(images, output(x), name=name)
+    logits = output(x)
+    name = f"dcgan_{preset}_{'sn_' if spectral_norm else ''}{'conditional_' if condition else ''}discriminator"
+    if condition is None:
+        return keras.Model(images, logits, name=name)
+    labels = conditioning.labels_input(condition)
+    logits = layers.Add(name="conditional_logits")([logits, conditioning.project(x, labels, condition)])
+    return keras.Model([images, labels], logits, name=name)
