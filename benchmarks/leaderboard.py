@@ -1,8 +1,8 @@
 """The leaderboard: every recipe in recipes/leaderboard/, 3 seeds each, on the embedded digits at 32x32.
 
 Each run is the real command a user types (``ganforge run RECIPE --set seed=N``,
-one process per run) at its recipe's budget (1,000 generator updates of 64
-images; 2,000 for the 500-digit rows); its final evaluation (5,000 samples against the 5,000 digits, on
+one process per run) at the recipes' budget of 1,000 generator updates of
+64 images; its final evaluation (5,000 samples against the 5,000 digits, on
 the ``digits`` network) gives FID, KID and precision/recall, and its own
 speed records give images per second. Writes the table with mean ± std
 over seeds, the goals and how long everything took to ``--out``.
