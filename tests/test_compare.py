@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from conftest import assert_user_error, run_cli
 
+from ganforge.errors import DataError
 from ganforge.recipe import find_recipe, load_recipe, tomllib
+from ganforge.runs import compare as run_compare
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
@@ -72,9 +74,7 @@ def test_two_runs_side_by_side(runs, tmp_path):
 
 
 def test_runs_of_different_datasets_are_compared_and_said(runs, tmp_path):
-    done = run_cli("compare", str(runs["ring"]), str(runs["grid"]), "-o", "page.html", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    page = (tmp_path / "page.html").read_text()
+    page = run_compare.build([runs["ring"], runs["grid"]])
     assert "These runs trained on different datasets" in page and "ring" in page and "grid" in page
 
 
@@ -82,20 +82,23 @@ def test_what_compare_refuses_writes_nothing(runs, tmp_path):
     out = tmp_path / "page.html"
     out.write_text("an older page")
     not_a_run = runs["ring"].parent  # the runs/ folder above the runs
+    ring, hinge = runs["ring"], runs["hinge"]
     refused = [
-        ([str(runs["ring"]), str(not_a_run)], [str(not_a_run), "not a run folder"]),
-        ([str(runs["ring"])], ["at least two run folders"]),
-        ([str(runs["ring"]), str(runs["ring"]) + "/"], ["given twice"]),
-        ([str(runs["ring"]), str(tmp_path / "missing")], ["missing", "not a run folder"]),
+        ([ring, not_a_run], out, [str(not_a_run), "not a run folder"]),
+        ([ring], out, ["at least two run folders"]),
+        ([ring, Path(f"{ring}/")], out, ["given twice"]),
+        ([ring, tmp_path / "missing"], out, ["missing", "not a run folder"]),
+        ([ring, hinge], tmp_path, ["is a folder"]),
+        ([ring, hinge], tmp_path / "no" / "page.html", [str(tmp_path / "no" / "page.html"), "cannot write"]),
     ]
-    for arguments, fragments in refused:
-        done = run_cli("compare", *arguments, "--out", str(out), cwd=tmp_path)
-        assert_user_error(done, *fragments)
+    for folders, target, fragments in refused:  # in-process: the messages; the command's exit code below
+        with pytest.raises(DataError) as refusal:
+            run_compare.write(folders, target)
+        assert all(fragment in str(refusal.value) for fragment in fragments), refusal.value
+    assert_user_error(
+        run_cli("compare", str(ring), str(not_a_run), "--out", str(out), cwd=tmp_path), "not a run folder"
+    )
     assert out.read_text() == "an older page"
-    two = [str(runs["ring"]), str(runs["hinge"])]
-    assert_user_error(run_cli("compare", *two, "--out", str(tmp_path), cwd=tmp_path), "is a folder")
-    missing = tmp_path / "no" / "page.html"
-    assert_user_error(run_cli("compare", *two, "--out", str(missing), cwd=tmp_path), str(missing), "cannot write")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]  # no partial page left behind
 
 
@@ -104,9 +107,7 @@ def test_copies_of_one_run_are_told_apart_and_read_without_their_evaluations_fil
     shutil.copytree(runs["ring"], first)
     shutil.copytree(runs["ring"], second)
     (second / "evaluations.jsonl").unlink()  # its numbers remain in metrics.jsonl
-    done = run_cli("compare", str(first), str(second), "-o", "page.html", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    page = (tmp_path / "page.html").read_text()
+    page = run_compare.build([first, second])
     a_label, b_label = f"a/{first.name}", f"b/{second.name}"
     rows = {
         label: re.search(rf"<tr><td>{re.escape(label)}</td><td>4</td>(.*?)</tr>", page).group(1)
