@@ -107,17 +107,33 @@ def mean_fid(runs: list[dict]) -> float:
     return statistics.mean(r["results"]["fid/fid"] for r in runs)
 
 
+def change(after: float, before: float) -> str:
+    """FID change in words: "31% lower" or "5% higher"."""
+    drop = 1 - after / before
+    return f"{100 * abs(drop):.0f}% {'lower' if drop >= 0 else 'higher'}"
+
+
 def goals(results: dict[str, list[dict]]) -> list[str]:
     """The issue's two goals, measured: best row against the quickstart's DCGAN, DiffAugment on 500 digits."""
     lines = []
     models = [row for row in ROWS if row.block == "models" and row.key in results]
     if "dcgan" in results and len(models) > 1:
         best = min(models, key=lambda row: mean_fid(results[row.key]))
-        gain = 1 - mean_fid(results[best.key]) / mean_fid(results["dcgan"])
-        lines.append(
-            f"- Best row: **{best.label}**, FID {100 * gain:.0f}% lower than the quickstart's DCGAN at the same "
-            f"budget (goal: at least 30%: {'met' if gain >= 0.3 else 'not met'})."
-        )
+        others = [row for row in models if row.key != "dcgan"]
+        runner_up = min(others, key=lambda row: mean_fid(results[row.key]))
+        if best.key == "dcgan":
+            lines.append(
+                f"- Best row: the quickstart's DCGAN itself; the next best, {runner_up.label}, has an FID "
+                f"{change(mean_fid(results[runner_up.key]), mean_fid(results['dcgan']))} (goal: another row at "
+                "least 30% lower: not met)."
+            )
+        else:
+            gain = 1 - mean_fid(results[best.key]) / mean_fid(results["dcgan"])
+            lines.append(
+                f"- Best row: **{best.label}**, FID {change(mean_fid(results[best.key]), mean_fid(results['dcgan']))} "
+                f"than the quickstart's DCGAN at the same budget (goal: at least 30% lower: "
+                f"{'met' if gain >= 0.3 else 'not met'})."
+            )
         plain = [row for row in models if "diffaugment" not in row.key]
         best_plain = min(plain, key=lambda row: mean_fid(results[row.key]))
         if best_plain.key != AUGMENTED_BASE:
@@ -126,10 +142,10 @@ def goals(results: dict[str, list[dict]]) -> list[str]:
                 "scored the lowest FID without augmentation."
             )
     if "digits500" in results and "digits500_diffaugment" in results:
-        drop = 1 - mean_fid(results["digits500_diffaugment"]) / mean_fid(results["digits500"])
+        after, before = mean_fid(results["digits500_diffaugment"]), mean_fid(results["digits500"])
         lines.append(
-            f"- DiffAugment on 500 digits: FID {100 * drop:.0f}% lower than the same recipe without it "
-            f"(goal: at least 30%: {'met' if drop >= 0.3 else 'not met'})."
+            f"- DiffAugment on 500 digits: FID {change(after, before)} than the same recipe without it "
+            f"(goal: at least 30% lower: {'met' if 1 - after / before >= 0.3 else 'not met'})."
         )
     return lines
 
