@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganforge.recipe import load_recipe, tomllib
+
 from runs import RECIPES, mean_std
 
 LEADERBOARD = RECIPES / "leaderboard"

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from runs import RECIPES, emit, mean_std, train_and_evaluate
 
 # (method, modes, KL), from ARTICLE.md
