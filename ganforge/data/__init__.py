@@ -86,9 +86,9 @@ class ArrayDataset:
             raise ValueError("labels and label_spec come together: give both or neither")
         self.images = images
         self.spec = DataSpec(*images.shape[1:])
-        if label_spec is not None:
+        self._labels = None if label_spec is None else label_spec.check(labels, len(images))
+        if label_spec is not None:  # only labelled data has the member: its absence says "unlabelled"
             self.label_spec = label_spec
-            self._labels = label_spec.check(labels, len(images))
 
     def __len__(self) -> int:
         return len(self.images)
@@ -97,7 +97,7 @@ class ArrayDataset:
         return self.images[indices]
 
     def labels(self, indices: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "label_spec"):
+        if self._labels is None:
             raise TypeError("this dataset has no labels")
         return self._labels[indices]
 

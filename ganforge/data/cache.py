@@ -345,10 +345,10 @@ class CachedImageDataset:
         self._rows: np.ndarray | None = None
         if (labels is None) != (label_spec is None):
             raise ValueError("labels and label_spec come together: give both or neither")
-        if label_spec is not None:
+        self._labels_by_name = labels
+        self._labels: np.ndarray | None = None
+        if label_spec is not None:  # only labelled data has the member: its absence says "unlabelled"
             self.label_spec = label_spec
-            self._labels_by_name = labels
-            self._labels: np.ndarray | None = None
 
     @property
     def listed(self) -> int:
@@ -367,7 +367,7 @@ class CachedImageDataset:
             self._rows = np.array(sorted(rows[name] for name in wanted if name in rows), dtype=np.int64)
             if len(self._rows) == 0:
                 raise DataError(f"{self.label}: no readable images left to train on")
-            if hasattr(self, "label_spec"):
+            if self._labels_by_name is not None:
                 served = [self._labels_by_name[self.cache.names[row]] for row in self._rows]
                 self._labels = self.label_spec.check(np.array(served), len(served))
         return self.cache
@@ -381,7 +381,7 @@ class CachedImageDataset:
         return self.cache.images[self._rows[indices]]
 
     def labels(self, indices: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "label_spec"):
+        if self._labels_by_name is None:
             raise TypeError(f"{self.label} has no labels")
         self.prepare()
         return self._labels[indices]
