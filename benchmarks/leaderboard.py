@@ -62,8 +62,9 @@ def train_row(row: Row, seed: int, steps: int | None, workdir: Path) -> dict:
     done = folder / "leaderboard.json"
     recipe = LEADERBOARD / f"{row.key}.toml"
     wanted = steps or load_recipe(recipe).data["train"]["steps"]
-    if done.is_file() and json.loads(done.read_text()).get("steps") == wanted:
-        return json.loads(done.read_text())  # trained by an earlier call, at the same budget
+    earlier = json.loads(done.read_text()) if done.is_file() else {}
+    if earlier.get("steps") == wanted:
+        return earlier  # trained by an earlier call, at the same budget
     shutil.rmtree(folder, ignore_errors=True)
     command = [sys.executable, "-m", "ganforge", "run", str(recipe)]
     overrides = [f"seed={seed}", f"output_dir={json.dumps(str(folder))}", 'sinks=["jsonl", "png"]']
