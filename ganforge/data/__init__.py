@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ganforge import streams
-from ganforge.data.labels import LabelSpec
+from ganforge.data.labels import LabelSpec, require_pair
 
 if TYPE_CHECKING:
     from ganforge.plugin.contract import Dataset
@@ -82,8 +82,7 @@ class ArrayDataset:
             images = images[..., None]
         if images.ndim < 2:
             raise ValueError(f"expected examples shaped (N, ...), got {images.shape}")
-        if (labels is None) != (label_spec is None):
-            raise ValueError("labels and label_spec come together: give both or neither")
+        require_pair(labels, label_spec)
         self.images = images
         self.spec = DataSpec(*images.shape[1:])
         self._labels = None if label_spec is None else label_spec.check(labels, len(images))

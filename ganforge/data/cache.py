@@ -31,7 +31,7 @@ import numpy as np
 
 from ganforge.data import DataSpec
 from ganforge.data.imagefiles import Preprocess, decode
-from ganforge.data.labels import LabelSpec
+from ganforge.data.labels import LabelSpec, require_pair
 from ganforge.errors import DataError
 
 FORMAT_VERSION = 1
@@ -343,8 +343,7 @@ class CachedImageDataset:
         self.spec = DataSpec(preprocess.resolution, preprocess.resolution, preprocess.channels)
         self.cache: ImageCache | None = None
         self._rows: np.ndarray | None = None
-        if (labels is None) != (label_spec is None):
-            raise ValueError("labels and label_spec come together: give both or neither")
+        require_pair(labels, label_spec)
         self._labels_by_name = labels
         self._labels: np.ndarray | None = None
         if label_spec is not None:  # only labelled data has the member: its absence says "unlabelled"

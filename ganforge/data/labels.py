@@ -72,3 +72,9 @@ class LabelSpec:
             allowed = f"class numbers 0 to {top - 1}" if self.kind == "classes" else "0 or 1"
             raise ValueError(f"labels must be {allowed}; found {labels.min()} to {labels.max()}")
         return labels.astype(np.int32 if self.kind == "classes" else np.uint8)
+
+
+def require_pair(labels: object, spec: LabelSpec | None) -> None:
+    """A dataset built with labels needs their spec, and the other way round."""
+    if (labels is None) != (spec is None):
+        raise ValueError("labels and label_spec come together: give both or neither")
