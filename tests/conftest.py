@@ -147,28 +147,6 @@ def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> N
         assert fragment in result.stderr, result.stderr
 
 
-@pytest.fixture(scope="session")
-def trained_features() -> Path:
-    """The session's cache folder, whose features/ holds the digits classifier, trained once per session."""
-    import fcntl
-
-    from ganforge_mnist.classifier import ensure_trained
-
-    root = Path(os.environ["GANFORGE_CACHE"])
-    (root / "features").mkdir(parents=True, exist_ok=True)
-    with open(root / "features" / ".training.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker trains it; the others wait, then find it cached
-        ensure_trained(root / "features")
-    return root
-
-
-@pytest.fixture
-def feature_cache(trained_features, monkeypatch) -> Path:
-    """GANFORGE_CACHE pointing at the trained classifier, for this test and the processes it starts."""
-    monkeypatch.setenv("GANFORGE_CACHE", str(trained_features))
-    return trained_features
-
-
 def trained_run(tmp_path: Path, *overrides: str) -> Path:
     """A finished run of the tiny recipe (6 steps, checkpoints at 3 and 6) under tmp_path/runs, trained in this process."""
     from ganforge.recipe import load_recipe

@@ -14,11 +14,6 @@ ROOT = Path(__file__).resolve().parents[1] / "recipes"
 RECIPES = sorted(ROOT.glob("**/*.toml"))  # with recipes/leaderboard/
 
 
-def needs_classifier(path: Path) -> bool:
-    """Their metrics use the digits classifier: trained once per test session, slow the first time."""
-    return path.stem == "stacked_mnist" or path == ROOT / "leaderboard" / "dcgan.toml"
-
-
 def is_leaderboard_variant(path: Path) -> bool:
     """A leaderboard row that changes components of leaderboard/dcgan.toml (built in full) and nothing else."""
     return path.parent.name == "leaderboard" and path.stem != "dcgan"
@@ -33,18 +28,8 @@ def validate_components(recipe) -> None:
         params.validate(component.params, values, recipe.location(kind))
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p, id=str(p.relative_to(ROOT).with_suffix("")), marks=[pytest.mark.slow] if needs_classifier(p) else []
-        )
-        for p in RECIPES
-    ],
-)
-def test_bundled_recipe(path, request):
-    if needs_classifier(path):
-        request.getfixturevalue("feature_cache")  # the session's classifier, trained once for every worker
+@pytest.mark.parametrize("path", RECIPES, ids=[str(p.relative_to(ROOT).with_suffix("")) for p in RECIPES])
+def test_bundled_recipe(path):
     recipe = load_recipe(path)
     # a recipe in a subfolder carries the folder's name in front: leaderboard/dcgan.toml is leaderboard_dcgan
     assert recipe.name == "_".join([*path.relative_to(ROOT).parent.parts, path.stem])

