@@ -140,6 +140,13 @@ class AugmentConfig(_Section):
         return value
 
 
+class ConditionConfig(_Section):
+    labels: bool = Field(
+        False,
+        description="train a conditional GAN: G and D take the dataset's labels (its classes or attributes)",
+    )
+
+
 class RecipeModel(_Section):
     name: str = Field(min_length=1, description="run name; run folders are <output_dir>/<name>-<time>")
     seed: int = Field(0, ge=0, description="seeds weights, noise and data order")
@@ -156,6 +163,7 @@ class RecipeModel(_Section):
     train: TrainConfig = TrainConfig()
     distribute: DistributeConfig = DistributeConfig()
     augment: AugmentConfig = AugmentConfig()
+    condition: ConditionConfig = ConditionConfig()
     generator_optimizer: OptimizerConfig = OptimizerConfig()
     discriminator_optimizer: OptimizerConfig = OptimizerConfig()
     sinks: list[str | ComponentConfig] = Field(

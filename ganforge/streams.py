@@ -19,7 +19,7 @@ import numpy as np
 # TensorFlow and on JAX, and each device takes its rows of what the whole batch drew.
 # Draw 0..d_steps-1 are D's updates and draw d_steps is G's.
 STEP = 2**31 - 5
-NOISE, LABELS, INTERPOLATION, AUGMENT = 0, 1, 2, 3
+NOISE, LABELS, INTERPOLATION, AUGMENT, CONDITION = 0, 1, 2, 3, 4
 AUGMENT_PARAMETERS = 7  # ganforge.training.augment.PARAMETERS: what each augmented image draws
 
 
@@ -31,6 +31,8 @@ class Draws(NamedTuple):
     alpha: np.ndarray  # (d_steps, batch) float32: the real image's weight in a penalty's interpolated point
     augment: np.ndarray  # (d_steps + 1, batch, 2, 7) float32 in [0, 1): DiffAugment's, for the real / the fake
     # image of each update (last axis empty when the recipe augments nothing)
+    condition: np.ndarray  # (d_steps + 1, batch, *label shape): the fakes' labels of each update, drawn from
+    # the training data's labels ((d_steps + 1, batch, 0) when the run is not conditional)
 
     def rows(self, rows: slice) -> Draws:
         """The rows of the batch one worker (or one device) trains on."""
@@ -38,9 +40,20 @@ class Draws(NamedTuple):
 
 
 def step_draws(
-    seed: int, step: int, d_steps: int, batch: int, latent_dim: int, label_noise: float, augment: bool = False
+    seed: int,
+    step: int,
+    d_steps: int,
+    batch: int,
+    latent_dim: int,
+    label_noise: float,
+    augment: bool = False,
+    labels: np.ndarray | None = None,
 ) -> Draws:
-    """The draws of ``step`` for the whole global batch, made again identically whenever asked."""
+    """The draws of ``step`` for the whole global batch, made again identically whenever asked.
+
+    ``labels``: a conditional run's training labels, one row per example; each fake's label is the
+    label of an example picked at random, so fakes follow the data's label distribution (joint, for
+    attributes)."""
 
     def stream(draw: int, which: int) -> np.random.Generator:
         return np.random.default_rng([seed, STEP, step, draw, which])
@@ -55,7 +68,13 @@ def step_draws(
     alpha = np.stack([stream(draw, INTERPOLATION).random(batch, np.float32) for draw in range(d_steps)])
     shape = (batch, 2, AUGMENT_PARAMETERS if augment else 0)
     augmented = np.stack([stream(draw, AUGMENT).random(shape, np.float32) for draw in range(d_steps + 1)])
-    return Draws(noise, flips, alpha, augmented)
+    if labels is None:
+        condition = np.zeros((d_steps + 1, batch, 0), np.float32)
+    else:
+        condition = np.stack(
+            [labels[stream(draw, CONDITION).integers(len(labels), size=batch)] for draw in range(d_steps + 1)]
+        )
+    return Draws(noise, flips, alpha, augmented, condition)
 
 
 # -- NumPy generators, keyed [seed, stream, ...] ---------------------------

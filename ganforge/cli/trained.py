@@ -18,6 +18,16 @@ Target = Annotated[Path, typer.Argument(help="run folder, or a checkpoint file i
 Best = Annotated[bool, typer.Option("--best", help="use checkpoints/best.npz instead of the newest checkpoint")]
 Raw = Annotated[bool, typer.Option("--raw", help="use the raw generator weights even when the run kept an EMA")]
 Seed = Annotated[int, typer.Option("--seed", help="noise seed: the same seed gives the same images")]
+ClassName = Annotated[
+    Optional[str], typer.Option("--class", help="a conditional run's class to draw, by name (e.g. --class 7)")
+]
+Attributes = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--attribute",
+        help="a conditional run's attribute, set: NAME=true or NAME=false (repeatable; the others as in the data)",
+    ),
+]
 
 
 def eval_command(
@@ -91,6 +101,8 @@ def sample_command(
         bool, typer.Option("--separate", help="one PNG per image in the folder --out, not a grid")
     ] = False,
     seed: Seed = 0,
+    class_name: ClassName = None,
+    attribute: Attributes = None,
     best: Best = False,
     raw: Raw = False,
 ) -> None:
@@ -99,7 +111,7 @@ def sample_command(
     from ganforge.runs import trained as trained_runs
 
     trained = trained_runs.load(target, best=best, raw=raw)
-    written = generating.sample(trained, out, count, seed, separate)
+    written = generating.sample(trained, out, count, seed, separate, class_name, attribute or ())
     console().print(
         f"{count} samples from {trained.describe()}, seed {seed}: "
         f"{out if not separate else f'{len(written)} files in {out}'}"
@@ -114,6 +126,8 @@ def interpolate_command(
     ] = None,
     frames: Annotated[int, typer.Option("--frames", min=2, help="images per leg of the walk")] = 8,
     frame_ms: Annotated[int, typer.Option("--frame-ms", min=10, help="milliseconds per GIF frame")] = 120,
+    class_name: ClassName = None,
+    attribute: Attributes = None,
     best: Best = False,
     raw: Raw = False,
 ) -> None:
@@ -124,7 +138,7 @@ def interpolate_command(
     seeds = seeds or [0, 1, 2, 0]
     trained = trained_runs.load(target, best=best, raw=raw)
     gif = out.with_suffix(".gif")
-    generating.interpolate(trained, out, gif, seeds, frames, frame_ms)
+    generating.interpolate(trained, out, gif, seeds, frames, frame_ms, class_name, attribute or ())
     console().print(f"walk through seeds {seeds} from {trained.describe()}: {out} and {gif}")
 
 
@@ -144,11 +158,15 @@ def export_command(
     about = generating.export(trained, out)
     show = console()
     show.print(f"exported {trained.describe()} to {out}/")
+    labels = about.get("labels")
     if about["saved_model"]:
+        call = "model.serve(\\[noise, labels])" if labels else "model.serve(noise)"  # rich would read [...] as markup
         show.print(
-            f"  SavedModel: model = tf.saved_model.load('{out}/saved_model'); model.serve(noise)  "
+            f"  SavedModel: model = tf.saved_model.load('{out}/saved_model'); {call}  "
             f"with noise float32 (batch, {about['latent_dim']}) -> images in [-1, 1]"
         )
+    if labels:
+        show.print(f"  labels: {labels['input']} ({', '.join(labels['names'][:10])}; generator.json lists them)")
     else:
         show.print(
             "  no SavedModel: writing one needs TensorFlow, which is not installed here (pip install tensorflow)"

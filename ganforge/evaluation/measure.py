@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ganforge.data.labels import LabelSpec
 from ganforge.errors import DataError
 from ganforge.plugin.contract import supports
 from ganforge.runs import records
@@ -30,6 +31,9 @@ class EvalContext:
     dataset: object
     generate: Callable[[int], np.ndarray]
     save_image: Callable[[str, np.ndarray], None]
+    # a conditional run's: what its labels are, and samples made for given labels (as the dataset gives them)
+    label_spec: LabelSpec | None = None
+    generate_for: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 class NamedMetric:

@@ -87,7 +87,8 @@ def evaluate_run(
     rng = streams.generator(options.seed, streams.EVAL_COMMAND)
 
     def generate(count: int) -> np.ndarray:
-        return trained.generate(rng.standard_normal((count, trained.latent_dim)).astype(np.float32))
+        labels = trained.labels(options.seed, count)  # a conditional run's: drawn from its data
+        return trained.generate(rng.standard_normal((count, trained.latent_dim)).astype(np.float32), labels)
 
     records = []
     for name, results, description in measure(metrics, generate, reference, trained.step, reference_text):

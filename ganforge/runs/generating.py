@@ -41,10 +41,12 @@ def _pictures(trained, outputs: np.ndarray) -> np.ndarray:
     )
 
 
-def sample(trained, out: Path, count: int, seed: int, separate: bool) -> list[Path]:
-    """One grid PNG at ``out``, or ``count`` PNGs in the new folder ``out``."""
+def sample(trained, out: Path, count: int, seed: int, separate: bool, cls=None, attributes=()) -> list[Path]:
+    """One grid PNG at ``out``, or ``count`` PNGs in the new folder ``out``; a conditional run's labels are
+    drawn from its data, with class ``cls`` or ``attributes`` (``NAME=true``) set."""
+    labels = trained.labels(seed, count, cls, attributes)
     _fresh(out)
-    outputs = trained.generate(noise(seed, count, trained.latent_dim))
+    outputs = trained.generate(noise(seed, count, trained.latent_dim), labels)
     render = supports("dataset", trained.dataset)["render"]
     if not trained.dataset.spec.is_image and render is not None and not separate:
         save_png(render(outputs), out)  # 2-D points over the true modes
@@ -78,16 +80,24 @@ def walk(latent_dim: int, seeds: list[int], frames: int) -> np.ndarray:
     return np.stack([slerp(a, b, t) for a, b in zip(points, points[1:])]).astype(np.float32)
 
 
-def interpolate(trained, grid_out: Path, gif_out: Path, seeds: list[int], frames: int, frame_ms: int) -> None:
-    """A grid (one row per leg of the walk) and an animated GIF that loops through every seed and back."""
+def interpolate(
+    trained, grid_out: Path, gif_out: Path, seeds: list[int], frames: int, frame_ms: int, cls=None, attributes=()
+) -> None:
+    """A grid (one row per leg of the walk) and an animated GIF that loops through every seed and back.
+
+    A conditional run walks with one label throughout (``cls`` or ``attributes`` set, the rest drawn
+    from the data with the first seed): only the noise moves."""
     from PIL import Image
 
     if len(seeds) < 2 or frames < 2:
         raise DataError("interpolate needs at least 2 seeds and 2 frames")
+    label = trained.labels(seeds[0], 1, cls, attributes)
     _fresh(grid_out)
     _fresh(gif_out)
     legs = walk(trained.latent_dim, seeds, frames)
-    images = _pictures(trained, trained.generate(legs.reshape(-1, trained.latent_dim)))
+    points = legs.reshape(-1, trained.latent_dim)
+    labels = None if label is None else np.repeat(label, len(points), axis=0)
+    images = _pictures(trained, trained.generate(points, labels))
     save_png(make_grid(images, columns=frames), grid_out)
     # each leg's last frame is the next leg's first: drop the repeats so the animation does not stall
     sequence = [image for leg in images.reshape(len(legs), frames, *images.shape[1:]) for image in leg[:-1]]
@@ -102,6 +112,15 @@ def interpolate(trained, grid_out: Path, gif_out: Path, seeds: list[int], frames
     partial = gif_out.with_name(f".{gif_out.name}.partial")
     pictures[0].save(partial, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
     os.replace(partial, gif_out)
+
+
+def label_input(spec) -> dict:
+    """What an exported conditional generator's second input holds, for ``generator.json``."""
+    if spec.kind == "classes":
+        meaning = "int32 class numbers, shape (batch,): the number of a class is its place in names"
+    else:
+        meaning = "float32 flags, shape (batch, attributes): 1.0 where the attribute is wanted, 0.0 where not"
+    return {"kind": spec.kind, "names": list(spec.names), "input": meaning}
 
 
 def export(trained, out: Path) -> dict:
@@ -130,6 +149,9 @@ def export(trained, out: Path) -> dict:
         "keras_file_needs_modules": custom,
         "saved_model": saved_model,
     }
+    if trained.condition is not None:
+        about["inputs"] = ["noise", "labels"]  # the models' inputs, in order
+        about["labels"] = label_input(trained.condition.spec)
     (partial / "generator.json").write_text(json.dumps(about, indent=2) + "\n")
     os.replace(partial, out)
     return about

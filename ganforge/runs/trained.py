@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ganforge.errors import CheckpointError
+from ganforge import streams
+from ganforge.errors import CheckpointError, DataError
 from ganforge.recipe import Recipe, load_recipe
 from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
+from ganforge.training.condition import Condition, chosen, generate
 
 
 @dataclass
@@ -28,18 +30,39 @@ class Trained:
     generator: object  # the Keras model whose weights were restored
     weights: str  # "ema" or "raw"
     dataset: object
+    condition: Condition | None = None  # a conditional run's labels: the generator takes [noise, labels]
 
     @property
     def latent_dim(self) -> int:
         return self.recipe.model.train.latent_dim
 
-    def generate(self, noise: np.ndarray, batch: int = 500) -> np.ndarray:
-        return np.concatenate(
-            [
-                np.asarray(self.generator(noise[start : start + batch], training=False))
-                for start in range(0, len(noise), batch)
-            ]
-        )
+    def generate(self, noise: np.ndarray, labels: np.ndarray | None = None, batch: int = 500) -> np.ndarray:
+        """Images for ``noise`` (and, for a conditional generator, ``labels``: see :meth:`labels`)."""
+        if (self.condition is None) != (labels is None):
+            raise ValueError("a conditional generator takes labels with its noise, and only it does")
+        pieces = []
+        for start in range(0, len(noise), batch):
+            rows = None if labels is None else labels[start : start + batch]
+            pieces.append(np.asarray(generate(self.generator, noise[start : start + batch], rows, training=False)))
+        return np.concatenate(pieces)
+
+    def labels(self, seed: int, count: int, cls: str | None = None, attributes=()) -> np.ndarray | None:
+        """Labels for ``count`` samples of a conditional run (None for another run, unless some were asked
+        for: then a DataError saying the run has none). Drawn from the data, with ``cls`` or ``attributes``
+        (``NAME=true``) set."""
+        if self.condition is None:
+            if cls is not None or attributes:
+                asked = "--class" if cls is not None else "--attribute"
+                raise DataError(
+                    f"{self.run_dir} was trained without labels ([condition] labels = false): {asked} needs a "
+                    "conditional run (docs/conditional.md)"
+                )
+            return None
+        rng = streams.generator(seed, streams.SAMPLE_COMMAND, 1)
+        try:
+            return chosen(self.condition, rng, count, cls, attributes)
+        except ValueError as error:
+            raise DataError(f"{self.run_dir}: {error}") from None
 
     def describe(self) -> str:
         return f"{self.checkpoint} (step {self.step}, {self.weights} weights)"
@@ -78,7 +101,7 @@ def load(target: Path, *, best: bool = False, raw: bool = False) -> Trained:
     Only the dataset (for its shape) and the generator are built: sampling
     needs no discriminator, and no metric's feature network.
     """
-    from ganforge.training.assembly import build_dataset, build_generator
+    from ganforge.training.assembly import build_condition, build_dataset, build_generator
 
     folder, path = locate(Path(target), best)
     recipe = load_recipe(folder / run_folder.RECIPE_FILE)
@@ -86,7 +109,8 @@ def load(target: Path, *, best: bool = False, raw: bool = False) -> Trained:
     if header.get("recipe") != recipe.name:
         raise CheckpointError(f"{path}: saved by recipe {header.get('recipe')!r}, not {recipe.name!r} ({recipe.path})")
     dataset = build_dataset(recipe)
-    generator = build_generator(recipe, dataset.spec)
+    condition = build_condition(recipe, dataset)
+    generator = build_generator(recipe, dataset.spec, condition=condition)
     weights = "ema" if recipe.model.train.ema_decay > 0 and not raw else "raw"
     checkpoint.restore_group(path, "ema_generator" if weights == "ema" else "generator", generator.weights)
-    return Trained(recipe, folder, path, header["step"], generator, weights, dataset)
+    return Trained(recipe, folder, path, header["step"], generator, weights, dataset, condition)

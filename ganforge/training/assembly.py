@@ -20,6 +20,7 @@ from ganforge.plugin.build import build
 from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
+from ganforge.training.condition import Condition, discriminate, generate
 from ganforge.training.distribute import Plan
 from ganforge.training.precision import FLOAT32, check_precision, policy
 from ganforge.training.step import LossTerms, Players, StepSettings
@@ -78,7 +79,8 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
             recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale, scaled
         )
     optimizers = (generator_optimizer, discriminator_optimizer)
-    settings = StepSettings.from_recipe(recipe)
+    condition = parts.condition
+    settings = StepSettings.from_recipe(recipe, condition.table if condition is not None else None)
     if backend.current() == "jax":
         from ganforge.training.step_jax import AdversarialStep
 
@@ -106,11 +108,14 @@ def dataset_limit(recipe: Recipe) -> int | None:
     return recipe.data["dataset"].get("limit")
 
 
-def build_generator(recipe: Recipe, spec, registry: Registry | None = None, precision: str = FLOAT32):
+def build_generator(
+    recipe: Recipe, spec, registry: Registry | None = None, precision: str = FLOAT32, condition: Condition | None = None
+):
     """One generator as the recipe describes it, for data of ``spec`` (no discriminator, no metrics).
 
     ``precision``: the dtype policy it computes in (training may use a mixed one; a trained
     generator's users keep float32, which its float32 weights load into all the same).
+    ``condition``: a conditional run's labels; the generator then takes ``[noise, labels]``.
     """
     backend.use(recipe)
     backend.keras()
@@ -123,7 +128,26 @@ def build_generator(recipe: Recipe, spec, registry: Registry | None = None, prec
             spec,
             latent_dim,
             where=recipe.location("generator"),
+            given=_conditioned(condition),
         )
+
+
+def _conditioned(condition: Condition | None) -> dict:
+    """What a factory is given by keyword: the labels' spec, for a conditional model."""
+    return {} if condition is None else {"condition": condition.spec}
+
+
+def build_condition(recipe: Recipe, dataset) -> Condition | None:
+    """A conditional run's labels (``[condition] labels = true``), None otherwise."""
+    if not recipe.model.condition.labels:
+        return None
+    try:
+        return Condition.of(dataset, dataset_limit(recipe))
+    except ValueError as error:
+        name = recipe.data["dataset"]["name"]
+        raise recipe.location("condition").error(
+            f"dataset {name!r}: {error} (conditioning needs a labelled dataset: docs/conditional.md)", "labels"
+        ) from None
 
 
 def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
@@ -133,13 +157,19 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     dataset = build_dataset(recipe, registry)
     spec = dataset.spec
     precision = recipe.model.train.precision
-    generator = build_generator(recipe, spec, registry, precision)
+    condition = build_condition(recipe, dataset)
+    generator = build_generator(recipe, spec, registry, precision, condition)
     with policy(precision):
         discriminator = build(
-            registry, "discriminator", recipe.data["discriminator"], spec, where=recipe.location("discriminator")
+            registry,
+            "discriminator",
+            recipe.data["discriminator"],
+            spec,
+            where=recipe.location("discriminator"),
+            given=_conditioned(condition),
         )
     loss = LossTerms(build(registry, "loss", recipe.data["loss"], where=recipe.location("loss")))
-    check_shapes(recipe, spec, generator, discriminator, registry)
+    check_shapes(recipe, spec, generator, discriminator, registry, condition)
     if recipe.model.augment.policy.strip() and not spec.is_image:
         raise recipe.location("augment").error(
             f"DiffAugment transforms images; this dataset's examples have shape {spec.shape}", "policy"
@@ -149,10 +179,10 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     ema_generator = None
     if recipe.model.train.ema_decay > 0:
         # a second instance from the same factory: works for any generator, functional or subclassed
-        ema_generator = build_generator(recipe, spec, registry, precision)
+        ema_generator = build_generator(recipe, spec, registry, precision, condition)
         ema_generator.set_weights(generator.get_weights())
     metrics = [_metric(recipe, registry, index, dataset) for index in range(len(recipe.data["eval"]["metrics"]))]
-    return Parts(generator, discriminator, loss, penalties, ema_generator, dataset=dataset, metrics=metrics)
+    return Parts(generator, discriminator, loss, penalties, ema_generator, condition, dataset=dataset, metrics=metrics)
 
 
 def _metric(recipe: Recipe, registry: Registry, index: int, dataset) -> NamedMetric:
@@ -229,8 +259,9 @@ def check_output_dir(recipe: Recipe) -> None:
     raise recipe.location().error(f"cannot create run folders in {folder}: {problem}", "output_dir")
 
 
-def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Registry) -> None:
-    """Generator output = discriminator input = dataset images, and one logit per image."""
+def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Registry, condition=None) -> None:
+    """Generator output = discriminator input = dataset images, and one logit per image (with labels, in a
+    conditional run)."""
     latent_dim = recipe.model.train.latent_dim
     made_by = {
         kind: registry.who(registry.get(kind, recipe.data[kind]["name"])) for kind in ("generator", "discriminator")
@@ -239,17 +270,20 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Regis
     def wrong(kind: str, message: str) -> RecipeError:
         return RecipeError(f"{made_by[kind]} {message}", file=str(recipe.path), key=kind)
 
+    labels = None if condition is None else condition.probe(PROBE_BATCH)
+    with_labels = "" if labels is None else f" with labels of shape {labels.shape}"
     try:
-        fake = generator(np.zeros((PROBE_BATCH, latent_dim), np.float32), training=False)
+        fake = generate(generator, np.zeros((PROBE_BATCH, latent_dim), np.float32), labels, training=False)
     except Exception as error:
-        raise wrong("generator", f"cannot take noise of shape ({PROBE_BATCH}, {latent_dim}): {error}") from None
+        message = f"cannot take noise of shape ({PROBE_BATCH}, {latent_dim}){with_labels}: {error}"
+        raise wrong("generator", message) from None
     fake_shape = tuple(fake.shape[1:])
     if fake_shape != spec.shape:
         raise wrong("generator", f"makes images of shape {fake_shape}, but the dataset's images are {spec.shape}")
     try:
-        logits = discriminator(np.zeros((PROBE_BATCH, *spec.shape), np.float32), training=False)
+        logits = discriminate(discriminator, np.zeros((PROBE_BATCH, *spec.shape), np.float32), labels, training=False)
     except Exception as error:
-        raise wrong("discriminator", f"cannot take images of shape {spec.shape}: {error}") from None
+        raise wrong("discriminator", f"cannot take images of shape {spec.shape}{with_labels}: {error}") from None
     if tuple(logits.shape) not in ((PROBE_BATCH, 1), (PROBE_BATCH,)):
         raise wrong(
             "discriminator",

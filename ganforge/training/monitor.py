@@ -19,6 +19,7 @@ from ganforge.data.pixels import make_grid, to_uint8
 from ganforge.evaluation.measure import EvalContext, NamedMetric, append_evaluation
 from ganforge.plugin.contract import supports
 from ganforge.runs import checkpoint
+from ganforge.training.condition import Condition, drawn, generate, grid_rows
 from ganforge.training.sinks import SinkSet
 
 EVAL_BATCH = 500
@@ -37,6 +38,7 @@ class Monitor:
         samples: int,
         run_dir: Path | None = None,
         reference: str = "",
+        condition: Condition | None = None,
     ):
         self.run_dir = run_dir
         self.reference = reference  # the real images metrics compare with, in words, for the records
@@ -47,22 +49,45 @@ class Monitor:
         self.seed = seed
         self.latent_dim = latent_dim
         self._render = None if dataset.spec.is_image else supports("dataset", dataset)["render"]
-        # the same noise at every sample step, so pictures compare over time
+        self.condition = condition
+        # the same noise (and labels: a row per class) at every sample step, so pictures compare over time
         rng = streams.generator(seed, streams.FIXED_SAMPLES)
         self.fixed_noise = rng.standard_normal((samples, latent_dim)).astype(np.float32)
+        self.fixed_labels, self.columns = None, None
+        if condition is not None:
+            rows = grid_rows(condition, samples)
+            self.fixed_noise, self.fixed_labels = rows.inputs(self.fixed_noise)
+            self.columns = rows.columns
 
     def generate(self, count: int, step: int) -> np.ndarray:
+        """``count`` samples for the metrics; a conditional run's labels are drawn as training draws them."""
         rng = streams.generator(self.seed, streams.EVALUATION, step)
+        labels = None
+        if self.condition is not None:
+            labels = drawn(self.condition, streams.generator(self.seed, streams.EVALUATION, step, 1), count)
         batches = []
         for start in range(0, count, EVAL_BATCH):
             noise = rng.standard_normal((min(EVAL_BATCH, count - start), self.latent_dim)).astype(np.float32)
-            batches.append(np.asarray(self.generator(noise, training=False), dtype=np.float32))
+            rows = None if labels is None else labels[start : start + len(noise)]
+            batches.append(self._generate(noise, rows))
         return np.concatenate(batches)
 
+    def generate_labelled(self, labels: np.ndarray, step: int) -> np.ndarray:
+        """Samples for the given labels (a conditional run's per-class metrics), noise keyed by step."""
+        rng = streams.generator(self.seed, streams.EVALUATION, step, 2)
+        batches = []
+        for start in range(0, len(labels), EVAL_BATCH):
+            rows = self.condition.as_input(labels[start : start + EVAL_BATCH])
+            batches.append(self._generate(rng.standard_normal((len(rows), self.latent_dim)).astype(np.float32), rows))
+        return np.concatenate(batches)
+
+    def _generate(self, noise, labels) -> np.ndarray:
+        return np.asarray(generate(self.generator, noise, labels, training=False), dtype=np.float32)
+
     def save_samples(self, step: int) -> None:
-        samples = np.asarray(self.generator(self.fixed_noise, training=False), dtype=np.float32)
+        samples = self._generate(self.fixed_noise, self.fixed_labels)
         if self.dataset.spec.is_image:
-            picture = make_grid(to_uint8(samples))
+            picture = make_grid(to_uint8(samples), self.columns)
         elif self._render is not None:  # e.g. 2-D points drawn over the true modes
             picture = self._render(samples)
         else:
@@ -77,6 +102,8 @@ class Monitor:
             self.dataset,
             lambda count: self.generate(count, step),
             lambda name, image: self.sinks.images(step, name, image),
+            None if self.condition is None else self.condition.spec,
+            None if self.condition is None else (lambda labels: self.generate_labelled(labels, step)),
         )
         everything = {}
         rows = []

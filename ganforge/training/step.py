@@ -17,10 +17,14 @@ Every random number a step uses (noise, label flips, penalty points) comes from
 host: the noise of any step is known without replaying the steps before it, so a
 resumed run draws exactly what the uninterrupted run drew, on either backend.
 
+In a conditional run (``condition.py``) the real images come with their labels,
+each fake is made for a label drawn from the data's, and D sees every image with
+the label it was made for or came with.
+
 The step itself is backend code: ``step_tensorflow.py`` (a ``tf.function`` under a
 ``tf.distribute`` strategy) and ``step_jax.py`` (a jitted, stateless function under a
 ``keras.distribution``) implement it with the same interface, ``step(real_batches,
-step, draws=None)`` returning the (D loss, G loss) of the step's last updates.
+step, draws=None, real_labels=None)`` returning the (D loss, G loss) of the step's last updates.
 """
 
 from __future__ import annotations
@@ -46,11 +50,24 @@ class StepSettings:
     ema_decay: float = 0.0
     jit_compile: bool = False
     augment: tuple[str, ...] = ()  # DiffAugment's policies, in order (augment.py)
+    # a conditional run's training labels, which the fakes' labels are drawn from (condition.py)
+    labels: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def conditional(self) -> bool:
+        return self.labels is not None
 
     def draws(self, step: int) -> streams.Draws:
         """Every random number ``step`` uses, for the whole global batch."""
         return streams.step_draws(
-            self.seed, step, self.d_steps, self.batch_size, self.latent_dim, self.label_noise, bool(self.augment)
+            self.seed,
+            step,
+            self.d_steps,
+            self.batch_size,
+            self.latent_dim,
+            self.label_noise,
+            bool(self.augment),
+            self.labels,
         )
 
     def seen_by_discriminator(self, images, params):
@@ -58,7 +75,8 @@ class StepSettings:
         return augment(images, params, self.augment) if self.augment else images
 
     @classmethod
-    def from_recipe(cls, recipe) -> StepSettings:
+    def from_recipe(cls, recipe, labels=None) -> StepSettings:
+        """``labels``: the training labels of a conditional run (``Condition.table``)."""
         train = recipe.model.train
         return cls(
             batch_size=train.batch_size,
@@ -70,6 +88,7 @@ class StepSettings:
             ema_decay=train.ema_decay,
             jit_compile=train.jit_compile,
             augment=parse_policy(recipe.model.augment.policy),
+            labels=labels,
         )
 
 
@@ -106,6 +125,7 @@ class Players:
     loss: LossTerms
     penalties: list = field(default_factory=list)
     ema_generator: Any = None  # the weights' moving average, when the recipe keeps one
+    condition: Any = None  # a conditional run's Condition (condition.py): G and D then take labels
 
 
 # -- the maths both backends share (keras.ops, run inside each backend's compiled step) ----------

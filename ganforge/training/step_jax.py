@@ -15,7 +15,8 @@ from ganforge.training.step import Players, StepSettings, interpolated, penalty_
 
 
 class AdversarialStep:
-    """``step(real_batches, step, draws=None)`` -> (D loss, G loss), with the TensorFlow step's meaning.
+    """``step(real_batches, step, draws=None, real_labels=None)`` -> (D loss, G loss), with the TensorFlow
+    step's meaning.
 
     ``lr_scale``: the variable a rollback lowers. A jitted function reads a variable outside its
     inputs once, when it is traced, so the step is traced again whenever that scale has moved.
@@ -50,18 +51,21 @@ class AdversarialStep:
         self.variables = list(unique.values())  # the state the jitted function takes and returns
         self._compiled, self._traced_scale, self._scale_seen = None, None, None
 
-    def __call__(self, real_batches, step: int, draws=None):
+    def __call__(self, real_batches, step: int, draws=None, real_labels=None):
         import jax
         import numpy as np
 
+        if self.settings.conditional != (real_labels is not None):
+            raise ValueError("a conditional step needs the real images' labels, and only it takes them")
         if draws is None:
             draws = self.place(tuple(self.settings.draws(step)))
             real_batches = self.place(real_batches)
+            real_labels = None if real_labels is None else self.place(real_labels)
         moved = self._scale_moved()  # first, so it has always seen the scale the step is traced with
         if self._compiled is None or moved:
             self._compiled = jax.jit(self._step)
         state = [variable.value for variable in self.variables]
-        state, losses = self._compiled(state, real_batches, tuple(draws), np.int32(step))
+        state, losses = self._compiled(state, real_batches, tuple(draws), np.int32(step), real_labels)
         for variable, value in zip(self.variables, state):
             variable.assign(value)
         return losses
@@ -79,29 +83,34 @@ class AdversarialStep:
         return moved
 
     # -- the step (traced) ----------------------------------------------------
-    def _step(self, state, real_batches, draws, step):
+    def _step(self, state, real_batches, draws, step, real_labels):
         values = {id(variable): value for variable, value in zip(self.variables, state)}
         players = self.players
         discriminator_loss = None
         for draw in range(self.settings.d_steps):
-            discriminator_loss = self._update_discriminator(values, real_batches, draws, step, draw)
+            discriminator_loss = self._update_discriminator(values, real_batches, draws, step, draw, real_labels)
             self._constrain(values)
-        generator_loss = self._update_generator(values, real_batches, draws)
+        generator_loss = self._update_generator(values, real_batches, draws, real_labels)
         if players.ema_generator is not None:
             self._update_ema(values)
         return [values[id(variable)] for variable in self.variables], (discriminator_loss, generator_loss)
 
-    def _update_discriminator(self, values, real_batches, draws, step, draw: int):
+    def _labels(self, labels, draw: int):
+        """One update's labels in a conditional run; None otherwise (the models then take none)."""
+        return labels[draw] if self.settings.conditional else None
+
+    def _update_discriminator(self, values, real_batches, draws, step, draw: int, real_labels):
         import jax
 
         players, settings = self.players, self.settings
         generator, discriminator = players.generator, players.discriminator
         optimizer = self.discriminator_optimizer
         real = to_unit_range(real_batches[draw])
+        labels, fake_labels = self._labels(real_labels, draw), self._labels(draws[4], draw)
         fake, values_g = generator.stateless_call(
             _of(values, generator.trainable_variables),
             _of(values, generator.non_trainable_variables),
-            draws[0][draw],
+            _with(draws[0][draw], fake_labels),
             training=True,
         )
         _put(values, generator.non_trainable_variables, values_g)
@@ -110,12 +119,12 @@ class AdversarialStep:
         seen_fake = settings.seen_by_discriminator(fake, draws[3][draw][:, 1])
 
         def loss_of(trainable, non_trainable):
-            real_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_real(real))
-            fake_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_fake)
+            real_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_real(real), labels)
+            fake_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_fake, fake_labels)
             loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
             for penalty in players.penalties:
                 term, non_trainable = self._penalty(
-                    penalty, trainable, non_trainable, real, fake, draws[2][draw], step, draw, seen_real
+                    penalty, trainable, non_trainable, real, fake, draws[2][draw], step, draw, seen_real, labels
                 )
                 loss = loss + term
             return _scaled(optimizer, values, loss), (loss, non_trainable)
@@ -128,7 +137,7 @@ class AdversarialStep:
         self._apply(optimizer, values, gradients, discriminator.trainable_variables)
         return loss
 
-    def _update_generator(self, values, real_batches, draws):
+    def _update_generator(self, values, real_batches, draws, real_labels):
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         import jax
 
@@ -136,16 +145,18 @@ class AdversarialStep:
         generator, discriminator = players.generator, players.discriminator
         optimizer = self.generator_optimizer
         d_trainable = _of(values, discriminator.trainable_variables)
-        params = draws[3][d_steps]
+        params, fake_labels = draws[3][d_steps], self._labels(draws[4], d_steps)
+        real_labels = self._labels(real_labels, d_steps - 1)
 
         def loss_of(trainable, non_trainable, d_non_trainable):
-            fake, non_trainable = generator.stateless_call(trainable, non_trainable, draws[0][d_steps], training=True)
+            noise = _with(draws[0][d_steps], fake_labels)
+            fake, non_trainable = generator.stateless_call(trainable, non_trainable, noise, training=True)
             real_logits = None
             if players.loss.uses_real_logits:
                 real = settings.seen_by_discriminator(to_unit_range(real_batches[d_steps - 1]), params[:, 0])
-                real_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, real)
+                real_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, real, real_labels)
             fake = settings.seen_by_discriminator(fake, params[:, 1])
-            fake_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, fake)
+            fake_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, fake, fake_labels)
             loss = players.loss.generator(fake_logits, real_logits)
             return _scaled(optimizer, values, loss), (loss, non_trainable, d_non_trainable)
 
@@ -159,9 +170,10 @@ class AdversarialStep:
         self._apply(optimizer, values, gradients, generator.trainable_variables)
         return loss
 
-    def _penalty(self, penalty, trainable, non_trainable, real, fake, alpha, step, draw: int, seen):
+    def _penalty(self, penalty, trainable, non_trainable, real, fake, alpha, step, draw: int, seen, labels):
         """One penalty's term for this discriminator update (0 when a lazy one is not due), and D's
-        non-trainable values after the call it makes. ``seen``: what D is shown of the points."""
+        non-trainable values after the call it makes. ``seen``: what D is shown of the points;
+        ``labels``: the real images' labels in a conditional run."""
         import jax
         from keras import ops
 
@@ -171,7 +183,7 @@ class AdversarialStep:
         def value(non_trainable):
             def summed(points, non_trainable):
                 outputs, non_trainable = discriminator.stateless_call(
-                    trainable, non_trainable, seen(points), training=True
+                    trainable, non_trainable, _with(seen(points), labels), training=True
                 )
                 return ops.sum(ops.cast(outputs, "float32")), non_trainable
 
@@ -221,11 +233,17 @@ def _put(values, variables, new_values) -> None:
         values[id(variable)] = value
 
 
-def _logits(discriminator, trainable, non_trainable, images):
+def _with(inputs, labels):
+    """A model's inputs: ``[inputs, labels]`` in a conditional run, ``inputs`` alone otherwise."""
+    return inputs if labels is None else [inputs, labels]
+
+
+def _logits(discriminator, trainable, non_trainable, images, labels=None):
     """D's logits in float32 whatever it computes in, so every loss is float32 (mixed precision)."""
     from keras import ops
 
-    logits, non_trainable = discriminator.stateless_call(trainable, non_trainable, images, training=True)
+    inputs = _with(images, labels)
+    logits, non_trainable = discriminator.stateless_call(trainable, non_trainable, inputs, training=True)
     return ops.cast(logits, "float32"), non_trainable
 
 

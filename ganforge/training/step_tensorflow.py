@@ -4,22 +4,24 @@
 from __future__ import annotations
 
 from ganforge.backend import tensorflow
+from ganforge.training.condition import discriminate, generate
 from ganforge.training.step import Players, StepSettings, interpolated, penalty_due, targets, to_unit_range
 
 
-def penalty_value(penalty, discriminator, real, fake, alpha=None, seen=lambda images: images):
+def penalty_value(penalty, discriminator, real, fake, alpha=None, seen=lambda images: images, labels=None):
     """``penalty`` at its points: real images, or ``alpha * real + (1 - alpha) * fake``.
 
     Taking D's gradient with respect to its input is the backend-specific
     part, so it lives here; the penalty's maths is keras.ops in its plugin.
-    ``seen``: what D is shown of the points (DiffAugment's transform of the real images).
+    ``seen``: what D is shown of the points (DiffAugment's transform of the real images);
+    ``labels``: the real images' labels in a conditional run (the points are taken with them).
     """
     tf = tensorflow()
     real = tf.convert_to_tensor(real, tf.float32)
     points = real if penalty.points == "real" else interpolated(real, fake, alpha)
     with tf.GradientTape() as tape:
         tape.watch(points)
-        outputs = discriminator(seen(points), training=True)
+        outputs = discriminate(discriminator, seen(points), labels)
     return tf.cast(penalty.from_gradients(tape.gradient(outputs, points)), tf.float32)
 
 
@@ -64,27 +66,33 @@ class AdversarialStep:
             discriminator_optimizer.build(players.discriminator.trainable_variables)
         self._compiled = tf.function(self._step, jit_compile=settings.jit_compile, reduce_retracing=True)
 
-    def __call__(self, real_batches, step: int, draws=None):
+    def __call__(self, real_batches, step: int, draws=None, real_labels=None):
         """``real_batches``: (d_steps, batch, H, W, C), uint8 pixels or floats in [-1, 1]; ``draws``: the
-        step's :class:`~ganforge.streams.Draws` (made here when None). Under a strategy of several
-        replicas both come as each replica's slice (``Distribution.distribute``).
+        step's :class:`~ganforge.streams.Draws` (made here when None); ``real_labels``: (d_steps, batch,
+        ...) the real images' labels, in a conditional run. Under a strategy of several replicas they
+        come as each replica's slice (``Distribution.distribute``).
 
         Returns the (D loss, G loss) tensors of the last updates, averaged over the global batch."""
         tf = tensorflow()
         if draws is None:
             draws = self.settings.draws(step)
+        if self.settings.conditional != (real_labels is not None):
+            raise ValueError("a conditional step needs the real images' labels, and only it takes them")
         if self.replicas == 1:
             real_batches = tf.convert_to_tensor(real_batches)
             draws = tuple(tf.convert_to_tensor(values) for values in draws)
-        return self._compiled(real_batches, tuple(draws), tf.constant(step, tf.int64))
+            real_labels = None if real_labels is None else tf.convert_to_tensor(real_labels)
+        return self._compiled(real_batches, tuple(draws), tf.constant(step, tf.int64), real_labels)
 
     # -- the step -------------------------------------------------------------
-    def _step(self, real_batches, draws, step):
+    def _step(self, real_batches, draws, step, real_labels):
         strategy, players = self.strategy, self.players
         for draw in range(self.settings.d_steps):
-            discriminator_loss = strategy.run(self._update_discriminator, args=(real_batches, draws, step, draw))
+            discriminator_loss = strategy.run(
+                self._update_discriminator, args=(real_batches, draws, step, draw, real_labels)
+            )
             players.loss.constrain_discriminator(players.discriminator)
-        generator_loss = strategy.run(self._update_generator, args=(real_batches, draws))
+        generator_loss = strategy.run(self._update_generator, args=(real_batches, draws, real_labels))
         if self.replicas > 1:
             strategy.run(self._average_moving_statistics)
         if players.ema_generator is not None:
@@ -114,6 +122,10 @@ class AdversarialStep:
             gradients = _overflow_everywhere_if_anywhere(gradients)
         optimizer.apply_gradients(zip(gradients, variables))
 
+    def _labels(self, labels, draw: int):
+        """One update's labels in a conditional run; None otherwise (the models then take none)."""
+        return labels[draw] if self.settings.conditional else None
+
     def _average_moving_statistics(self) -> None:
         """Each replica's batch norm updates its own moving statistics (Keras makes them unaggregated):
         average them over the replicas after each step, so every copy — the one a checkpoint holds
@@ -126,49 +138,53 @@ class AdversarialStep:
                     # this replica's copy as a plain tensor (a mirrored variable here is not a value to reduce)
                     variable.assign(context.all_reduce("MEAN", tf.identity(variable.value)))
 
-    def _penalty(self, penalty, real, fake, alpha, step, draw: int, seen):
+    def _penalty(self, penalty, real, fake, alpha, step, draw: int, seen, labels):
         """One penalty's term for this discriminator update (0 when a lazy one is not due)."""
         tf = tensorflow()
+        discriminator = self.players.discriminator
 
         def value():
-            return penalty_value(penalty, self.players.discriminator, real, fake, alpha, seen) * float(penalty.every)
+            return penalty_value(penalty, discriminator, real, fake, alpha, seen, labels) * float(penalty.every)
 
         if penalty.every <= 1:
             return value()
         # lazy: only every N-th discriminator update pays for the penalty
         return tf.cond(penalty_due(penalty, step, draw, self.settings.d_steps), value, lambda: tf.constant(0.0))
 
-    def _update_discriminator(self, real_batches, draws, step, draw: int):
+    def _update_discriminator(self, real_batches, draws, step, draw: int, real_labels):
         tf = tensorflow()
         players, settings = self.players, self.settings
         discriminator = players.discriminator
         real = to_unit_range(real_batches[draw])
-        fake = players.generator(draws[0][draw], training=True)
+        labels, fake_labels = self._labels(real_labels, draw), self._labels(draws[4], draw)
+        fake = generate(players.generator, draws[0][draw], fake_labels, training=True)
         real_targets, fake_targets = targets(draws[1][draw], self.share, settings.label_smoothing)
         seen_real = lambda images: settings.seen_by_discriminator(images, draws[3][draw][:, 0])  # noqa: E731
         with tf.GradientTape() as tape:
-            real_logits = _logits(discriminator, seen_real(real))
-            fake_logits = _logits(discriminator, settings.seen_by_discriminator(fake, draws[3][draw][:, 1]))
+            real_logits = _logits(discriminator, seen_real(real), labels)
+            seen_fake = settings.seen_by_discriminator(fake, draws[3][draw][:, 1])
+            fake_logits = _logits(discriminator, seen_fake, fake_labels)
             loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
             for penalty in players.penalties:
-                loss += self._penalty(penalty, real, fake, draws[2][draw], step, draw, seen_real)
+                loss += self._penalty(penalty, real, fake, draws[2][draw], step, draw, seen_real, labels)
             scaled = self._scaled(loss, self.discriminator_optimizer)
         self._apply(self.discriminator_optimizer, scaled, tape, discriminator.trainable_variables)
         return loss
 
-    def _update_generator(self, real_batches, draws):
+    def _update_generator(self, real_batches, draws, real_labels):
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         tf = tensorflow()
         players, settings, d_steps = self.players, self.settings, self.settings.d_steps
         generator, discriminator = players.generator, players.discriminator
-        params = draws[3][d_steps]
+        params, fake_labels = draws[3][d_steps], self._labels(draws[4], d_steps)
         with tf.GradientTape() as tape:
-            fake = generator(draws[0][d_steps], training=True)
+            fake = generate(generator, draws[0][d_steps], fake_labels, training=True)
             real_logits = None
             if players.loss.uses_real_logits:
                 real = to_unit_range(real_batches[d_steps - 1])
-                real_logits = _logits(discriminator, settings.seen_by_discriminator(real, params[:, 0]))
-            fake_logits = _logits(discriminator, settings.seen_by_discriminator(fake, params[:, 1]))
+                seen_real = settings.seen_by_discriminator(real, params[:, 0])
+                real_logits = _logits(discriminator, seen_real, self._labels(real_labels, d_steps - 1))
+            fake_logits = _logits(discriminator, settings.seen_by_discriminator(fake, params[:, 1]), fake_labels)
             loss = players.loss.generator(fake_logits, real_logits)
             scaled = self._scaled(loss, self.generator_optimizer)
         self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
@@ -187,6 +203,6 @@ def _overflow_everywhere_if_anywhere(gradients):
     return [None if gradient is None else gradient + tf.cast(poison, gradient.dtype) for gradient in gradients]
 
 
-def _logits(discriminator, images):
+def _logits(discriminator, images, labels=None):
     """D's logits in float32 whatever it computes in, so every loss is float32 (mixed precision)."""
-    return tensorflow().cast(discriminator(images, training=True), "float32")
+    return tensorflow().cast(discriminate(discriminator, images, labels), "float32")

@@ -188,6 +188,7 @@ class Trainer:
                 samples=self.config.samples,
                 run_dir=self.run_dir,
                 reference=reference_name(self.recipe.data["dataset"]),
+                condition=self.parts.condition,
             )
             self.best = BestKeeper.resume(self.recipe, self.checkpoints)
             self.window = LossWindow(self.step)
@@ -237,14 +238,18 @@ class Trainer:
         """One real batch per discriminator update, numbered so a resumed run reads the same ones, and
         the step's random draws: this worker's rows of them, placed on its devices."""
         d_steps, rows = self.config.d_steps, self.distribution.rows(self.config.batch_size)
-        batches = np.stack([self.sampler.batch(step * d_steps + draw, rows) for draw in range(d_steps)])
+        numbers = [step * d_steps + draw for draw in range(d_steps)]
+        batches = np.stack([self.sampler.batch(number, rows) for number in numbers])
         draws = self.training.step.settings.draws(step).rows(rows)
         distribute = self.distribution.distribute
-        return distribute(batches), tuple(distribute(values) for values in draws)
+        labels = None
+        if (condition := self.parts.condition) is not None:  # the real images' labels, as the models take them
+            labels = distribute(np.stack([condition.as_input(self.sampler.labels(n, rows)) for n in numbers]))
+        return distribute(batches), tuple(distribute(values) for values in draws), labels
 
-    def _train_step(self, real, draws):
+    def _train_step(self, real, draws, labels):
         try:
-            return self.training.step(real, self.step, draws)
+            return self.training.step(real, self.step, draws, labels)
         except Exception as error:
             if (memory := backend.out_of_memory(error)) is None:
                 raise
