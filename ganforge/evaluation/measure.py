@@ -45,6 +45,7 @@ class NamedMetric:
         self.metric = metric
         self._check = found["check"]
         self._describe = found["describe"]
+        self.conditional = bool(found["conditional"])
 
     def check(self, spec, dataset) -> None:
         """Raises ValueError when the metric cannot measure this data."""
@@ -59,18 +60,21 @@ class NamedMetric:
 
 
 def measure(
-    metrics: list[NamedMetric], generate, reference, step: int, where: str = ""
+    metrics: list[NamedMetric], generate, reference, step: int, where: str = "", label_spec=None, generate_for=None
 ) -> list[tuple[str, dict, dict]]:
     """(name, results, description) for each metric, outside training (``ganforge eval``).
 
     Each metric first checks it can measure ``reference``; a metric's ValueError is a DataError naming
-    it and ``where`` (the images measured, in words).
+    it and ``where`` (the images measured, in words). ``label_spec``, ``generate_for``: a conditional
+    generator's labels and its samples for given labels (EvalContext).
     """
-    context = EvalContext(step, reference.spec, reference, generate, lambda name, image: None)
+    context = EvalContext(step, reference.spec, reference, generate, lambda name, image: None, label_spec, generate_for)
     measured = []
     for metric in metrics:
         try:
             metric.check(reference.spec, reference)
+            if metric.conditional and generate_for is None:
+                raise ValueError("measures a conditional generator ([condition] labels = true); this one is not")
             results = metric.evaluate(context)
         except ValueError as error:
             raise DataError(f"metric {metric.name!r}{f' on {where}' if where else ''}: {error}") from None

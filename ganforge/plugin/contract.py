@@ -113,6 +113,10 @@ class Metric(Protocol):
     def describe(self) -> dict[str, Any]:
         """What the numbers depend on (feature network, resize filter, sample counts): stored with each result."""
 
+    conditional: bool
+    """True for a metric of conditional generators: it uses ``context.generate_for(labels)``, and a recipe
+    without ``[condition] labels = true`` is refused before training."""
+
 
 class FeatureNetwork(Protocol):
     """What FID, KID and their kin compare images by."""
@@ -138,6 +142,10 @@ class FeatureNetwork(Protocol):
 
     def record(self) -> dict[str, Any]:
         """What identifies the weights (a file, its checksum), stored with each result."""
+
+    class_names: tuple[str, ...]
+    """The classes of the logits, in order, for metrics that read them as a classifier's answer
+    (``class_consistency`` maps a dataset's class names onto them)."""
 
 
 class Sink(Protocol):
@@ -178,8 +186,8 @@ OPTIONAL: dict[str, dict[str, Any]] = {
         "penalty": None,
         "constrain_discriminator": None,
     },
-    "metric": {"check": None, "describe": None},
-    "features": {"resize": None, "smallest": 1, "batch": 250, "record": None},
+    "metric": {"check": None, "describe": None, "conditional": False},
+    "features": {"resize": None, "smallest": 1, "batch": 250, "record": None, "class_names": None},
     "sink": dict.fromkeys(SINK_METHODS),
 }
 

@@ -190,6 +190,9 @@ def _metric(recipe: Recipe, registry: Registry, index: int, dataset) -> NamedMet
     where = recipe.location(f"eval.metrics[{index}]")
     table = recipe.data["eval"]["metrics"][index]
     metric = NamedMetric(table["name"], build(registry, "metric", table, where=where))
+    if metric.conditional and not recipe.model.condition.labels:
+        message = f"metric {metric.name!r} measures a conditional generator: set [condition] labels = true"
+        raise where.error(message, file_key=where.key("name"))
     try:
         metric.check(dataset.spec, dataset)
     except ValueError as error:

@@ -141,6 +141,31 @@ def keras_file(
     return KerasFile(path, layer, logits_layer)
 
 
+def class_consistency(
+    features: Features = "auto",
+    samples: Annotated[int, Field(ge=1, description="generated images measured, split evenly over the classes")] = 5000,
+    resize: Resize = None,
+):
+    """A conditional generator's samples drawn for each class, read by a classifier: the share read right."""
+    from ganforge_metrics.per_class import ClassConsistency
+
+    return ClassConsistency(features, samples, resize)
+
+
+def intra_fid(
+    features: Features = "auto",
+    samples: Annotated[int, Field(ge=1, description="generated images measured, split evenly over the classes")] = 5000,
+    reference_samples: Annotated[
+        int, Field(ge=1, description="real images compared with, split evenly over the classes")
+    ] = 5000,
+    resize: Resize = None,
+):
+    """FID between each class's samples and that class's real images, averaged over the classes."""
+    from ganforge_metrics.per_class import IntraClassFID
+
+    return IntraClassFID(features, samples, reference_samples, resize)
+
+
 @hookimpl
 def register_metrics(register):
     register("fid", fid, help="Fréchet distance of features (FID)")
@@ -148,6 +173,8 @@ def register_metrics(register):
     register("precision_recall", precision_recall, help="improved precision and recall, k = 3")
     register("density_coverage", density_coverage, help="density and coverage, k = 5")
     register("inception_score", inception_score, help="Inception Score, from class logits")
+    register("class_consistency", class_consistency, help="conditional: the share of samples read as their class")
+    register("intra_fid", intra_fid, help="conditional: FID per class against that class's real images, averaged")
 
 
 @hookimpl

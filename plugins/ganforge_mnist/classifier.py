@@ -109,6 +109,7 @@ class DigitsNetwork:
     """The classifier as a feature network: 128-d features before the last layer, 10 class logits."""
 
     input_shape = INPUT_SHAPE
+    class_names = tuple(str(digit) for digit in range(10))  # logit k is digit k
 
     def __init__(self, folder: Path = SHIPPED):
         weights, report = weights_files(folder)
