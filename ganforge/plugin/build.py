@@ -50,8 +50,7 @@ def build(
     for keyword in given or {}:
         if not takes_keyword(factory, keyword):
             raise where.error(
-                f"{kind} {name!r} ({registry.who(component)}) cannot take a {keyword}: its factory has no "
-                f"{keyword!r} argument",
+                f"{registry.who(component)} cannot take a {keyword}: its factory has no {keyword!r} argument",
                 file_key=where.key("name"),
             )
     try:
