@@ -6,6 +6,7 @@ pytest shows it as a failed test) saying what the component returned and
 what the contract asks for::
 
     from ganforge.data import DataSpec
+from ganforge.data.labels import LabelSpec
     from ganforge.testing import check_generator
 
     def test_my_generator_keeps_the_contract():
@@ -27,6 +28,7 @@ import numpy as np
 
 from ganforge.backend import tensorflow
 from ganforge.data import DataSpec
+from ganforge.data.labels import LabelSpec
 from ganforge.errors import PluginError
 from ganforge.plugin.contract import check_returned, describe, supports
 from ganforge.runs.folder import CHECKPOINTS
@@ -72,15 +74,47 @@ def _noise(batch: int, latent_dim: int) -> np.ndarray:
     return np.random.default_rng(0).standard_normal((batch, latent_dim)).astype(np.float32)
 
 
+def _labels(condition: LabelSpec, size: int, seed: int = 0) -> np.ndarray:
+    """Labels as a conditional model takes them: class numbers in turn, or random 0/1 attribute flags."""
+    if condition.kind == "classes":
+        return (np.arange(size) + seed) % len(condition)
+    return np.random.default_rng(seed).integers(0, 2, (size, len(condition))).astype(np.float32)
+
+
+def _given(condition: LabelSpec | None) -> dict:
+    return {} if condition is None else {"condition": condition}
+
+
+def _call(model, inputs, labels):
+    return np.asarray(model(inputs if labels is None else [inputs, labels], training=False))
+
+
+def _takes_the_condition(model, inputs, condition: LabelSpec, what: str) -> None:
+    """Other labels with the same inputs give another output: the model reads its condition."""
+    first, other = _labels(condition, len(inputs)), _labels(condition, len(inputs), seed=1)
+    _require(
+        not np.allclose(_call(model, inputs, first), _call(model, inputs, other)),
+        f"the {what} gives the same output whatever the labels: it ignores its condition",
+    )
+
+
 def check_generator(
-    factory: Callable[..., Any], spec: DataSpec, *, latent_dim: int = 16, batch: int = 3, **params: Any
+    factory: Callable[..., Any],
+    spec: DataSpec,
+    *,
+    latent_dim: int = 16,
+    batch: int = 3,
+    condition: LabelSpec | None = None,
+    **params: Any,
 ):
     """``factory(spec, latent_dim, **params)`` returns a keras.Model: noise -> float32 images in [-1, 1] (points: any
-    range); returns the model."""
+    range); returns the model. With ``condition`` (a LabelSpec) the factory also gets ``condition=`` and the
+    model takes ``[noise, labels]``, and other labels must give other images."""
     tensorflow()
-    model = _returned("generator", factory, spec, latent_dim, **params)
+    model = _returned("generator", factory, spec, latent_dim, **params, **_given(condition))
     for size in (batch, 1):
-        images = np.asarray(model(_noise(size, latent_dim), training=False))
+        labels = None if condition is None else _labels(condition, size)
+        images = _call(model, _noise(size, latent_dim), labels)
         _require(
             images.shape == (size, *spec.shape),
             f"the generator made shape {images.shape} from noise ({size}, {latent_dim}); expected {(size, *spec.shape)}",
@@ -94,15 +128,21 @@ def check_generator(
             low >= -1 - 1e-5 and high <= 1 + 1e-5,
             f"the generator's values span [{low:.3g}, {high:.3g}]; they must lie in [-1, 1] (end with tanh)",
         )
+    if condition is not None:
+        _takes_the_condition(model, _noise(batch, latent_dim), condition, "generator")
     return model
 
 
-def check_discriminator(factory: Callable[..., Any], spec: DataSpec, *, batch: int = 3, **params: Any):
-    """``factory(spec, **params)`` returns a keras.Model: images in [-1, 1] -> one finite logit each; returns the model."""
+def check_discriminator(
+    factory: Callable[..., Any], spec: DataSpec, *, batch: int = 3, condition: LabelSpec | None = None, **params: Any
+):
+    """``factory(spec, **params)`` returns a keras.Model: images in [-1, 1] -> one finite logit each; returns the model.
+    With ``condition`` the factory also gets ``condition=``, the model takes ``[images, labels]``, and other
+    labels must give other logits."""
     tensorflow()
-    model = _returned("discriminator", factory, spec, **params)
+    model = _returned("discriminator", factory, spec, **params, **_given(condition))
     images = np.random.default_rng(1).uniform(-1, 1, (batch, *spec.shape)).astype(np.float32)
-    logits = np.asarray(model(images, training=False))
+    logits = _call(model, images, None if condition is None else _labels(condition, batch))
     _require(
         logits.shape in ((batch, 1), (batch,)),
         f"the discriminator returned shape {logits.shape} for {batch} images; expected one logit each, ({batch}, 1)",
@@ -113,6 +153,8 @@ def check_discriminator(factory: Callable[..., Any], spec: DataSpec, *, batch: i
         getattr(activation, "__name__", "") != "sigmoid",
         "the discriminator ends with a sigmoid: return logits, the loss applies the sigmoid where it is stable",
     )
+    if condition is not None:
+        _takes_the_condition(model, images, condition, "discriminator")
     return model
 
 

@@ -7,6 +7,7 @@ from ganforge.backend import tensorflow
 from ganforge.data import DataSpec, LabelSpec
 
 tensorflow()
+from ganforge_dcgan import conditioning  # noqa: E402
 from ganforge_dcgan.models import build_discriminator, build_generator  # noqa: E402
 
 
@@ -133,3 +134,24 @@ def test_a_projection_discriminator_adds_the_labels_projection_to_its_logit(spec
     difference = logits[:, 0] - np.asarray(discriminator([images, second], training=False))[:, 0]
     # float32 sums of thousands of terms: the error scales with their absolute sum, not with the result
     np.testing.assert_allclose(difference, terms.sum(axis=1), rtol=0, atol=1e-5 * np.abs(terms).sum(axis=1).max())
+
+
+@pytest.mark.parametrize("condition", [CLASSES, FLAGS], ids=["classes", "attributes"])
+def test_ganforge_testing_checks_conditional_models_and_catches_one_that_ignores_its_labels(condition):
+    """What a third party's conditional generator or discriminator is checked with: ``condition=``."""
+    import keras
+
+    from ganforge import testing
+
+    spec = DataSpec(8, 8, 1)
+    testing.check_generator(build_generator, spec, latent_dim=8, condition=condition, preset="radford")
+    testing.check_discriminator(build_discriminator, spec, condition=condition, preset="radford")
+
+    def deaf_generator(spec, latent_dim, condition):  # takes the labels, then multiplies them away
+        noise, labels = keras.Input((latent_dim,)), conditioning.labels_input(condition)
+        unused = keras.layers.Lambda(lambda pair: pair[0] + 0.0 * keras.ops.sum(keras.ops.cast(pair[1], "float32")))
+        images = keras.layers.Dense(64, activation="tanh")(unused([noise, labels]))
+        return keras.Model([noise, labels], keras.layers.Reshape(spec.shape)(images))
+
+    with pytest.raises(testing.ContractError, match="the generator gives the same output whatever the labels"):
+        testing.check_generator(deaf_generator, spec, latent_dim=8, condition=condition)
