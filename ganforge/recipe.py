@@ -145,6 +145,12 @@ class ConditionConfig(_Section):
         False,
         description="train a conditional GAN: G and D take the dataset's labels (its classes or attributes)",
     )
+    discriminator: Literal["projection", "classifier"] = Field(
+        "projection",
+        description="how D uses the labels: projection (Miyato & Koyama 2018: D takes them) or classifier "
+        "(AC-GAN, Odena et al. 2017: D predicts them, a classification loss added for D and G)",
+    )
+    classifier_weight: float = Field(1.0, gt=0, description="classifier: the weight of the classification loss")
 
 
 class RecipeModel(_Section):

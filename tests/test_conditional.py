@@ -243,3 +243,48 @@ filters = [8, 16]
         refused = tmp_path / "refused.png"
         assert_user_error(run_cli("sample", str(run), "-o", str(refused), *args, cwd=tmp_path, env=env), message)
         assert not refused.exists()
+
+
+def test_the_auxiliary_classifier_loss_is_the_weighted_cross_entropy_of_the_labels():
+    from ganforge.data.labels import LabelSpec
+    from ganforge.training.condition import Condition
+    from ganforge.training.step import classification
+
+    logits = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], np.float32)
+    classes = Condition(LabelSpec("classes", ("a", "b", "c")), np.zeros(1, np.int32), classifier_weight=0.5)
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = -np.mean(np.log(softmax[[0, 1], [2, 1]]))
+    assert float(classification(classes, logits, np.array([2, 1], np.int32))) == pytest.approx(0.5 * expected, rel=1e-5)
+
+    flags = Condition(LabelSpec("attributes", ("x", "y", "z")), np.zeros((1, 3), np.float32), classifier_weight=2.0)
+    wanted = np.array([[1, 0, 1], [0, 0, 1]], np.float32)
+    probability = 1 / (1 + np.exp(-logits))
+    expected = -np.mean(wanted * np.log(probability) + (1 - wanted) * np.log(1 - probability))
+    assert float(classification(flags, logits, wanted)) == pytest.approx(2.0 * expected, rel=1e-5)
+    assert classification(None, None, wanted) == 0.0  # D predicts nothing: no term
+
+
+def test_an_auxiliary_classifier_discriminator_is_built_checked_and_refused_by_key(tmp_path):
+    recipe = write(tmp_path / "acgan.toml", CONDITIONAL + 'discriminator = "classifier"\n')
+    parts = build_parts(load_recipe(recipe))
+    assert parts.condition.classifies and len(parts.discriminator.outputs) == 2
+    assert tuple(parts.discriminator.outputs[1].shape) == (None, 2)  # classes [0, 1]
+
+    unlabelled = write(tmp_path / "plain.toml", TINY_RECIPE + '\n[condition]\ndiscriminator = "classifier"\n')
+    with pytest.raises(RecipeError, match=r"condition\.discriminator.*needs labels = true"):
+        build_parts(load_recipe(unlabelled))
+
+    def one_output(spec, classifier):  # claims to classify, returns only the real/fake logit
+        import keras
+
+        images = keras.Input(spec.shape)
+        return keras.Model(images, keras.layers.Dense(1)(keras.layers.Flatten()(images)))
+
+    module = types.ModuleType("one_output")
+    module.register_discriminators = hookimpl(lambda register: register("one_output", one_output))
+    registry = Registry.from_entry_points()
+    registry.add_plugin("one_output", lambda: module, package="one-output")
+    text = CONDITIONAL.replace('name = "dcgan"\npreset = "radford"\nfilters = [8, 16, 32]', 'name = "one_output"')
+    recipe = load_recipe(write(tmp_path / "one.toml", text + 'discriminator = "classifier"\n'), registry=registry)
+    with pytest.raises(RecipeError, match=r"must return \[logits, class logits \(2, 2\)\]; it returned \(2, 1\)"):
+        build_parts(recipe, registry)

@@ -17,11 +17,11 @@ import pydantic
 
 from ganforge.errors import Location, RecipeError
 
-# Arguments ganforge itself passes to a factory of each kind; everything
-# else in a factory's signature is a recipe parameter.
+# Arguments ganforge itself passes to a factory of each kind (``condition`` and ``classifier`` in a
+# conditional run only); everything else in a factory's signature is a recipe parameter.
 CONTRACT_ARGS = {
-    "generator": ("spec", "latent_dim"),
-    "discriminator": ("spec",),
+    "generator": ("spec", "latent_dim", "condition"),
+    "discriminator": ("spec", "condition", "classifier"),
     "sink": ("run_dir",),
 }
 

@@ -23,7 +23,7 @@ from ganforge.recipe import Recipe
 from ganforge.training.condition import Condition, discriminate, generate
 from ganforge.training.distribute import Plan
 from ganforge.training.precision import FLOAT32, check_precision, policy
-from ganforge.training.step import LossTerms, Players, StepSettings
+from ganforge.training.step import LossTerms, Players, StepSettings, shown_labels
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.
@@ -139,10 +139,15 @@ def _conditioned(condition: Condition | None) -> dict:
 
 def build_condition(recipe: Recipe, dataset) -> Condition | None:
     """A conditional run's labels (``[condition] labels = true``), None otherwise."""
-    if not recipe.model.condition.labels:
+    config = recipe.model.condition
+    if not config.labels:
+        if config.discriminator != "projection":
+            message = f'discriminator = "{config.discriminator}" needs labels = true'
+            raise recipe.location("condition").error(message, "discriminator")
         return None
+    weight = config.classifier_weight if config.discriminator == "classifier" else 0.0
     try:
-        return Condition.of(dataset, dataset_limit(recipe))
+        return Condition.of(dataset, dataset_limit(recipe), weight)
     except ValueError as error:
         name = recipe.data["dataset"]["name"]
         raise recipe.location("condition").error(
@@ -166,7 +171,7 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
             recipe.data["discriminator"],
             spec,
             where=recipe.location("discriminator"),
-            given=_conditioned(condition),
+            given=condition.discriminator_keyword() if condition is not None else {},
         )
     loss = LossTerms(build(registry, "loss", recipe.data["loss"], where=recipe.location("loss")))
     check_shapes(recipe, spec, generator, discriminator, registry, condition)
@@ -283,15 +288,31 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Regis
     fake_shape = tuple(fake.shape[1:])
     if fake_shape != spec.shape:
         raise wrong("generator", f"makes images of shape {fake_shape}, but the dataset's images are {spec.shape}")
+    shown = shown_labels(condition, labels)
     try:
-        logits = discriminate(discriminator, np.zeros((PROBE_BATCH, *spec.shape), np.float32), labels, training=False)
+        logits = discriminate(discriminator, np.zeros((PROBE_BATCH, *spec.shape), np.float32), shown, training=False)
     except Exception as error:
+        with_labels = "" if shown is None else with_labels
         raise wrong("discriminator", f"cannot take images of shape {spec.shape}{with_labels}: {error}") from None
+    if condition is not None and condition.classifies:
+        logits = _class_logits(logits, condition, wrong)
     if tuple(logits.shape) not in ((PROBE_BATCH, 1), (PROBE_BATCH,)):
         raise wrong(
             "discriminator",
             f"must return one logit per image, shape ({PROBE_BATCH}, 1); it returned {tuple(logits.shape)}",
         )
+
+
+def _class_logits(outputs, condition: Condition, wrong):
+    """An AC-GAN discriminator's outputs, [logits, class logits (batch, K or A)]: its logits, once checked."""
+    expected = (PROBE_BATCH, len(condition.spec))
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != 2 or tuple(outputs[1].shape) != expected:
+        shapes = [tuple(o.shape) for o in outputs] if isinstance(outputs, (list, tuple)) else tuple(outputs.shape)
+        raise wrong(
+            "discriminator",
+            f"as a classifier (AC-GAN) must return [logits, class logits {expected}]; it returned {shapes}",
+        )
+    return outputs[0]
 
 
 def make_optimizer(config, updates: int, scale=1.0, loss_scaling: bool = False):

@@ -10,6 +10,12 @@ Real images come with their own labels; each fake's label is the label of a
 training example picked at random (keyed by seed and step, in
 :mod:`ganforge.streams`), so fakes follow the data's label distribution: its
 class frequencies, or its attributes' joint frequencies.
+
+With ``[condition] discriminator = "classifier"`` (AC-GAN, Odena et al. 2017)
+D is not shown the labels: its factory gets ``classifier=`` the LabelSpec and
+its model returns ``[logits, class logits]``; the classification loss on
+real and fake images is added to D's loss, and on fakes to G's
+(:func:`ganforge.training.step.classification`).
 """
 
 from __future__ import annotations
@@ -27,16 +33,26 @@ from ganforge.data.labels import LabelSpec
 class Condition:
     spec: LabelSpec
     table: np.ndarray  # the training examples' labels as the models take them, one row per example
+    classifier_weight: float = 0.0  # > 0: AC-GAN, D predicts the labels (this weighs its loss) instead of taking them
 
     @classmethod
-    def of(cls, dataset, limit: int | None = None) -> Condition:
+    def of(cls, dataset, limit: int | None = None, classifier_weight: float = 0.0) -> Condition:
         """The labels of the rows training reads (``limit``: the same subset the sampler trains on)."""
         spec = label_spec(dataset)
         if spec is None:
             raise ValueError("this dataset has no labels to condition on")
         size = len(dataset)
         rows = np.arange(size) if limit is None else streams.subset(size, min(limit, size))
-        return cls(spec, as_model_input(spec, spec.check(dataset.labels(rows), len(rows))))
+        return cls(spec, as_model_input(spec, spec.check(dataset.labels(rows), len(rows))), classifier_weight)
+
+    @property
+    def classifies(self) -> bool:
+        """Whether D predicts the labels (AC-GAN) rather than taking them (projection)."""
+        return self.classifier_weight > 0
+
+    def discriminator_keyword(self) -> dict:
+        """What D's factory is given: ``condition=`` (projection) or ``classifier=`` (AC-GAN) the spec."""
+        return {"classifier" if self.classifies else "condition": self.spec}
 
     def as_input(self, labels: np.ndarray) -> np.ndarray:
         """A batch of the dataset's labels as the models take them."""

@@ -159,3 +159,32 @@ def interpolated(real, fake, alpha):
 def penalty_due(penalty, step, draw: int, d_steps: int):
     """Whether a lazy penalty (``every`` > 1) is paid at this discriminator update (``step`` may be traced)."""
     return (step * d_steps + draw) % penalty.every == 0
+
+
+def shown_labels(condition, labels):
+    """The labels D is shown: a projection D's; none for an unconditional or an AC-GAN D."""
+    return labels if condition is not None and not condition.classifies else None
+
+
+def judged(outputs, condition):
+    """D's outputs as (logits, class logits or None), float32 whatever D computes in (mixed precision)."""
+    from keras import ops
+
+    if condition is None or not condition.classifies:
+        return ops.cast(outputs, "float32"), None
+    logits, classes = outputs
+    return ops.cast(logits, "float32"), ops.cast(classes, "float32")
+
+
+def classification(condition, class_logits, labels):
+    """AC-GAN's term: the weighted cross-entropy of D's class logits against the labels asked for (a
+    softmax over classes; a sigmoid per attribute); 0 when D predicts no labels."""
+    from keras import ops
+
+    if class_logits is None:
+        return 0.0
+    if condition.spec.kind == "classes":
+        loss = ops.sparse_categorical_crossentropy(labels, class_logits, from_logits=True)
+    else:
+        loss = ops.mean(ops.binary_crossentropy(labels, class_logits, from_logits=True), axis=-1)
+    return condition.classifier_weight * ops.mean(loss)

@@ -11,7 +11,17 @@ batch norm sees the global batch as it would on one device.
 
 from __future__ import annotations
 
-from ganforge.training.step import Players, StepSettings, interpolated, penalty_due, targets, to_unit_range
+from ganforge.training.step import (
+    Players,
+    StepSettings,
+    classification,
+    interpolated,
+    judged,
+    penalty_due,
+    shown_labels,
+    targets,
+    to_unit_range,
+)
 
 
 class AdversarialStep:
@@ -95,6 +105,16 @@ class AdversarialStep:
             self._update_ema(values)
         return [values[id(variable)] for variable in self.variables], (discriminator_loss, generator_loss)
 
+    def _judge(self, trainable, non_trainable, images, labels):
+        """D's (logits, class logits or None) for ``images`` (shown ``labels`` when D takes them), and its
+        non-trainable values after the call."""
+        condition = self.players.condition
+        inputs = _with(images, shown_labels(condition, labels))
+        outputs, non_trainable = self.players.discriminator.stateless_call(
+            trainable, non_trainable, inputs, training=True
+        )
+        return judged(outputs, condition), non_trainable
+
     def _labels(self, labels, draw: int):
         """One update's labels in a conditional run; None otherwise (the models then take none)."""
         return labels[draw] if self.settings.conditional else None
@@ -118,10 +138,14 @@ class AdversarialStep:
         seen_real = lambda images: settings.seen_by_discriminator(images, draws[3][draw][:, 0])  # noqa: E731
         seen_fake = settings.seen_by_discriminator(fake, draws[3][draw][:, 1])
 
+        condition = players.condition
+
         def loss_of(trainable, non_trainable):
-            real_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_real(real), labels)
-            fake_logits, non_trainable = _logits(discriminator, trainable, non_trainable, seen_fake, fake_labels)
+            (real_logits, real_classes), non_trainable = self._judge(trainable, non_trainable, seen_real(real), labels)
+            (fake_logits, fake_classes), non_trainable = self._judge(trainable, non_trainable, seen_fake, fake_labels)
             loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
+            loss = loss + classification(condition, real_classes, labels)
+            loss = loss + classification(condition, fake_classes, fake_labels)
             for penalty in players.penalties:
                 term, non_trainable = self._penalty(
                     penalty, trainable, non_trainable, real, fake, draws[2][draw], step, draw, seen_real, labels
@@ -154,10 +178,11 @@ class AdversarialStep:
             real_logits = None
             if players.loss.uses_real_logits:
                 real = settings.seen_by_discriminator(to_unit_range(real_batches[d_steps - 1]), params[:, 0])
-                real_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, real, real_labels)
+                (real_logits, _), d_non_trainable = self._judge(d_trainable, d_non_trainable, real, real_labels)
             fake = settings.seen_by_discriminator(fake, params[:, 1])
-            fake_logits, d_non_trainable = _logits(discriminator, d_trainable, d_non_trainable, fake, fake_labels)
+            (fake_logits, fake_classes), d_non_trainable = self._judge(d_trainable, d_non_trainable, fake, fake_labels)
             loss = players.loss.generator(fake_logits, real_logits)
+            loss = loss + classification(players.condition, fake_classes, fake_labels)
             return _scaled(optimizer, values, loss), (loss, non_trainable, d_non_trainable)
 
         gradients, (loss, non_trainable, d_non_trainable) = jax.grad(loss_of, has_aux=True)(
@@ -179,13 +204,15 @@ class AdversarialStep:
 
         discriminator = self.players.discriminator
         points = real if penalty.points == "real" else interpolated(real, fake, alpha)
+        labels = shown_labels(self.players.condition, labels)  # none for an AC-GAN D
 
         def value(non_trainable):
             def summed(points, non_trainable):
                 outputs, non_trainable = discriminator.stateless_call(
                     trainable, non_trainable, _with(seen(points), labels), training=True
                 )
-                return ops.sum(ops.cast(outputs, "float32")), non_trainable
+                logits, _ = judged(outputs, self.players.condition)  # an AC-GAN D: the penalty is on its logit
+                return ops.sum(logits), non_trainable
 
             gradients, non_trainable = jax.grad(summed, has_aux=True)(points, non_trainable)
             term = ops.cast(penalty.from_gradients(gradients), "float32") * float(penalty.every)
@@ -236,15 +263,6 @@ def _put(values, variables, new_values) -> None:
 def _with(inputs, labels):
     """A model's inputs: ``[inputs, labels]`` in a conditional run, ``inputs`` alone otherwise."""
     return inputs if labels is None else [inputs, labels]
-
-
-def _logits(discriminator, trainable, non_trainable, images, labels=None):
-    """D's logits in float32 whatever it computes in, so every loss is float32 (mixed precision)."""
-    from keras import ops
-
-    inputs = _with(images, labels)
-    logits, non_trainable = discriminator.stateless_call(trainable, non_trainable, inputs, training=True)
-    return ops.cast(logits, "float32"), non_trainable
 
 
 def _scaled(optimizer, values, loss):

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from ganforge.backend import tensorflow
 from ganforge.training.condition import discriminate, generate
-from ganforge.training.step import Players, StepSettings, interpolated, penalty_due, targets, to_unit_range
+from ganforge.training.step import (
+    Players,
+    StepSettings,
+    classification,
+    interpolated,
+    judged,
+    penalty_due,
+    shown_labels,
+    targets,
+    to_unit_range,
+)
 
 
 def penalty_value(penalty, discriminator, real, fake, alpha=None, seen=lambda images: images, labels=None):
@@ -22,6 +32,8 @@ def penalty_value(penalty, discriminator, real, fake, alpha=None, seen=lambda im
     with tf.GradientTape() as tape:
         tape.watch(points)
         outputs = discriminate(discriminator, seen(points), labels)
+        if isinstance(outputs, (list, tuple)):  # an AC-GAN D: the penalty is on its real/fake logit
+            outputs = outputs[0]
     return tf.cast(penalty.from_gradients(tape.gradient(outputs, points)), tf.float32)
 
 
@@ -122,6 +134,11 @@ class AdversarialStep:
             gradients = _overflow_everywhere_if_anywhere(gradients)
         optimizer.apply_gradients(zip(gradients, variables))
 
+    def _judge(self, images, labels):
+        """D's (logits, class logits or None) for ``images`` (shown ``labels`` when D takes them)."""
+        condition = self.players.condition
+        return judged(discriminate(self.players.discriminator, images, shown_labels(condition, labels)), condition)
+
     def _labels(self, labels, draw: int):
         """One update's labels in a conditional run; None otherwise (the models then take none)."""
         return labels[draw] if self.settings.conditional else None
@@ -142,6 +159,7 @@ class AdversarialStep:
         """One penalty's term for this discriminator update (0 when a lazy one is not due)."""
         tf = tensorflow()
         discriminator = self.players.discriminator
+        labels = shown_labels(self.players.condition, labels)  # none for an AC-GAN D
 
         def value():
             return penalty_value(penalty, discriminator, real, fake, alpha, seen, labels) * float(penalty.every)
@@ -161,10 +179,12 @@ class AdversarialStep:
         real_targets, fake_targets = targets(draws[1][draw], self.share, settings.label_smoothing)
         seen_real = lambda images: settings.seen_by_discriminator(images, draws[3][draw][:, 0])  # noqa: E731
         with tf.GradientTape() as tape:
-            real_logits = _logits(discriminator, seen_real(real), labels)
+            real_logits, real_classes = self._judge(seen_real(real), labels)
             seen_fake = settings.seen_by_discriminator(fake, draws[3][draw][:, 1])
-            fake_logits = _logits(discriminator, seen_fake, fake_labels)
+            fake_logits, fake_classes = self._judge(seen_fake, fake_labels)
             loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
+            loss += classification(players.condition, real_classes, labels)
+            loss += classification(players.condition, fake_classes, fake_labels)
             for penalty in players.penalties:
                 loss += self._penalty(penalty, real, fake, draws[2][draw], step, draw, seen_real, labels)
             scaled = self._scaled(loss, self.discriminator_optimizer)
@@ -175,7 +195,7 @@ class AdversarialStep:
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         tf = tensorflow()
         players, settings, d_steps = self.players, self.settings, self.settings.d_steps
-        generator, discriminator = players.generator, players.discriminator
+        generator = players.generator
         params, fake_labels = draws[3][d_steps], self._labels(draws[4], d_steps)
         with tf.GradientTape() as tape:
             fake = generate(generator, draws[0][d_steps], fake_labels, training=True)
@@ -183,9 +203,10 @@ class AdversarialStep:
             if players.loss.uses_real_logits:
                 real = to_unit_range(real_batches[d_steps - 1])
                 seen_real = settings.seen_by_discriminator(real, params[:, 0])
-                real_logits = _logits(discriminator, seen_real, self._labels(real_labels, d_steps - 1))
-            fake_logits = _logits(discriminator, settings.seen_by_discriminator(fake, params[:, 1]), fake_labels)
+                real_logits, _ = self._judge(seen_real, self._labels(real_labels, d_steps - 1))
+            fake_logits, fake_classes = self._judge(settings.seen_by_discriminator(fake, params[:, 1]), fake_labels)
             loss = players.loss.generator(fake_logits, real_logits)
+            loss += classification(players.condition, fake_classes, fake_labels)
             scaled = self._scaled(loss, self.generator_optimizer)
         self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
         return loss
@@ -201,8 +222,3 @@ def _overflow_everywhere_if_anywhere(gradients):
     bad = tf.distribute.get_replica_context().all_reduce("SUM", bad)
     poison = tf.where(bad > 0, float("nan"), 0.0)
     return [None if gradient is None else gradient + tf.cast(poison, gradient.dtype) for gradient in gradients]
-
-
-def _logits(discriminator, images, labels=None):
-    """D's logits in float32 whatever it computes in, so every loss is float32 (mixed precision)."""
-    return tensorflow().cast(discriminate(discriminator, images, labels), "float32")

@@ -128,8 +128,12 @@ def build_discriminator(
     spectral_norm: bool = False,
     norm: str | None = None,
     condition: LabelSpec | None = None,
+    classifier: LabelSpec | None = None,
 ) -> keras.Model:
-    """With ``condition`` the model takes ``[images, labels]`` and adds the projection term to its logit."""
+    """With ``condition`` the model takes ``[images, labels]`` and adds the projection term to its logit;
+    with ``classifier`` (AC-GAN) it also returns class logits, ``[logits, class_logits]``."""
+    if condition is not None and classifier is not None:
+        raise ValueError("a discriminator takes the labels (condition) or predicts them (classifier), not both")
     blocks = _blocks(spec)
     filters = _filters(preset, "discriminator", blocks, filters)
     wrap = SpectralNorm if spectral_norm else (lambda layer: layer)
@@ -158,6 +162,9 @@ def build_discriminator(
     output = SpectralNorm(layers.Dense(1), name="logits") if spectral_norm else layers.Dense(1, name="logits")
     logits = output(x)
     name = f"dcgan_{preset}_{'sn_' if spectral_norm else ''}{'conditional_' if condition else ''}discriminator"
+    if classifier is not None:
+        class_logits = layers.Dense(len(classifier), name="class_logits")(x)
+        return keras.Model(images, [logits, class_logits], name=name.replace("discriminator", "acgan_discriminator"))
     if condition is None:
         return keras.Model(images, logits, name=name)
     labels = conditioning.labels_input(condition)
