@@ -136,14 +136,15 @@ def _rows(path: Path) -> list[tuple[int, list[str]]]:
     return [(i + 1, line.split()) for i, line in enumerate(lines) if line.strip()]
 
 
-def select(root: Path, files: list[str], split: str, attributes: dict[str, bool]) -> list[str]:
-    """The file names of ``split`` whose attributes match; raises ValueError if none do."""
+def select(root: Path, files: list[str], split: str, attributes: dict[str, bool], table=None) -> list[str]:
+    """The file names of ``split`` whose attributes match; raises ValueError if none do.
+    ``table``: the attribute file as ``read_attributes`` gives it (read here when needed and not given)."""
     selected = files
     if split != "all":
         partition = read_partition(root)
         selected = [f for f in selected if partition.get(f) == SPLITS[split]]
     if attributes:
-        names, values = read_attributes(root)
+        names, values = table or read_attributes(root)
         wanted = [(attribute_index(names, a, "attributes"), bool(v)) for a, v in attributes.items()]
         selected = [f for f in selected if f in values and all(values[f][i] == v for i, v in wanted)]
     if not selected:
@@ -151,11 +152,11 @@ def select(root: Path, files: list[str], split: str, attributes: dict[str, bool]
     return selected
 
 
-def attribute_labels(root: Path, chosen: list[str], labels: list[str]) -> tuple[dict, LabelSpec]:
+def attribute_labels(root: Path, chosen: list[str], labels: list[str], table=None) -> tuple[dict, LabelSpec]:
     """Each chosen file's 0/1 flags for the attributes ``labels`` names, in that order."""
     if len(set(labels)) != len(labels):
         raise ValueError(f"labels: an attribute is listed twice in {labels}")
-    names, values = read_attributes(root)
+    names, values = table or read_attributes(root)
     columns = [attribute_index(names, attribute, "labels") for attribute in labels]
     missing = [file for file in chosen if file not in values]
     if missing:
@@ -170,8 +171,9 @@ def celeba_dataset(
 ):
     found = find_root(root)
     source, by_file = image_source(found)
-    chosen = select(found, sorted(by_file), split, attributes or {})
-    flags, label_spec = attribute_labels(found, chosen, labels) if labels else (None, None)
+    table = read_attributes(found) if attributes or labels else None  # read once for filters and labels
+    chosen = select(found, sorted(by_file), split, attributes or {}, table)
+    flags, label_spec = attribute_labels(found, chosen, labels, table) if labels else (None, None)
     # the cache always holds every image, so splits and filters share it
     return CachedImageDataset(
         "celeba",
