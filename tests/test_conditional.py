@@ -83,8 +83,9 @@ def test_the_sample_grid_gives_each_class_a_row_of_the_same_noise(conditional_re
 
 def test_unlabelled_data_and_unconditional_models_are_refused_by_key(tmp_path):
     single = write(tmp_path / "single.toml", CONDITIONAL.replace("classes = [0, 1]", "classes = [3]"))
-    with pytest.raises(RecipeError, match=r"condition\.labels.*'digits': this dataset has no labels"):
-        build_parts(load_recipe(single))
+    done = run_cli("run", str(single), cwd=tmp_path)  # one digit is no class to choose: no labels
+    assert_user_error(done, "single.toml", "condition.labels", "'digits': this dataset has no labels")
+    assert not (tmp_path / "runs").exists()
 
     def plain_generator(spec, latent_dim):  # a third party's generator that takes no condition
         import keras
@@ -292,3 +293,17 @@ def test_an_auxiliary_classifier_discriminator_is_built_checked_and_refused_by_k
     recipe = load_recipe(write(tmp_path / "one.toml", text + 'discriminator = "classifier"\n'), registry=registry)
     with pytest.raises(RecipeError, match=r"must return \[logits, class logits \(2, 2\)\]; it returned \(2, 1\)"):
         build_parts(recipe, registry)
+
+
+def test_a_conditional_recipe_on_a_folder_of_classes_is_checked_without_decoding_it(tmp_path, monkeypatch):
+    """``recipe check`` must stay quick: building the models needs the labels' names, not the labels."""
+    from test_labels import write_class_tree
+
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    write_class_tree(tmp_path / "pets", {"dog": 3, "cat": 3})
+    text = CONDITIONAL.replace('name = "digits"\nclasses = [0, 1]', f'name = "images"\nroot = "{tmp_path / "pets"}"')
+    recipe = load_recipe(write(tmp_path / "pets.toml", text), ["train.batch_size=2", "dataset.resolution=32"])
+    parts = build_parts(recipe)
+    assert parts.condition.spec.names == ("cat", "dog")
+    assert parts.dataset.cache is None  # nothing decoded yet
+    np.testing.assert_array_equal(np.sort(parts.condition.table), [0, 0, 0, 1, 1, 1])  # read when first asked

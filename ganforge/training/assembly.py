@@ -79,8 +79,7 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
             recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale, scaled
         )
     optimizers = (generator_optimizer, discriminator_optimizer)
-    condition = parts.condition
-    settings = StepSettings.from_recipe(recipe, condition.table if condition is not None else None)
+    settings = StepSettings.from_recipe(recipe, parts.condition)
     if backend.current() == "jax":
         from ganforge.training.step_jax import AdversarialStep
 

@@ -21,6 +21,8 @@ real and fake images is added to D's loss, and on fakes to G's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +31,12 @@ from ganforge.data import label_spec
 from ganforge.data.labels import LabelSpec
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Condition:
     spec: LabelSpec
-    table: np.ndarray  # the training examples' labels as the models take them, one row per example
+    # the training examples' labels as the models take them, one row per example; or a function that reads
+    # them, called when training first draws (a dataset that decodes a cache is not decoded to build models)
+    source: Any
     classifier_weight: float = 0.0  # > 0: AC-GAN, D predicts the labels (this weighs its loss) instead of taking them
 
     @classmethod
@@ -41,9 +45,17 @@ class Condition:
         spec = label_spec(dataset)
         if spec is None:
             raise ValueError("this dataset has no labels to condition on")
-        size = len(dataset)
-        rows = np.arange(size) if limit is None else streams.subset(size, min(limit, size))
-        return cls(spec, as_model_input(spec, spec.check(dataset.labels(rows), len(rows))), classifier_weight)
+
+        def read() -> np.ndarray:
+            size = len(dataset)
+            rows = np.arange(size) if limit is None else streams.subset(size, min(limit, size))
+            return as_model_input(spec, spec.check(dataset.labels(rows), len(rows)))
+
+        return cls(spec, read, classifier_weight)
+
+    @cached_property
+    def table(self) -> np.ndarray:
+        return self.source() if callable(self.source) else np.asarray(self.source)
 
     @property
     def classifies(self) -> bool:
@@ -59,8 +71,10 @@ class Condition:
         return as_model_input(self.spec, labels)
 
     def probe(self, count: int) -> np.ndarray:
-        """``count`` labels for checking shapes: the first rows of the table."""
-        return np.resize(self.table, (count, *self.table.shape[1:]))
+        """``count`` labels for checking shapes (classes in turn, attributes off), without reading the data's."""
+        if self.spec.kind == "classes":
+            return np.arange(count, dtype=np.int32) % len(self.spec)
+        return np.zeros((count, len(self.spec)), np.float32)
 
 
 def as_model_input(spec: LabelSpec, labels: np.ndarray) -> np.ndarray:

@@ -50,12 +50,12 @@ class StepSettings:
     ema_decay: float = 0.0
     jit_compile: bool = False
     augment: tuple[str, ...] = ()  # DiffAugment's policies, in order (augment.py)
-    # a conditional run's training labels, which the fakes' labels are drawn from (condition.py)
-    labels: Any = field(default=None, compare=False, repr=False)
+    # a conditional run's Condition (condition.py), whose training labels the fakes' labels are drawn from
+    condition: Any = field(default=None, compare=False, repr=False)
 
     @property
     def conditional(self) -> bool:
-        return self.labels is not None
+        return self.condition is not None
 
     def draws(self, step: int) -> streams.Draws:
         """Every random number ``step`` uses, for the whole global batch."""
@@ -67,7 +67,7 @@ class StepSettings:
             self.latent_dim,
             self.label_noise,
             bool(self.augment),
-            self.labels,
+            None if self.condition is None else self.condition.table,
         )
 
     def seen_by_discriminator(self, images, params):
@@ -75,8 +75,8 @@ class StepSettings:
         return augment(images, params, self.augment) if self.augment else images
 
     @classmethod
-    def from_recipe(cls, recipe, labels=None) -> StepSettings:
-        """``labels``: the training labels of a conditional run (``Condition.table``)."""
+    def from_recipe(cls, recipe, condition=None) -> StepSettings:
+        """``condition``: a conditional run's Condition."""
         train = recipe.model.train
         return cls(
             batch_size=train.batch_size,
@@ -88,7 +88,7 @@ class StepSettings:
             ema_decay=train.ema_decay,
             jit_compile=train.jit_compile,
             augment=parse_policy(recipe.model.augment.policy),
-            labels=labels,
+            condition=condition,
         )
 
 
