@@ -127,13 +127,8 @@ def build_generator(
             spec,
             latent_dim,
             where=recipe.location("generator"),
-            given=_conditioned(condition),
+            given={} if condition is None else {"condition": condition.spec},
         )
-
-
-def _conditioned(condition: Condition | None) -> dict:
-    """What a factory is given by keyword: the labels' spec, for a conditional model."""
-    return {} if condition is None else {"condition": condition.spec}
 
 
 def build_condition(recipe: Recipe, dataset) -> Condition | None:

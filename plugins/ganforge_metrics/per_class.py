@@ -75,13 +75,15 @@ class ClassConsistency(PerClassMetric):
 class IntraClassFID(PerClassMetric):
     def __init__(self, features, samples, reference_samples, resize):
         super().__init__(features, samples, reference_samples, resize, minimum=2)
-        self._real: dict = {}
+        self._real: dict = {}  # features of each class's real images, and the dataset's labels, read once
+        self._labels: dict = {}
 
     def real_of_class(self, dataset, spec, k: int, count: int):
         """Features of up to ``count`` real images of class ``k`` (a fixed choice), computed once."""
         key = (id(self.network), id(dataset), k, count)
         if key not in self._real:
-            labels = dataset.labels(np.arange(len(dataset)))
+            if (labels := self._labels.get(id(dataset))) is None:
+                labels = self._labels[id(dataset)] = dataset.labels(np.arange(len(dataset)))
             rows = np.flatnonzero(labels == k)
             chosen = np.sort(np.random.default_rng([REFERENCE_SEED, k]).permutation(rows)[:count])
             if len(chosen) < 2:
