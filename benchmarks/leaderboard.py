@@ -8,7 +8,8 @@ speed records give images per second. Writes the table with mean ± std
 over seeds, the goals and how long everything took to ``--out``.
 
 Finished runs are kept under ``--workdir`` and found again by a later call,
-so an interrupted rebuild goes on where it stopped (``--fresh`` starts over);
+so an interrupted rebuild goes on where it stopped and a row whose recipe changed is trained again
+(``--fresh`` starts over);
 ``ganforge compare`` draws any of them side by side.
 
     python benchmarks/leaderboard.py --out docs/leaderboard.md     # about 100 minutes on 2 CPU cores
@@ -62,13 +63,14 @@ def train_row(row: Row, seed: int, steps: int | None, workdir: Path) -> dict:
     done = folder / "leaderboard.json"
     recipe = LEADERBOARD / f"{row.key}.toml"
     wanted = steps or load_recipe(recipe).data["train"]["steps"]
+    overrides = [f"seed={seed}", f"output_dir={json.dumps(str(folder))}", 'sinks=["jsonl", "png"]']
+    overrides.append(f"train.steps={wanted}")
     earlier = json.loads(done.read_text()) if done.is_file() else {}
-    if earlier.get("steps") == wanted:
-        return earlier  # trained by an earlier call, at the same budget
+    if earlier and trained_as(Path(earlier["run"]), load_recipe(recipe, overrides).data):
+        return earlier  # trained by an earlier call, from the same recipe at the same budget
     shutil.rmtree(folder, ignore_errors=True)
     command = [sys.executable, "-m", "ganforge", "run", str(recipe)]
-    overrides = [f"seed={seed}", f"output_dir={json.dumps(str(folder))}", 'sinks=["jsonl", "png"]']
-    for override in [*overrides, f"train.steps={wanted}"]:
+    for override in overrides:
         command += ["--set", override]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -77,6 +79,13 @@ def train_row(row: Row, seed: int, steps: int | None, workdir: Path) -> dict:
     result = {"run": str(run), "seconds": seconds, **read_run(run)}
     done.write_text(json.dumps(result))
     return result
+
+
+def trained_as(run: Path, recipe: dict) -> bool:
+    """Whether an earlier run was trained from this recipe (with these overrides): a changed row is rerun.
+    The saved recipe is read again, so keys added to ganforge since then take their defaults on both sides."""
+    saved = run / "recipe.toml"
+    return saved.is_file() and load_recipe(saved).data == recipe
 
 
 def read_run(run: Path) -> dict:
