@@ -113,6 +113,7 @@ def test_images_are_resized_and_grey_repeated_for_a_colour_network():
 
 
 def test_the_shipped_digits_classifier_is_at_least_97_percent_right_on_held_out_digits():
+    from ganforge.evaluation.download import sha256_of
     from ganforge_mnist.classifier import SHIPPED, split, weights_files
 
     network = build_feature_network("digits")
@@ -124,6 +125,7 @@ def test_the_shipped_digits_classifier_is_at_least_97_percent_right_on_held_out_
     report = json.loads(weights_files(SHIPPED)[1].read_text())
     assert report["held_out_accuracy"] == pytest.approx(accuracy)  # the shipped score is these weights' score
     assert f"{100 * accuracy:.1f}% on 1000 held-out digits" in network.describe()
+    assert network.record()["weights_sha256"] == sha256_of(weights_files(SHIPPED)[0])
 
 
 @pytest.mark.slow

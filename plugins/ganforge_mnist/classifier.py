@@ -116,8 +116,15 @@ class DigitsNetwork:
         if not (weights.is_file() and report.is_file()):
             raise ValueError(f"the digits classifier's files are missing from {folder}: reinstall ganforge")
         self.report = json.loads(report.read_text())
+        self.weights = weights
         self.model = build_model()
         self.model.load_weights(weights)
+
+    def record(self) -> dict:
+        """Which weights measured: kept with every result, so results from different weights are told apart."""
+        from ganforge.evaluation.download import sha256_of
+
+        return {"weights": self.weights.name, "weights_sha256": sha256_of(self.weights)}
 
     def describe(self) -> str:
         return (
