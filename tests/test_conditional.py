@@ -118,6 +118,7 @@ def test_unlabelled_data_and_unconditional_models_are_refused_by_key(tmp_path):
 
 @pytest.mark.slow
 def test_sample_interpolate_and_export_take_the_condition(conditional_recipe, tmp_path):
+    from ganforge.runs import generating
     from ganforge.runs import trained as trained_runs
 
     run = train(*start_run(conditional_recipe, tmp_path, ['sinks=["jsonl"]'])).run_dir
@@ -130,16 +131,15 @@ def test_sample_interpolate_and_export_take_the_condition(conditional_recipe, tm
     drawn = trained.labels(0, 400)  # without --class: as the data has them, half and half
     assert 0.4 < np.mean(drawn) < 0.6
 
+    # refused before anything is written (the CLI's exit 2 for these is tested on CelebA's attributes below)
     refused = tmp_path / "refused.png"
-    done = run_cli("sample", str(run), "-o", str(refused), "--class", "7", cwd=tmp_path)
-    assert_user_error(done, "no class '7' (the dataset has 0, 1)")
-    assert not refused.exists()
+    with pytest.raises(DataError, match=r"no class '7' \(the dataset has 0, 1\)"):
+        generating.sample(trained, refused, 4, 0, False, "7")
     with pytest.raises(DataError, match="labels are classes, not attributes: use --class NAME"):
-        trained.labels(0, 4, attributes=["Smiling=true"])
-
-    walk = tmp_path / "walk.png"
-    done = run_cli("interpolate", str(run), "-o", str(walk), "--class", "1", "--frames", "3", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+        generating.interpolate(trained, refused, tmp_path / "refused.gif", [0, 1], 3, 100, None, ["Smiling=true"])
+    assert not refused.exists()
+    generating.interpolate(trained, tmp_path / "walk.png", tmp_path / "walk.gif", [0, 1], 3, 100, "1")
+    assert Image.open(tmp_path / "walk.png").size == (3 * 34 + 2, 34 + 2)
 
     exported = tmp_path / "exported"
     done = run_cli("export", str(run), "-o", str(exported), cwd=tmp_path)

@@ -90,16 +90,16 @@ def evaluate_run(
         labels = trained.labels(options.seed, count)  # a conditional run's: drawn from its data
         return trained.generate(rng.standard_normal((count, trained.latent_dim)).astype(np.float32), labels)
 
-    generate_for, labels = None, None
-    if trained.condition is not None:
-        labels = trained.condition.spec
+    generate_for, label_spec = None, None
+    if trained.condition is not None:  # per-class metrics draw each class in turn
+        label_spec = trained.condition.spec
         noise = streams.generator(options.seed, streams.EVAL_COMMAND, 1)
 
         def generate_for(wanted: np.ndarray) -> np.ndarray:
             values = noise.standard_normal((len(wanted), trained.latent_dim)).astype(np.float32)
             return trained.generate(values, trained.condition.as_input(wanted))
 
-    measured = measure(metrics, generate, reference, trained.step, reference_text, labels, generate_for)
+    measured = measure(metrics, generate, reference, trained.step, reference_text, label_spec, generate_for)
     records = []
     for name, results, description in measured:
         record = {
