@@ -4,12 +4,22 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.recipe import DistributeConfig, EvalConfig, OptimizerConfig, RecipeModel, TrainConfig
+from ganforge.recipe import (
+    AugmentConfig,
+    ConditionConfig,
+    DistributeConfig,
+    EvalConfig,
+    OptimizerConfig,
+    RecipeModel,
+    TrainConfig,
+)
 
 REFERENCE = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text()
 
 
-@pytest.mark.parametrize("model", [RecipeModel, TrainConfig, OptimizerConfig, EvalConfig, DistributeConfig])
+@pytest.mark.parametrize(
+    "model", [RecipeModel, TrainConfig, OptimizerConfig, EvalConfig, DistributeConfig, AugmentConfig, ConditionConfig]
+)
 def test_every_key_is_in_the_recipe_reference(model):
     missing = [
         name for name in model.model_fields if f"| `{name}` |" not in REFERENCE and f"`[{name}]`" not in REFERENCE
