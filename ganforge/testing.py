@@ -86,7 +86,9 @@ def _given(condition: LabelSpec | None) -> dict:
 
 
 def _call(model, inputs, labels):
-    return np.asarray(model(inputs if labels is None else [inputs, labels], training=False))
+    from ganforge.training.condition import model_inputs
+
+    return np.asarray(model(model_inputs(inputs, labels), training=False))
 
 
 def _takes_the_condition(model, inputs, condition: LabelSpec, what: str) -> None:

@@ -82,18 +82,19 @@ def as_model_input(spec: LabelSpec, labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels, np.int32 if spec.kind == "classes" else np.float32)
 
 
+def model_inputs(inputs, labels):
+    """What a model is called with: ``[inputs, labels]`` in a conditional run, ``inputs`` alone otherwise."""
+    return inputs if labels is None else [inputs, labels]
+
+
 def generate(generator, noise, labels, training: bool):
     """G's images; ``labels`` None for an unconditional G."""
-    if labels is None:
-        return generator(noise, training=training)
-    return generator([noise, labels], training=training)
+    return generator(model_inputs(noise, labels), training=training)
 
 
 def discriminate(discriminator, images, labels, training: bool = True):
     """D's logits; ``labels`` None for an unconditional D."""
-    if labels is None:
-        return discriminator(images, training=training)
-    return discriminator([images, labels], training=training)
+    return discriminator(model_inputs(images, labels), training=training)
 
 
 GRID_ROWS = 10  # the most rows a sample grid gives to classes or attribute settings

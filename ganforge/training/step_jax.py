@@ -11,6 +11,7 @@ batch norm sees the global batch as it would on one device.
 
 from __future__ import annotations
 
+from ganforge.training.condition import model_inputs
 from ganforge.training.step import (
     Players,
     StepSettings,
@@ -109,7 +110,7 @@ class AdversarialStep:
         """D's (logits, class logits or None) for ``images`` (shown ``labels`` when D takes them), and its
         non-trainable values after the call."""
         condition = self.players.condition
-        inputs = _with(images, shown_labels(condition, labels))
+        inputs = model_inputs(images, shown_labels(condition, labels))
         outputs, non_trainable = self.players.discriminator.stateless_call(
             trainable, non_trainable, inputs, training=True
         )
@@ -130,7 +131,7 @@ class AdversarialStep:
         fake, values_g = generator.stateless_call(
             _of(values, generator.trainable_variables),
             _of(values, generator.non_trainable_variables),
-            _with(draws[0][draw], fake_labels),
+            model_inputs(draws[0][draw], fake_labels),
             training=True,
         )
         _put(values, generator.non_trainable_variables, values_g)
@@ -173,7 +174,7 @@ class AdversarialStep:
         real_labels = self._labels(real_labels, d_steps - 1)
 
         def loss_of(trainable, non_trainable, d_non_trainable):
-            noise = _with(draws[0][d_steps], fake_labels)
+            noise = model_inputs(draws[0][d_steps], fake_labels)
             fake, non_trainable = generator.stateless_call(trainable, non_trainable, noise, training=True)
             real_logits = None
             if players.loss.uses_real_logits:
@@ -209,7 +210,7 @@ class AdversarialStep:
         def value(non_trainable):
             def summed(points, non_trainable):
                 outputs, non_trainable = discriminator.stateless_call(
-                    trainable, non_trainable, _with(seen(points), labels), training=True
+                    trainable, non_trainable, model_inputs(seen(points), labels), training=True
                 )
                 logits, _ = judged(outputs, self.players.condition)  # an AC-GAN D: the penalty is on its logit
                 return ops.sum(logits), non_trainable
@@ -258,11 +259,6 @@ def _of(values, variables) -> list:
 def _put(values, variables, new_values) -> None:
     for variable, value in zip(variables, new_values):
         values[id(variable)] = value
-
-
-def _with(inputs, labels):
-    """A model's inputs: ``[inputs, labels]`` in a conditional run, ``inputs`` alone otherwise."""
-    return inputs if labels is None else [inputs, labels]
 
 
 def _scaled(optimizer, values, loss):
