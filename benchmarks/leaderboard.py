@@ -1,7 +1,7 @@
 """The leaderboard: every recipe in recipes/leaderboard/, 3 seeds each, on the embedded digits at 32x32.
 
 Each run is the real command a user types (``ganforge run RECIPE --set seed=N``,
-one process per run) at the recipes' budget of 2,000 generator updates of
+one process per run) at the recipes' budget of 3,000 generator updates of
 64 images, every network at half the DCGAN paper's width; its final evaluation (5,000 samples against the 5,000 digits, on
 the ``digits`` network) gives FID, KID and precision/recall, and its own
 speed records give images per second. Writes the table with mean ± std
