@@ -121,9 +121,9 @@ def mean_fid(runs: list[dict]) -> float:
 
 
 def change(after: float, before: float) -> str:
-    """FID change in words: "31% lower" or "5% higher"."""
+    """FID change in words, to a tenth of a percent so that it never rounds onto the goal: "29.8% lower"."""
     drop = 1 - after / before
-    return f"{100 * abs(drop):.0f}% {'lower' if drop >= 0 else 'higher'}"
+    return f"{100 * abs(drop):.1f}% {'lower' if drop >= 0 else 'higher'}"
 
 
 def goals(results: dict[str, list[dict]]) -> list[str]:
