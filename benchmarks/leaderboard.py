@@ -2,9 +2,10 @@
 
 Each run is the real command a user types (``ganforge run RECIPE --set seed=N``,
 one process per run) at the recipes' budget of 3,000 generator updates of
-64 images, every network at half the DCGAN paper's width; its final evaluation (5,000 samples against the 5,000 digits, on
-the ``digits`` network) gives FID, KID and precision/recall, and its own
-speed records give images per second. Writes the table with mean ± std
+64 images, every DCGAN at half the DCGAN paper's width; its final
+evaluation (5,000 samples against the 5,000 digits, on the ``digits``
+network) gives FID, KID and precision/recall, and its own speed records
+give images per second. Writes the table with mean ± std
 over seeds, the goals and how long everything took to ``--out``.
 
 Finished runs are kept under ``--workdir`` and found again by a later call,
