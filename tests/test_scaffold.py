@@ -22,7 +22,8 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
         assert 'pip install -e ".[test]"' in made.stdout
         folders.append(tmp_path / f"ganforge-my-{kind}")
     # one pip call for the seven: each call pays pip's start-up and dependency resolution again
-    pip_install(*(folder for folder in folders if not folder.name.endswith("dataset")), python=python, target=site)
+    into_folder = [folder for kind, folder in zip(KINDS, folders) if kind != "dataset"]
+    pip_install(*into_folder, python=python, target=site)
     pip_install(tmp_path / "ganforge-my-dataset", python=python, editable=True)
     env = {"PYTHONPATH": str(site)}
     tests = run_pytest(*(folder / "tests" for folder in folders), cwd=tmp_path, env=env, python=python)
