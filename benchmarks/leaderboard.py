@@ -13,7 +13,7 @@ so an interrupted rebuild goes on where it stopped and a row whose recipe change
 (``--fresh`` starts over);
 ``ganforge compare`` draws any of them side by side.
 
-    python benchmarks/leaderboard.py --out docs/leaderboard.md     # about 90 minutes on 2 CPU cores
+    python benchmarks/leaderboard.py --out docs/leaderboard.md     # 108 minutes on 2 CPU cores (docs/leaderboard.md)
     python benchmarks/leaderboard.py --rows dcgan dcgan_sn --seeds 1 --steps 200   # a quick look, not the table
 """
 
