@@ -86,7 +86,7 @@ def step_images_per_s(dataset, steps: int) -> float:
 
     from ganforge.data import BatchSampler
     from ganforge.training.step import LossTerms, Players, StepSettings
-    from ganforge.training.step_tensorflow import AdversarialStep
+    from ganforge.training.engines.tensorflow.step import AdversarialStep
     from ganforge_dcgan.models import build_discriminator, build_generator
     from ganforge_losses.bce import NonSaturating
 

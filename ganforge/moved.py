@@ -36,6 +36,9 @@ MOVED = {
     "ganforge.training.evaluation": "ganforge.training.monitor",
     "ganforge.training.loop": "ganforge.training.trainer",
     "ganforge.training.records": "ganforge.training.sinks",
+    "ganforge.training.step_jax": "ganforge.training.engines.jax.step",
+    "ganforge.training.step_tensorflow": "ganforge.training.engines.tensorflow.step",
+    "ganforge.training.distribute_jax": "ganforge.training.engines.jax.distribution",
     "ganforge.training.run_dir": "ganforge.runs.folder",
 }
 

@@ -147,7 +147,7 @@ def test_a_sink_that_raises_is_dropped_and_training_goes_on(tiny_recipe, tmp_pat
 def test_the_step_scales_uint8_pixels_to_minus_one_one(tiny_recipe):
     from ganforge.training.assembly import make_optimizer
     from ganforge.training.step import StepSettings
-    from ganforge.training.step_tensorflow import AdversarialStep
+    from ganforge.training.engines.tensorflow.step import AdversarialStep
 
     recipe = load_recipe(tiny_recipe)
     parts = build_parts(recipe)

@@ -89,7 +89,7 @@ def linear_discriminator(weights, bias=0.5):
 
 
 def test_r1_equals_its_closed_form_for_a_linear_discriminator():
-    from ganforge.training.step_tensorflow import penalty_value
+    from ganforge.training.engines.tensorflow.step import penalty_value
 
     w = [0.3, -1.2, 2.0]
     real = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
@@ -100,7 +100,7 @@ def test_r1_equals_its_closed_form_for_a_linear_discriminator():
 def test_gradient_penalty_closed_form_and_finite_where_the_gradient_is_zero():
     import tensorflow as tf
 
-    from ganforge.training.step_tensorflow import penalty_value
+    from ganforge.training.engines.tensorflow.step import penalty_value
 
     real = np.random.default_rng(1).normal(size=(8, 3)).astype("float32")
     alpha = np.full((8, 1), 0.3, "float32")

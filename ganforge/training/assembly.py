@@ -81,12 +81,12 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
     optimizers = (generator_optimizer, discriminator_optimizer)
     settings = StepSettings.from_recipe(recipe, parts.condition)
     if backend.current() == "jax":
-        from ganforge.training.step_jax import AdversarialStep
+        from ganforge.training.engines.jax.step import AdversarialStep
 
         place = distribution.place if distribution is not None else None
         step = AdversarialStep(parts, *optimizers, settings, lr_scale=lr_scale, place=place)
     else:
-        from ganforge.training.step_tensorflow import AdversarialStep
+        from ganforge.training.engines.tensorflow.step import AdversarialStep
 
         strategy = distribution.strategy if distribution is not None else None
         step = AdversarialStep(parts, *optimizers, settings, strategy)

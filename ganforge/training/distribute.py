@@ -161,7 +161,7 @@ class Plan:
             )
         self.jax = recipe.model.backend == "jax"
         if self.jax:
-            from ganforge.training import distribute_jax
+            from ganforge.training.engines.jax import distribution as distribute_jax
 
             distribute_jax.prepare(self)
 
@@ -183,7 +183,7 @@ class Plan:
         if self.strategy == "none":
             return []
         if self.jax:
-            from ganforge.training import distribute_jax
+            from ganforge.training.engines.jax import distribution as distribute_jax
 
             return [distribute_jax.name(device) for device in distribute_jax.devices(self)]
         tf = tensorflow()
@@ -249,7 +249,7 @@ class Plan:
             )
 
     def _jax_cluster_joined(self) -> bool:
-        from ganforge.training import distribute_jax
+        from ganforge.training.engines.jax import distribution as distribute_jax
 
         return distribute_jax.joined()
 
@@ -264,7 +264,7 @@ class Plan:
     def start(self) -> Distribution:
         """Make the strategy: split the CPU first if asked, and for several workers wait until all are up."""
         if self.jax:
-            from ganforge.training import distribute_jax
+            from ganforge.training.engines.jax import distribution as distribute_jax
 
             return distribute_jax.start(self)
         tf = tensorflow()
