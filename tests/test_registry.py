@@ -1,15 +1,22 @@
 """The plugin contract: discovery, name clashes, broken plugins, parameters."""
 
+import io
 import subprocess
 import sys
 import types
 
 import pytest
+import typer
+from conftest import TINY_RECIPE, write
 from pydantic import BaseModel
+from rich.console import Console
 
 from ganforge import hookimpl
-from ganforge.errors import PluginError
+from ganforge.cli.plugins import print_plugins
+from ganforge.cli.support import user_errors
+from ganforge.errors import PluginError, RecipeError
 from ganforge.plugin.registry import Registry, get_registry
+from ganforge.recipe import load_recipe
 
 
 def plugin_module(name: str, **hooks) -> types.ModuleType:
@@ -127,3 +134,64 @@ def test_a_pydantic_model_declares_parameters_with_help():
     assert [row.name for row in component.describe_params()] == ["size"]
     with pytest.raises(PluginError, match="cannot load loss 'l'"):
         component.load_factory()
+
+
+def test_a_misspelled_hook_is_refused_naming_the_hook_meant():
+    registry = Registry()
+    module = plugin_module(
+        "typo",
+        register_losses=lambda register: register("fine", make_generator),
+        register_generator=lambda register: register("net", make_generator),
+    )
+    plugin = registry.add_plugin("typo", lambda: module, package="ganforge-typo")
+    assert plugin.error == "register_generator is not a ganforge hook; did you mean register_generators?"
+    # refused whole: the correctly spelled hook registers nothing either
+    assert registry.names("generator") == [] and registry.names("loss") == []
+    with pytest.raises(PluginError) as error:
+        registry.get("generator", "net")
+    assert "typo (ganforge-typo): register_generator is not a ganforge hook" in str(error.value)
+    later = registry.add_plugin(
+        "later",
+        lambda: plugin_module("later", register_generators=lambda register: register("net", make_generator)),
+        package="ganforge-later",
+    )
+    assert later.error is None and registry.get("generator", "net").plugin == "later"
+
+
+def test_a_name_far_from_every_hook_lists_the_hooks():
+    registry = Registry()
+    plugin = registry.add_plugin(
+        "odd", lambda: plugin_module("odd", setup=lambda register: None), package="ganforge-odd"
+    )
+    assert plugin.error.startswith("setup is not a ganforge hook; the hooks are register_generators, ")
+
+
+def test_unmarked_helpers_are_the_plugins_own_but_an_unmarked_hook_is_refused():
+    module = plugin_module("helpers", register_generators=lambda register: register("net", make_generator))
+    module.register_generator = lambda register: None  # a helper, not marked: pluggy never calls it
+    module.make_generator = make_generator
+    registry = Registry()
+    assert registry.add_plugin("helpers", lambda: module, package="ganforge-helpers").error is None
+    assert registry.names("generator") == ["net"]
+
+    forgotten = types.ModuleType("forgotten")
+    forgotten.register_losses = lambda register: register("l", make_generator)
+    plugin = registry.add_plugin("forgotten", lambda: forgotten, package="ganforge-forgotten")
+    assert plugin.error.startswith("register_losses is not marked @hookimpl")
+
+
+def test_the_cli_lists_a_refused_plugin_and_fails_and_a_run_needing_it_stops(tmp_path):
+    registry = Registry.from_entry_points()
+    module = plugin_module("typo", register_generator=lambda register: register("net", make_generator))
+    registry.add_plugin("typo", lambda: module, package="ganforge-typo")
+    listing = Console(file=io.StringIO(), width=400)
+    with pytest.raises(typer.Exit) as exited:
+        user_errors(print_plugins)(listing, registry)
+    assert exited.value.exit_code == 2
+    row = next(line for line in listing.file.getvalue().splitlines() if "ganforge-typo" in line)
+    assert "failed: register_generator is not a ganforge hook; did you mean register_generators?" in row
+    # what `ganforge run` and `recipe check` meet before anything is written: a RecipeError (exit 2)
+    with pytest.raises(RecipeError) as error:
+        load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['generator={ name = "net" }'], registry=registry)
+    assert "generator.name" in str(error.value) and "did you mean register_generators?" in str(error.value)
+    assert list(tmp_path.iterdir()) == [tmp_path / "tiny.toml"]

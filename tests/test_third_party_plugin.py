@@ -72,6 +72,20 @@ def register_generators(register):
     register("listgen", not_a_model)
 """
 
+# a hook name one letter short: refused at load, naming the hook meant
+TYPO = """
+from ganforge import hookimpl
+
+
+def build(spec, latent_dim):
+    raise AssertionError("never built")
+
+
+@hookimpl
+def register_generator(register):
+    register("typogen", build)
+"""
+
 
 def make_package(root, name, version, source):
     write(root / name / "pyproject.toml", PYPROJECT.format(name=name, version=version))
@@ -89,6 +103,7 @@ def site(tmp_path_factory):
         make_package(root, "broken", "0.1.0", BROKEN),
         make_package(root, "future", "2.0.0", FUTURE),
         make_package(root, "wrong", "0.1.0", WRONG),
+        make_package(root, "typo", "0.1.0", TYPO),
     ]
     pip_install(*packages, target=target)
     return {"PYTHONPATH": str(target)}
@@ -96,13 +111,20 @@ def site(tmp_path_factory):
 
 def test_installed_plugins_are_listed_and_a_broken_one_is_reported(site, tmp_path):
     result = run_cli("plugins", cwd=tmp_path, env={**site, "COLUMNS": "400"})
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr  # listed, then failed
+    assert "3 plugin(s) failed to load" in result.stderr
     lines = result.stdout.splitlines()
     tinygen = next(line for line in lines if "ganforge-tinygen" in line)
     assert "1.2.3" in tinygen and "generator tinygen" in tinygen and "ok" in tinygen
     broken = next(line for line in lines if "ganforge-broken" in line)
     assert "failed" in broken and "ModuleNotFoundError" in broken
     assert "a_dependency_nobody_installed" in result.stdout
+    typo = next(line for line in lines if "ganforge-typo" in line)
+    assert "failed" in typo and "register_generator is not a ganforge hook; did you mean register_generators?" in typo
+    assert (
+        "plugin 'typo' (package ganforge-typo): register_generator is not a ganforge hook; "
+        "did you mean register_generators?" in result.stderr
+    )
     shown = run_cli("plugins", "--show", "tinygen", cwd=tmp_path, env=site)
     assert "hidden" in shown.stdout and "32" in shown.stdout
 
@@ -131,7 +153,7 @@ def test_a_recipe_needing_a_missing_component_names_the_broken_package(site, tmp
 
 def test_a_plugin_for_another_contract_is_refused_by_name_and_the_rest_work(site, tmp_path):
     listed = run_cli("plugins", cwd=tmp_path, env={**site, "COLUMNS": "400"})
-    assert listed.returncode == 0, listed.stderr
+    assert listed.returncode == 2 and "Traceback" not in listed.stderr, listed.stderr
     future = next(line for line in listed.stdout.splitlines() if "ganforge-future" in line)
     assert "failed" in future and "written for plugin contract 2" in future and "supports contract 1" in future
     recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)

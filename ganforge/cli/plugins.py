@@ -30,10 +30,11 @@ def print_plugins(console: Console, registry: Registry | None = None) -> None:
         contract = "?" if plugin.contract is None else str(plugin.contract)  # "?": the plugin does not say
         table.add_row(plugin.name, plugin.package, plugin.version, contract, escape(components) or "-", status)
     console.print(table)
-    if registry.failed():
-        console.print(
-            f"[red]{len(registry.failed())} plugin(s) failed to load[/]; recipes that do not use them still run."
-        )
+    failed = registry.failed()
+    if failed:
+        # a failure, not a footnote: scripts and CI see a broken install by the exit code (2)
+        reasons = "; ".join(f"plugin {p.name!r} (package {p.package}): {p.error}" for p in failed)
+        raise PluginError(f"{len(failed)} plugin(s) failed to load (recipes that do not use them still run): {reasons}")
 
 
 def print_component(console: Console, name: str, registry: Registry | None = None) -> None:

@@ -98,6 +98,12 @@ class Plugin:
     contract: int | None = None  # the GANFORGE_CONTRACT the module declares; None: not declared
 
 
+def _nearest_hook(name: str) -> str:
+    """A spelling suggestion among the hooks, or the list of them."""
+    close = difflib.get_close_matches(name, HOOKS.values(), n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else f"the hooks are {', '.join(HOOKS.values())}"
+
+
 def _type_name(annotation: Any) -> str:
     if annotation is None:
         return "None"
@@ -162,6 +168,12 @@ class Registry:
         except Exception as error:
             plugin.error = f"{type(error).__name__}: {error}"
             return plugin
+        wrong = self._wrong_hooks(plugin_module, name)
+        if wrong:
+            # refused whole, like a hook that raises: half a plugin would fail later, far from the cause
+            self._manager.unregister(name=name)
+            plugin.error = "; ".join(wrong)
+            return plugin
         for kind, hook_name in HOOKS.items():
             for impl in getattr(self._manager.hook, hook_name).get_hookimpls():
                 if impl.plugin_name != name:
@@ -173,6 +185,28 @@ class Registry:
                     self._forget(plugin)
                     return plugin
         return plugin
+
+    def _wrong_hooks(self, plugin_module: Any, name: str) -> list[str]:
+        """What in a plugin module looks meant as a hook but would never be called, each in a sentence.
+
+        Only pluggy's hook implementations (marked ``@hookimpl``) are checked against the hook names, as
+        pluggy's ``check_pending`` would; other functions are the plugin's own business, unless one is
+        named exactly like a hook, which means its marker was forgotten.
+        """
+        problems = []
+        implemented = set()
+        for caller in self._manager.get_hookcallers(plugin_module) or []:
+            implemented.add(caller.name)
+            if caller.spec is None and any(
+                impl.plugin_name == name and not impl.optionalhook for impl in caller.get_hookimpls()
+            ):
+                problems.append(f"{caller.name} is not a ganforge hook; {_nearest_hook(caller.name)}")
+        for hook_name in HOOKS.values():
+            if hook_name not in implemented and callable(getattr(plugin_module, hook_name, None)):
+                problems.append(
+                    f"{hook_name} is not marked @hookimpl (from ganforge import hookimpl), so it would never be called"
+                )
+        return problems
 
     def _registrar(self, kind: str, plugin: Plugin) -> Callable[..., None]:
         def register(
