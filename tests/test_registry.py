@@ -1,6 +1,7 @@
 """The plugin contract: discovery, name clashes, broken plugins, parameters."""
 
 import io
+import re
 import subprocess
 import sys
 import types
@@ -15,7 +16,10 @@ from ganforge import hookimpl
 from ganforge.cli.plugins import print_plugins
 from ganforge.cli.support import user_errors
 from ganforge.errors import PluginError, RecipeError
-from ganforge.plugin.registry import Registry, get_registry
+from ganforge.plugin import hookspecs
+from ganforge.plugin.contract import PROTOCOLS
+from ganforge.plugin.params import CONTRACT_ARGS
+from ganforge.plugin.registry import HOOKS, Registry, get_registry
 from ganforge.recipe import load_recipe
 
 
@@ -195,3 +199,16 @@ def test_the_cli_lists_a_refused_plugin_and_fails_and_a_run_needing_it_stops(tmp
         load_recipe(write(tmp_path / "tiny.toml", TINY_RECIPE), ['generator={ name = "net" }'], registry=registry)
     assert "generator.name" in str(error.value) and "did you mean register_generators?" in str(error.value)
     assert list(tmp_path.iterdir()) == [tmp_path / "tiny.toml"]
+
+
+def test_each_hook_points_at_its_protocol_which_says_what_the_factory_is_called_with():
+    """The contract is written once, in plugin/contract.py: the hooks' docstrings cannot drift from it."""
+    assert set(HOOKS.values()) == {name for name in dir(hookspecs) if name.startswith("register_")}
+    for kind, (protocol, _) in PROTOCOLS.items():
+        hook_doc = getattr(hookspecs, HOOKS[kind]).__doc__.strip()
+        assert hook_doc.endswith(f"see :class:`ganforge.plugin.contract.{protocol.__name__}`.") and "\n" not in hook_doc
+        called = re.search(r"``factory\(([^)]*)\)``", protocol.__doc__)
+        assert called, f"{protocol.__name__} does not say how its factory is called"
+        positional = [arg for arg in called.group(1).split(", ") if arg != "**params"]
+        keywords = re.findall(r"``(\w+)=``", protocol.__doc__)
+        assert positional + keywords == list(CONTRACT_ARGS.get(kind, ())), protocol.__name__

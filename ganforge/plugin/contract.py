@@ -23,19 +23,33 @@ from ganforge.errors import PluginError
 
 
 class Generator(Protocol):
-    """A ``keras.Model``: noise ``(batch, latent_dim)`` float32 -> images ``(batch, *spec.shape)`` in [-1, 1]."""
+    """A ``keras.Model``: noise ``(batch, latent_dim)`` float32 -> images ``(batch, *spec.shape)`` in [-1, 1].
+
+    Made by ``factory(spec, latent_dim, **params)``: ``spec`` the dataset's :class:`ganforge.data.DataSpec`,
+    ``latent_dim`` the recipe's ``train.latent_dim``; a fresh model each call (an EMA run makes two). In a
+    conditional run (``[condition] labels = true``) also ``condition=``, the dataset's ``LabelSpec``: the
+    model then takes ``[noise, labels]``, class numbers ``(batch,)`` int32 or flags ``(batch, A)`` float32.
+    """
 
     def __call__(self, noise: Any, training: bool = False) -> Any: ...
 
 
 class Discriminator(Protocol):
-    """A ``keras.Model``: images ``(batch, *spec.shape)`` in [-1, 1] -> logits ``(batch, 1)`` (no sigmoid)."""
+    """A ``keras.Model``: images ``(batch, *spec.shape)`` in [-1, 1] -> logits ``(batch, 1)`` (no sigmoid).
+
+    Made by ``factory(spec, **params)``. In a conditional run also ``condition=`` (a ``LabelSpec``): the model
+    takes ``[images, labels]``. With AC-GAN's ``classifier=`` (a ``LabelSpec``) it returns
+    ``[logits, class_logits]``. The loss applies the sigmoid, where the maths is numerically stable.
+    """
 
     def __call__(self, images: Any, training: bool = False) -> Any: ...
 
 
 class Dataset(Protocol):
-    """Examples by index; ganforge owns their order (shuffling, batching, resuming)."""
+    """Examples by index; ganforge owns their order (shuffling, batching, resuming).
+
+    Made by ``factory(**params)``: the ``[dataset]`` table but ``name`` and ``limit``, which are ganforge's.
+    """
 
     spec: DataSpec
 
@@ -62,7 +76,10 @@ class Dataset(Protocol):
 
 
 class Loss(Protocol):
-    """An adversarial loss computed from logits with ``keras.ops``, inside the compiled step."""
+    """An adversarial loss computed from logits with ``keras.ops``, inside the compiled step.
+
+    Made by ``factory(**params)``.
+    """
 
     def discriminator_loss(self, real_logits: Any, fake_logits: Any, *targets: Any) -> Any:
         """A scalar. With ``supports_targets``, also ``real_targets, fake_targets`` ((batch, 1) each)."""
@@ -88,7 +105,10 @@ class Loss(Protocol):
 
 
 class Penalty(Protocol):
-    """A penalty on D's input gradients, added to D's loss."""
+    """A penalty on D's input gradients (R1, WGAN-GP's), added to D's loss.
+
+    Made by ``factory(**params)``. ganforge takes the gradients, because differentiating is the backend's.
+    """
 
     points: str
     """``"real"``: gradients at real images; ``"interpolated"``: at random points between real and fake."""
@@ -101,10 +121,14 @@ class Penalty(Protocol):
 
 
 class Metric(Protocol):
-    """Measures a generator; run every ``[eval] every`` steps, at the end, and by ``ganforge eval``."""
+    """Measures a generator; run every ``[eval] every`` steps, at the end, and by ``ganforge eval``.
+
+    Made by ``factory(**params)``.
+    """
 
     def evaluate(self, context: Any) -> dict[str, float]:
-        """Results by plain name; ``context`` is a :class:`ganforge.evaluation.measure.EvalContext`."""
+        """Results by plain name; ``context`` is a :class:`ganforge.evaluation.measure.EvalContext`
+        (provisional in contract 1: it may gain fields)."""
 
     # optional
     def check(self, spec: DataSpec, dataset: Dataset) -> None:
@@ -119,7 +143,12 @@ class Metric(Protocol):
 
 
 class FeatureNetwork(Protocol):
-    """What FID, KID and their kin compare images by."""
+    """What FID, KID and their kin compare images by.
+
+    Made by ``factory(**params)``, which loads the weights: a missing file is a ``ValueError`` saying what file
+    is needed and where to get it. ganforge resizes images and converts channels to ``input_shape`` before
+    the call (``ganforge.evaluation.features``), unless it is ``(None, None, C)``.
+    """
 
     input_shape: tuple[int | None, int | None, int]
     """(H, W, C); (None, None, C) for a network that takes any size and resizes images itself."""
@@ -149,17 +178,37 @@ class FeatureNetwork(Protocol):
 
 
 class Sink(Protocol):
-    """Where the loop's records go. Every method is optional."""
+    """Where the loop's records go. Every method is optional; a sink that raises is reported once and dropped.
 
-    def start(self, total_steps: int, first_step: int) -> None: ...
-    def progress(self, step: int) -> None: ...
-    def scalars(self, step: int, values: dict[str, float]) -> None: ...
-    def images(self, step: int, name: str, image: np.ndarray) -> None: ...
+    Made by ``factory(run_dir, **params)``; the run folder holds the resolved ``recipe.toml``. A recipe lists
+    a sink by name, or as a table ``{ name = "...", ...params }``.
+    """
+
+    def start(self, total_steps: int, first_step: int) -> None:
+        """Once, before the first step (``first_step`` > 0 when resuming)."""
+
+    def progress(self, step: int) -> None:
+        """After every step: keep it cheap."""
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        """Losses, speed, learning rates, evaluation results (keys ``section/name``)."""
+
+    def images(self, step: int, name: str, image: np.ndarray) -> None:
+        """Sample grids and metric plots: uint8 ``(H, W, C)``."""
+
     def table(self, step: int, name: str, columns: list[str], rows: list[list]) -> None: ...
-    def text(self, step: int, name: str, text: str) -> None: ...
-    def checkpoint(self, step: int, path: Any) -> None: ...
-    def rewind(self, step: int) -> None: ...
-    def close(self) -> None: ...
+
+    def text(self, step: int, name: str, text: str) -> None:
+        """E.g. the resolved recipe, at the start."""
+
+    def checkpoint(self, step: int, path: Any) -> None:
+        """After each checkpoint is written."""
+
+    def rewind(self, step: int) -> None:
+        """Training went back to ``step`` (a rollback after a NaN): forget the records after it, if possible."""
+
+    def close(self) -> None:
+        """At the end, also after an error or an interruption."""
 
 
 SINK_METHODS = ("start", "progress", "scalars", "images", "table", "text", "checkpoint", "rewind", "close")
