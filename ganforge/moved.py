@@ -20,17 +20,16 @@ MOVED = {
     "ganforge.contract": "ganforge.plugin.contract",
     "ganforge.datacache": "ganforge.data.cache",
     "ganforge.dataparams": "ganforge.data.params",
-    "ganforge.evaluate": "ganforge.evaluation.offline",
+    "ganforge.evaluate": "ganforge.trained.evaluate",
     "ganforge.features": "ganforge.evaluation.features",
-    "ganforge.generating": "ganforge.runs.generating",
+    "ganforge.generating": "ganforge.trained.generating",
     "ganforge.grids": "ganforge.data.pixels",
     "ganforge.hookspecs": "ganforge.plugin.hookspecs",
     "ganforge.imagefiles": "ganforge.data.imagefiles",
     "ganforge.plugin_listing": "ganforge.cli.plugins",
     "ganforge.registry": "ganforge.plugin.registry",
-    "ganforge.report": "ganforge.runs.report",
+    "ganforge.report": "ganforge.trained.report",
     "ganforge.scaffold": "ganforge.plugin.scaffold",
-    "ganforge.trained": "ganforge.runs.trained",
     "ganforge.training.build": "ganforge.training.assembly",
     "ganforge.training.checkpoint": "ganforge.runs.checkpoint",
     "ganforge.training.evaluation": "ganforge.training.monitor",
@@ -40,6 +39,12 @@ MOVED = {
     "ganforge.training.step_tensorflow": "ganforge.training.engines.tensorflow.step",
     "ganforge.training.distribute_jax": "ganforge.training.engines.jax.distribution",
     "ganforge.training.run_dir": "ganforge.runs.folder",
+    # what uses a trained run moved above training (the layer rule in CONTRIBUTING.md)
+    "ganforge.runs.trained": "ganforge.trained",
+    "ganforge.runs.generating": "ganforge.trained.generating",
+    "ganforge.runs.report": "ganforge.trained.report",
+    "ganforge.runs.compare": "ganforge.trained.compare",
+    "ganforge.evaluation.offline": "ganforge.trained.evaluate",
 }
 
 

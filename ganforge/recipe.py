@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ganforge.data.augment_policy import parse_policy
 from ganforge.errors import Location, PluginError, RecipeError
 from ganforge.plugin import params
 from ganforge.plugin.build import find
@@ -133,8 +134,6 @@ class AugmentConfig(_Section):
     @field_validator("policy")
     @classmethod
     def _known(cls, value: str) -> str:
-        from ganforge.training.augment import parse_policy  # keras.ops only when a policy is given
-
         if value.strip():
             parse_policy(value)
         return value

@@ -12,8 +12,8 @@ from conftest import assert_user_error, run_cli
 
 from ganforge.errors import DataError
 from ganforge.recipe import find_recipe, load_recipe, tomllib
-from ganforge.runs import compare as run_compare
 from ganforge.runs import folder as run_folder
+from ganforge.trained import compare as run_compare
 from ganforge.training.trainer import train
 
 SHORT = [

@@ -118,8 +118,8 @@ def test_unlabelled_data_and_unconditional_models_are_refused_by_key(tmp_path):
 
 @pytest.mark.slow
 def test_sample_interpolate_and_export_take_the_condition(conditional_recipe, tmp_path):
-    from ganforge.runs import generating
-    from ganforge.runs import trained as trained_runs
+    import ganforge.trained as trained_runs
+    from ganforge.trained import generating
 
     run = train(*start_run(conditional_recipe, tmp_path, ['sinks=["jsonl"]'])).run_dir
     out = tmp_path / "ones.png"
@@ -198,7 +198,7 @@ def test_class_consistency_reads_each_class_with_the_classifier():
 
 @pytest.mark.slow
 def test_celeba_attributes_condition_a_smoke_run(tmp_path, monkeypatch):
-    from ganforge.runs import trained as trained_runs
+    import ganforge.trained as trained_runs
 
     """recipes/conditional_celeba.toml (Smiling, Eyeglasses) on a generated CelebA-shaped tree, small networks:
     two steps, then samples asked for by attribute."""

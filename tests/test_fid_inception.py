@@ -28,8 +28,8 @@ from ganforge.data.pixels import to_unit_range
 from ganforge.errors import RecipeError
 from ganforge.evaluation.download import sha256_of
 from ganforge.evaluation.features import build_feature_network, extract
-from ganforge.evaluation.offline import features_option
 from ganforge.evaluation.torch_weights import WeightsFileError, read_state_dict
+from ganforge.trained.evaluate import features_option
 
 HERE = Path(__file__).parent
 

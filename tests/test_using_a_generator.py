@@ -116,7 +116,7 @@ def test_an_exported_generator_runs_without_ganforge(trained_run, tmp_path):
     assert served.shape == (3, 32, 32, 1) and np.abs(served).max() <= 1
     np.testing.assert_allclose(served, loaded, atol=1e-5)
 
-    from ganforge.runs import trained
+    import ganforge.trained as trained
 
     np.testing.assert_allclose(trained.load(trained_run).generate(noise), served, atol=1e-5)
     assert_user_error(run_cli("export", str(trained_run), "-o", str(out), cwd=tmp_path), "already exists")

@@ -69,8 +69,8 @@ def eval_command(
 ) -> None:
     """Measure a trained generator (FID, KID, ...), or one folder of images against another."""
     from ganforge.errors import DataError
-    from ganforge.evaluation import offline as evaluate
     from ganforge.runs.folder import is_run
+    from ganforge.trained import evaluate
 
     options = evaluate.Options(metric or [], samples, reference_samples, features, seed, tuple(reference_set or ()))
     show = console()
@@ -107,8 +107,8 @@ def sample_command(
     raw: Raw = False,
 ) -> None:
     """Draw images from a trained generator: one grid, or N separate PNGs."""
-    from ganforge.runs import generating
-    from ganforge.runs import trained as trained_runs
+    import ganforge.trained as trained_runs
+    from ganforge.trained import generating
 
     trained = trained_runs.load(target, best=best, raw=raw)
     written = generating.sample(trained, out, count, seed, separate, class_name, attribute or ())
@@ -132,8 +132,8 @@ def interpolate_command(
     raw: Raw = False,
 ) -> None:
     """A latent walk between seeds' noise vectors: a grid PNG and an animated GIF."""
-    from ganforge.runs import generating
-    from ganforge.runs import trained as trained_runs
+    import ganforge.trained as trained_runs
+    from ganforge.trained import generating
 
     seeds = seeds or [0, 1, 2, 0]
     trained = trained_runs.load(target, best=best, raw=raw)
@@ -151,8 +151,8 @@ def export_command(
     raw: Raw = False,
 ) -> None:
     """Save the generator as a .keras file and a TensorFlow SavedModel, usable without ganforge."""
-    from ganforge.runs import generating
-    from ganforge.runs import trained as trained_runs
+    import ganforge.trained as trained_runs
+    from ganforge.trained import generating
 
     trained = trained_runs.load(target, best=best, raw=raw)
     about = generating.export(trained, out)
@@ -184,7 +184,7 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML page for a run: curves, samples over time, evaluations, recipe."""
-    from ganforge.runs import report as run_report
+    from ganforge.trained import report as run_report
 
     written = run_report.write(run, out)
     console().print(f"report: {written} ({written.stat().st_size / 1024:.0f} KiB; opens in any browser, offline)")
@@ -195,7 +195,7 @@ def compare(
     out: Annotated[Path, typer.Option("--out", "-o", help="where to write the page")] = Path("compare.html"),
 ) -> None:
     """Write one self-contained HTML page setting runs side by side: curves, samples, evaluations, recipe keys."""
-    from ganforge.runs import compare as run_compare
+    from ganforge.trained import compare as run_compare
 
     written = run_compare.write(runs, out)
     console().print(f"compare: {written} ({written.stat().st_size / 1024:.0f} KiB; opens in any browser, offline)")

@@ -1,1 +1,2 @@
-"""Measuring generators: feature networks, running metrics, and ``ganforge eval``."""
+"""Measuring generators: feature networks, running metrics, published weights. Below training, which
+measures during a run; ``ganforge eval`` (offline) is ``ganforge.trained.evaluate``."""

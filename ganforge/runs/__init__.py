@@ -1,2 +1,2 @@
-"""Run folders and what is made from them: names and locks, checkpoints, loading a trained
-generator, sampling and exporting it, and the HTML report."""
+"""The files of a run folder, as training writes them: names and locks (``folder``), checkpoints,
+JSON-lines records. Below training; what reads a finished run is in ``ganforge.trained``."""

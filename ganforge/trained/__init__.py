@@ -1,6 +1,9 @@
-"""A trained generator, loaded from a run folder or one of its checkpoints.
+"""What uses a trained run, above training: its generator loaded (here), ``generating`` (sample,
+interpolate, export), ``evaluate`` (``ganforge eval``), ``report`` and ``compare`` (HTML pages).
 
-``ganforge eval``, ``sample``, ``interpolate`` and ``export`` all start here.
+This module is 0.1's ``ganforge.trained``, back at its path: a trained generator, loaded from a
+run folder or one of its checkpoints. ``ganforge eval``, ``sample``, ``interpolate`` and ``export``
+all start here.
 The run folder's ``recipe.toml`` rebuilds the networks; the checkpoint's
 layout must match them, so a checkpoint from another recipe is refused
 before anything is read into the models.
@@ -101,6 +104,7 @@ def load(target: Path, *, best: bool = False, raw: bool = False) -> Trained:
     Only the dataset (for its shape) and the generator are built: sampling
     needs no discriminator, and no metric's feature network.
     """
+    # the training stack only when a generator is built: report and compare, in this package, read files
     from ganforge.training.assembly import build_condition, build_dataset, build_generator
 
     folder, path = locate(Path(target), best)

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganforge.errors import DataError
+from ganforge.evaluation.measure import NOT_ABOUT_THE_IMAGES
 from ganforge.recipe import tomllib
 from ganforge.runs import folder as run_folder
-from ganforge.runs.report import STYLE, file_png, grids_by_step, img, png, read_jsonl
+from ganforge.trained.report import STYLE, file_png, grids_by_step, img, png, read_jsonl
 
 # keys that differ between any two runs and say nothing about how they trained
 UNCOMPARED = {"name", "output_dir", "sinks"}
@@ -106,8 +107,6 @@ def differing_keys(runs: list[Run]) -> dict[str, list[object]]:
 
 def datasets_differ(runs: list[Run]) -> bool:
     """Different images, not only another ``limit`` (metrics use the whole dataset) or another cache folder."""
-    from ganforge.evaluation.measure import NOT_ABOUT_THE_IMAGES
-
     tables = [{k: v for k, v in run.recipe.get("dataset", {}).items() if k not in NOT_ABOUT_THE_IMAGES} for run in runs]
     return any(table != tables[0] for table in tables)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import streams
+from ganforge import trained as trained_runs
 from ganforge.data.folder import read_folder
 from ganforge.data.pixels import to_unit_range
 from ganforge.errors import DataError, Location, RecipeError
@@ -77,8 +78,6 @@ def features_option(text: str):
 def evaluate_run(
     target: Path, options: Options, *, against: Path | None, best: bool, raw: bool
 ) -> tuple[Path, list[dict]]:
-    from ganforge.runs import trained as trained_runs
-
     trained = trained_runs.load(target, best=best, raw=raw)
     reference, reference_text = _reference(trained, options, against)
     if (prepare := supports("dataset", reference)["prepare"]) is not None:

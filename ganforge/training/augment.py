@@ -18,27 +18,14 @@ Keras is imported on first use, not with this module: a recipe names its policy 
 
 from __future__ import annotations
 
-import difflib
-
 from ganforge import backend
 
-POLICIES = ("color", "translation", "cutout")
+# the names and their parsing live below the recipe, which checks a policy; the step imports them from here
+from ganforge.data.augment_policy import POLICIES, parse_policy  # noqa: F401
+
 PARAMETERS = 7  # brightness, saturation, contrast, shift (rows, columns), cutout centre (rows, columns)
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
-
-
-def parse_policy(text: str) -> tuple[str, ...]:
-    """``"color,translation"`` -> ("color", "translation"); ValueError naming an unknown one."""
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    for name in names:
-        if name not in POLICIES:
-            close = difflib.get_close_matches(name, POLICIES, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; choose from {', '.join(POLICIES)}"
-            raise ValueError(f"unknown augmentation {name!r}{hint}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"an augmentation is listed twice in {text!r}")
-    return names
 
 
 def augment(images, params, policy: tuple[str, ...]):
