@@ -4,11 +4,12 @@ Importing this package is cheap on purpose: it pulls in neither TensorFlow
 nor Keras, so that `ganforge --help`, `ganforge plugins` and plugin loading
 stay fast. TensorFlow is imported the first time a model is built.
 
-The packages, from the bottom up: ``plugin`` (hooks, registry, contract),
-``data`` (specs, batching, image caches), ``recipe``, ``training`` (assembly,
-the step, the Trainer), ``evaluation``, ``runs`` (run folders, checkpoints,
-using a trained generator) and ``cli``. ``sinks`` holds the core sinks, a
-plugin like any other.
+The packages, from the bottom up (the layer table in CONTRIBUTING.md is the
+rule, and tests/test_layers.py holds the code to it): ``data`` (specs, batching,
+image caches) with ``plugin.contract``, ``plugin`` (hooks, registry), ``recipe``,
+``runs`` (the files of a run folder), ``evaluation`` (measuring), ``training``
+(assembly, the step, the Trainer), ``trained`` (using a trained run) and ``cli``.
+``sinks`` holds the core sinks, a plugin like any other.
 """
 
 import os

@@ -163,21 +163,22 @@ def package_edges(found: list[Import], with_local: bool) -> set[tuple[str, str]]
 # -- the layer table --------------------------------------------------------------------------
 
 _ROW = re.compile(r"^\|\s*(\d+)\s*\|([^|]*)\|")
-_NAME = re.compile(r"`(ganforge(?:\.\w+)*)`")
+_PATH = re.compile(r"`(ganforge/[\w/]*?)(?:\.py)?/?`")
 
 
 def layer_table(markdown: str) -> dict[str, int]:
-    """Module pattern -> layer, from the rows of the markdown table whose first cell is a number.
+    """Module -> layer, from the rows of the markdown table whose first cell is a number.
 
-    A pattern is a dotted name in backticks in the second cell; it covers that module and every
-    module under it. The longest pattern that covers a module decides its layer.
+    The second cell lists paths in backticks, ``ganforge/training/`` or ``ganforge/recipe.py``;
+    a path covers its module and every module under it, and the longest path that covers a
+    module decides its layer.
     """
     table = {}
     for line in markdown.splitlines():
         row = _ROW.match(line.strip())
         if row:
-            for name in _NAME.findall(row.group(2)):
-                table[name] = int(row.group(1))
+            for path in _PATH.findall(row.group(2)):
+                table[path.strip("/").replace("/", ".")] = int(row.group(1))
     return table
 
 
