@@ -12,10 +12,14 @@ import csv
 import difflib
 import os
 from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+from pydantic import Field
 
 from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
 from ganforge.data.imagefiles import Preprocess
 from ganforge.data.labels import LabelSpec
+from ganforge.data.params import CacheDir, OnError, Resolution
 from ganforge.errors import DataError
 
 IMAGE_FOLDER = "img_align_celeba"
@@ -167,7 +171,29 @@ def attribute_labels(root: Path, chosen: list[str], labels: list[str], table=Non
 
 
 def celeba_dataset(
-    root=None, split="all", attributes=None, crop="none", resolution=64, on_error="skip", cache_dir=None, labels=None
+    root: Annotated[
+        Optional[str], Field(description="CelebA folder (default: $GANFORGE_CELEBA, ~/datasets/celeba, ./data/celeba)")
+    ] = None,
+    split: Annotated[
+        Literal["train", "val", "test", "all"], Field(description="official partition; all = the 202,599 images")
+    ] = "all",
+    attributes: Annotated[
+        dict[str, bool], Field(description="keep images with these attribute values, e.g. { Smiling = true }")
+    ] = {},  # noqa: B006 (never changed: a recipe's default, written out as {})
+    crop: Annotated[
+        Literal["none", "center178", "center160", "center140"],
+        Field(description="none: squash 178x218 to a square (the article); centerN: centred NxN box first"),
+    ] = "none",
+    resolution: Resolution = 64,
+    on_error: OnError = "skip",
+    cache_dir: CacheDir = None,
+    labels: Annotated[
+        list[str],
+        Field(
+            description="attributes each face carries as 0/1 labels for conditional models, "
+            'e.g. ["Smiling", "Eyeglasses"] (read from the same attribute file as the filters)'
+        ),
+    ] = [],  # noqa: B006 (never changed)
 ):
     found = find_root(root)
     source, by_file = image_source(found)

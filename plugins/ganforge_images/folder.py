@@ -1,9 +1,13 @@
 import os
 from pathlib import Path, PurePosixPath
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from ganforge.data.cache import CachedImageDataset, FolderSource, ZipSource, open_zip
 from ganforge.data.imagefiles import IMAGE_SUFFIXES, Preprocess
 from ganforge.data.labels import LabelSpec
+from ganforge.data.params import CacheDir, OnError, Resolution
 from ganforge.errors import DataError
 
 
@@ -48,7 +52,30 @@ def folder_classes(path: Path, names: list[str], labels: str) -> tuple[dict[str,
     return {name: number[folder] for name, folder in zip(names, folders)}, LabelSpec("classes", tuple(classes))
 
 
-def images_dataset(root, crop="center", resolution=64, channels=3, on_error="skip", cache_dir=None, labels="auto"):
+Crop = Annotated[
+    Literal["none", "center", "center178", "center160", "center140"],
+    Field(
+        description="none: squash the frame to a square; center: the largest centred square; centerN: a centred NxN box"
+    ),
+]
+Labels = Annotated[
+    Literal["auto", "folders", "none"],
+    Field(
+        description="folders: each first-level subfolder is a class (root/cat/1.jpg is a cat); "
+        "auto: so when every image sits in one of two or more subfolders, else no labels; none: no labels"
+    ),
+]
+
+
+def images_dataset(
+    root: Annotated[str, Field(description="folder of images (searched recursively) or a .zip of them")],
+    crop: Crop = "center",
+    resolution: Resolution = 64,
+    channels: Annotated[Literal[1, 3], Field(description="3: RGB, 1: grayscale")] = 3,
+    on_error: OnError = "skip",
+    cache_dir: CacheDir = None,
+    labels: Labels = "auto",
+):
     path = Path(root).expanduser()
     if path.is_file() and path.suffix.lower() == ".zip":
         source, names = ZipSource(path), list_zip(path)

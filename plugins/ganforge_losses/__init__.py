@@ -1,32 +1,47 @@
-"""Adversarial losses and gradient penalties, computed from logits with keras.ops."""
+"""Adversarial losses and gradient penalties, computed from logits with keras.ops.
 
-from pydantic import BaseModel, ConfigDict, Field
+Each factory's typed signature is its recipe parameters; it imports its loss (and so Keras) only when called.
+"""
+
+from typing import Annotated
+
+from pydantic import Field
 
 from ganforge import hookimpl
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
 
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Every = Annotated[int, Field(ge=1, description="apply every N discriminator updates (scaled by N)")]
 
 
-class WassersteinParams(_Params):
-    clip: float = Field(0.01, gt=0, description="critic weights are clipped to [-clip, clip] after each update")
+def wgan(
+    clip: Annotated[
+        float, Field(gt=0, description="critic weights are clipped to [-clip, clip] after each update")
+    ] = 0.01,
+):
+    from ganforge_losses.divergences import Wasserstein
+
+    return Wasserstein(clip)
 
 
-class WassersteinGPParams(_Params):
-    weight: float = Field(10.0, ge=0, description="gradient penalty weight (lambda)")
+def wgan_gp(weight: Annotated[float, Field(ge=0, description="gradient penalty weight (lambda)")] = 10.0):
+    from ganforge_losses.divergences import WassersteinGP
+
+    return WassersteinGP(weight)
 
 
-class GradientPenaltyParams(_Params):
-    weight: float = Field(10.0, ge=0, description="penalty weight (lambda)")
-    every: int = Field(1, ge=1, description="apply every N discriminator updates (scaled by N)")
+def gradient_penalty(
+    weight: Annotated[float, Field(ge=0, description="penalty weight (lambda)")] = 10.0, every: Every = 1
+):
+    from ganforge_losses.penalties import GradientPenalty
+
+    return GradientPenalty(weight, every)
 
 
-class R1Params(_Params):
-    gamma: float = Field(10.0, ge=0, description="penalty weight (gamma)")
-    every: int = Field(1, ge=1, description="apply every N discriminator updates (lazy R1, scaled by N)")
+def r1(gamma: Annotated[float, Field(ge=0, description="penalty weight (gamma)")] = 10.0, every: Every = 1):
+    from ganforge_losses.penalties import R1
+
+    return R1(gamma, every)
 
 
 @hookimpl
@@ -42,18 +57,8 @@ def register_losses(register):
         help="the original minimax game: G minimises log(1 - D(G(z))) (saturates early in training)",
     )
     register("lsgan", "ganforge_losses.divergences:LeastSquares", help="least squares (Mao et al. 2017)")
-    register(
-        "wgan",
-        "ganforge_losses.divergences:Wasserstein",
-        params=WassersteinParams,
-        help="Wasserstein with weight clipping (Arjovsky et al. 2017)",
-    )
-    register(
-        "wgan_gp",
-        "ganforge_losses.divergences:WassersteinGP",
-        params=WassersteinGPParams,
-        help="Wasserstein with gradient penalty (Gulrajani et al. 2017)",
-    )
+    register("wgan", wgan, help="Wasserstein with weight clipping (Arjovsky et al. 2017)")
+    register("wgan_gp", wgan_gp, help="Wasserstein with gradient penalty (Gulrajani et al. 2017)")
     register("hinge", "ganforge_losses.divergences:Hinge", help="hinge (Lim & Ye 2017, SNGAN)")
     register(
         "relativistic",
@@ -76,13 +81,7 @@ def register_losses(register):
 def register_penalties(register):
     register(
         "gradient_penalty",
-        "ganforge_losses.penalties:GradientPenalty",
-        params=GradientPenaltyParams,
+        gradient_penalty,
         help="WGAN-GP's penalty at interpolates of real and fake, usable with any loss",
     )
-    register(
-        "r1",
-        "ganforge_losses.penalties:R1",
-        params=R1Params,
-        help="R1 penalty on real images (Mescheder et al. 2018), lazy with every > 1",
-    )
+    register("r1", r1, help="R1 penalty on real images (Mescheder et al. 2018), lazy with every > 1")

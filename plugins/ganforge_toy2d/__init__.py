@@ -7,73 +7,70 @@
   KL of the mode histogram against uniform, with a scatter plot each time.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ganforge import hookimpl
+from ganforge_toy2d.coverage import ModeCoverage
+from ganforge_toy2d.mixtures import grid, ring
 
 GANFORGE_CONTRACT = 1  # the plugin contract this module was written for
 
-
-class MixtureParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    size: int = Field(100_000, ge=1, description="points drawn once from the mixture (one epoch)")
-    seed: int = Field(0, ge=0, description="seed of those points (the same data for every run seed)")
-
-
-class MLPParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    hidden: int = Field(256, ge=1, description="units per hidden layer")
-    layers: int = Field(3, ge=1, description="hidden layers")
-    activation: Literal["relu", "leaky_relu", "tanh"] = Field("relu", description="hidden activation")
-    categories: int = Field(
-        0,
+Hidden = Annotated[int, Field(ge=1, description="units per hidden layer")]
+Layers = Annotated[int, Field(ge=1, description="hidden layers")]
+Activation = Annotated[Literal["relu", "leaky_relu", "tanh"], Field(description="hidden activation")]
+Categories = Annotated[
+    int,
+    Field(
         ge=0,
-        description="generator only: turn the first noise coordinate into a one-hot code of this many equally likely values (0: off)",
-    )
+        description="generator only: turn the first noise coordinate into a one-hot code of this many equally "
+        "likely values (0: off)",
+    ),
+]
 
 
-class ModeCoverageParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    samples: int = Field(2500, ge=1, description="generated points per evaluation")
+def mlp_generator(
+    spec,
+    latent_dim,
+    hidden: Hidden = 256,
+    layers: Layers = 3,
+    activation: Activation = "relu",
+    categories: Categories = 0,
+):
+    from ganforge_toy2d.mlp import build_generator
+
+    return build_generator(spec, latent_dim, hidden, layers, activation, categories)
+
+
+def mlp_discriminator(
+    spec, hidden: Hidden = 256, layers: Layers = 3, activation: Activation = "relu", categories: Categories = 0
+):
+    from ganforge_toy2d.mlp import build_discriminator
+
+    return build_discriminator(spec, hidden, layers, activation, categories)
 
 
 @hookimpl
 def register_datasets(register):
-    register(
-        "ring", "ganforge_toy2d.mixtures:ring", params=MixtureParams, help="8 Gaussians on the unit circle, std 0.01"
-    )
-    register(
-        "grid",
-        "ganforge_toy2d.mixtures:grid",
-        params=MixtureParams,
-        help="25 Gaussians on a 5x5 grid, spacing 2, std 0.05",
-    )
+    register("ring", ring, help="8 Gaussians on the unit circle, std 0.01")
+    register("grid", grid, help="25 Gaussians on a 5x5 grid, spacing 2, std 0.05")
 
 
 @hookimpl
 def register_generators(register):
-    register(
-        "mlp", "ganforge_toy2d.mlp:build_generator", params=MLPParams, help="fully connected generator, any data shape"
-    )
+    register("mlp", mlp_generator, help="fully connected generator, any data shape")
 
 
 @hookimpl
 def register_discriminators(register):
-    register(
-        "mlp",
-        "ganforge_toy2d.mlp:build_discriminator",
-        params=MLPParams,
-        help="fully connected discriminator, any data shape",
-    )
+    register("mlp", mlp_discriminator, help="fully connected discriminator, any data shape")
 
 
 @hookimpl
 def register_metrics(register):
     register(
         "mode_coverage",
-        "ganforge_toy2d.coverage:ModeCoverage",
-        params=ModeCoverageParams,
+        ModeCoverage,
         help="modes captured, % high-quality samples, reverse KL to uniform (datasets with modes)",
     )

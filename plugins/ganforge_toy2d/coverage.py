@@ -9,7 +9,10 @@ log K - H(p), 0 for a perfect spread, log K when everything sits in one mode.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
+from pydantic import Field
 
 
 def nearest_modes(samples: np.ndarray, modes: np.ndarray, std: float) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +39,7 @@ def coverage(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str, fl
 
 
 class ModeCoverage:
-    def __init__(self, samples: int = 2500):
+    def __init__(self, samples: Annotated[int, Field(ge=1, description="generated points per evaluation")] = 2500):
         self.samples = samples
 
     def check(self, spec, dataset) -> None:

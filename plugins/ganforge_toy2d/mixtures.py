@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import numpy as np
+from pydantic import Field
 
 from ganforge.data import DataSpec
 
@@ -46,9 +49,13 @@ def grid_modes() -> np.ndarray:
     return np.array([(x, y) for x in axis for y in axis])
 
 
-def ring(size: int = 100_000, seed: int = 0) -> Mixture:
+Size = Annotated[int, Field(ge=1, description="points drawn once from the mixture (one epoch)")]
+Seed = Annotated[int, Field(ge=0, description="seed of those points (the same data for every run seed)")]
+
+
+def ring(size: Size = 100_000, seed: Seed = 0) -> Mixture:
     return Mixture("ring", ring_modes(), RING_STD, size, seed)
 
 
-def grid(size: int = 100_000, seed: int = 0) -> Mixture:
+def grid(size: Size = 100_000, seed: Seed = 0) -> Mixture:
     return Mixture("grid", grid_modes(), GRID_STD, size, seed)
