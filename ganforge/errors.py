@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 
 
 class GanforgeError(Exception):
-    """An error caused by input the user controls: a recipe, a file, an argument."""
+    """An error caused by input the user controls: a recipe, a file, an argument.
 
-    exit_at_once = False  # set where the interpreter's shutdown would hang (see cli.support.fail)
+    ``exit_at_once``: the CLI ends the process without the interpreter's shutdown, whose hooks
+    would wait for something that cannot answer (a lost peer of a JAX cluster; see cli.support.fail).
+    It is known where the error is made, so it is given there, like ``exit_code``.
+    """
+
+    exit_code = 2
+
+    def __init__(self, *args: object, exit_at_once: bool = False):
+        super().__init__(*args)
+        self.exit_at_once = exit_at_once
 
 
 class RecipeError(GanforgeError):
@@ -86,9 +95,9 @@ class TrainingStopped(GanforgeError):
     3 for a NaN or infinite loss or weight, 74 for a checkpoint the disk would not take.
     """
 
-    def __init__(self, message: str, exit_code: int):
+    def __init__(self, message: str, exit_code: int, *, exit_at_once: bool = False):
         self.exit_code = exit_code
-        super().__init__(message)
+        super().__init__(message, exit_at_once=exit_at_once)
 
     @property
     def asked_for(self) -> bool:

@@ -31,7 +31,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except GanforgeError as error:
-            fail(str(error), getattr(error, "exit_code", 2), error.exit_at_once)
+            fail(str(error), error.exit_code, error.exit_at_once)
 
     return wrapper
 

@@ -61,9 +61,10 @@ def _new_folder(trainer, loaded, holding: contextlib.ExitStack) -> Path:
             raise
         if trainer.writes:  # nothing was trained into it
             shutil.rmtree(folder, ignore_errors=True)
-        stopped = ClusterError("another worker stopped before training began (its output says why)")
-        stopped.exit_at_once = trainer.distribution.exit_at_once
-        raise stopped from None
+        raise ClusterError(
+            "another worker stopped before training began (its output says why)",
+            exit_at_once=trainer.distribution.exit_at_once,
+        ) from None
     console().print(f"run folder: [bold]{folder}[/]")
     return folder
 

@@ -145,9 +145,10 @@ class Trainer:
         except Exception as error:
             if not self.distribution.peer_lost(error):
                 raise
-            stopped = ClusterError("another worker stopped before training began (its output says why)")
-            stopped.exit_at_once = self.distribution.exit_at_once
-            raise stopped from None
+            raise ClusterError(
+                "another worker stopped before training began (its output says why)",
+                exit_at_once=self.distribution.exit_at_once,
+            ) from None
         self.sampler = BatchSampler(self.parts.dataset, self.config.batch_size, self.seed, dataset_limit(self.recipe))
         self.step = 0
         self.last_checkpoint: Path | None = None
@@ -299,13 +300,12 @@ class Trainer:
             f"{self.last_checkpoint} is the last checkpoint" if self.last_checkpoint else "no checkpoint was written"
         )
         reason = next((line for line in str(error).splitlines() if "aborted" in line), type(error).__name__)
-        stopped = TrainingStopped(
+        return TrainingStopped(
             f"another worker of the cluster stopped answering during step {self.step + 1} ({reason.strip()[:200]}); "
             f"training stopped. {where}. Start every worker again with: ganforge run {self.run_dir} --resume",
             exit_code=PEER_EXIT_CODE,
+            exit_at_once=self.distribution.exit_at_once,
         )
-        stopped.exit_at_once = self.distribution.exit_at_once
-        return stopped
 
     def _stop_for(self, signal_number: int) -> None:
         self._save()
