@@ -18,7 +18,7 @@ from ganforge.cli.support import user_errors
 from ganforge.errors import PluginError, RecipeError
 from ganforge.plugin import hookspecs
 from ganforge.plugin.contract import PROTOCOLS
-from ganforge.plugin.params import CONTRACT_ARGS
+from ganforge.plugin.params import CONTRACT_ARGS, NoParams, from_signature
 from ganforge.plugin.registry import HOOKS, Registry, get_registry
 from ganforge.recipe import load_recipe
 
@@ -212,3 +212,18 @@ def test_each_hook_points_at_its_protocol_which_says_what_the_factory_is_called_
         positional = [arg for arg in called.group(1).split(", ") if arg != "**params"]
         keywords = re.findall(r"``(\w+)=``", protocol.__doc__)
         assert positional + keywords == list(CONTRACT_ARGS.get(kind, ())), protocol.__name__
+
+
+def fields(model):
+    return {name: (info.annotation, info.default) for name, info in model.model_fields.items()}
+
+
+def test_builtin_plugins_declare_parameters_only_in_their_signatures():
+    """One way: no pydantic model beside a built-in factory, repeating its defaults."""
+    registry = get_registry()
+    for component in registry.components():
+        if component.kind == "command" or registry.plugins[component.plugin].package != "ganforge":
+            continue
+        lazy = not callable(component.factory)  # a "module:attribute" string: no signature read, no parameters
+        declared = NoParams if lazy else from_signature(component.kind, component.name, component.factory)
+        assert fields(component.params) == fields(declared), component.qualified_name
