@@ -48,7 +48,8 @@ def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tm
     done = toy_run(tmp_path, '["jsonl", { name = "wandb", project = "toys", tags = ["ring"], log_checkpoints = true }]')
     assert done.returncode == 0, done.stderr
     run = only_run(tmp_path)
-    assert "wandb sync" in done.stderr  # offline without a key, and it says how to upload
+    # offline without a key, and it says how to upload: a plugin's INFO record, shown by the command
+    assert "ganforge: W&B: saved offline; to upload: wandb sync" in done.stderr
     (file,) = wandb_files(run)
     config = wandb_records.config(file)
     assert config["train"]["steps"] == 4 and config["dataset"]["name"] == "ring"
@@ -149,7 +150,7 @@ def test_a_sink_that_cannot_write_is_reported_and_training_goes_on(tmp_path):
     blocked.write_text("a file where the sink wants a folder")
     done = toy_run(tmp_path, f'["jsonl", {{ name = "tensorboard", folder = "{blocked}/tb" }}]')
     assert done.returncode == 0, done.stderr
-    assert "sink 'tensorboard'" in done.stderr
+    assert "ganforge: sink 'tensorboard'" in done.stderr  # a warning the library logged, shown by the command
     assert len((only_run(tmp_path) / "metrics.jsonl").read_text().splitlines()) >= 4
 
 

@@ -228,13 +228,13 @@ def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, tmp_pa
     )
 
 
-def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, capfd):
+def test_a_best_value_the_metric_does_not_report_is_said_once(tmp_path, caplog):
     recipe = load_recipe(
         write(tmp_path / "tiny.toml", EVALUATED.replace('best = "fid/fid"', 'best = "fid/fdi"')), ['sinks=["jsonl"]']
     )
     run = run_folder.create(tmp_path / "runs", recipe.name, recipe.to_toml())
     train(recipe, run)
-    assert capfd.readouterr().err.count("best = 'fid/fdi', but the metric reported fid/fid") == 1
+    assert caplog.text.count("best = 'fid/fdi', but the metric reported fid/fid") == 1
     assert not (run / "checkpoints" / checkpoint.BEST).exists()
 
 

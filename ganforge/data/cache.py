@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -34,6 +35,7 @@ from ganforge.data.imagefiles import Preprocess, decode
 from ganforge.data.labels import LabelSpec, require_pair
 from ganforge.errors import DataError
 
+logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 IMAGES = "images.npy"
@@ -238,7 +240,7 @@ def _build(source, names, preprocess, folder, manifest, *, on_error, workers, la
     if failures:
         shown = "; ".join(f"{name}: {error}" for _, name, error in failures[:5])
         more = f" and {len(failures) - 5} more (listed in {folder / MANIFEST})" if len(failures) > 5 else ""
-        print(f"ganforge: skipped {len(failures)} unreadable image(s) of {len(names)}: {shown}{more}", file=sys.stderr)
+        logger.warning(f"skipped {len(failures)} unreadable image(s) of {len(names)}: {shown}{more}")
     return _open(folder, manifest)
 
 
@@ -279,10 +281,7 @@ def _decode_all(
             raise DataError(f'{name}: {error} (set on_error = "skip" to leave unreadable images out)')
 
     if progress.disable:  # a log, not a terminal: a line before and after instead of a bar
-        print(
-            f"ganforge: preparing {label}: decoding {len(names)} images into a cache in {images_path.parent.parent}",
-            file=sys.stderr,
-        )
+        logger.info(f"preparing {label}: decoding {len(names)} images into a cache in {images_path.parent.parent}")
     with progress:
         task = progress.add_task(label, total=len(names))
         if len(names) < IN_PROCESS_BELOW or workers <= 1:
@@ -305,7 +304,7 @@ def _decode_all(
                         future.cancel()
                     raise
     if progress.disable:
-        print(f"ganforge: prepared {label}: {len(names) - len(failures)} images", file=sys.stderr)
+        logger.info(f"prepared {label}: {len(names) - len(failures)} images")
     return sorted(failures)
 
 

@@ -8,7 +8,7 @@ so evaluating never changes what training draws.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from ganforge.plugin.contract import supports
 from ganforge.runs import checkpoint
 from ganforge.training.condition import Condition, drawn, generate, grid_rows
 from ganforge.training.sinks import SinkSet
+
+logger = logging.getLogger(__name__)
 
 EVAL_BATCH = 500
 
@@ -145,10 +147,8 @@ class BestKeeper:
             # the metric's value names are only known once it has run: say so once, then stop looking
             metric = self.key.partition("/")[0]
             reported = ", ".join(k for k in results if k.startswith(f"{metric}/"))
-            print(
-                f"ganforge: [eval] best = {self.key!r}, but the metric reported {reported or 'nothing'}; "
-                "no best checkpoint is kept",
-                file=sys.stderr,
+            logger.warning(
+                f"[eval] best = {self.key!r}, but the metric reported {reported or 'nothing'}; no best checkpoint is kept"
             )
             self.key = ""
         if not self.key or not np.isfinite(results[self.key]):

@@ -10,12 +10,13 @@ generator stay float32: the weights are float32 either way.
 
 from __future__ import annotations
 
-import sys
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 
 from ganforge import backend
 
+logger = logging.getLogger(__name__)
 FLOAT32 = "float32"
 # what each 16-bit type needs to be fast on a CPU (instruction sets as /proc/cpuinfo names them),
 # and the GPU compute capability below which it cannot run (bfloat16 arrived with Ampere; float16
@@ -52,11 +53,10 @@ def check_precision(recipe, cpuinfo: Path = Path("/proc/cpuinfo")) -> None:
         return
     flags = cpu_flags(cpuinfo)
     if flags and not flags & CPU_FLAGS[precision]:
-        print(
-            f"ganforge: warning: train.precision = {precision!r} on a CPU without "
+        logger.warning(
+            f"warning: train.precision = {precision!r} on a CPU without "
             f"{' or '.join(sorted(CPU_FLAGS[precision]))} instructions emulates 16-bit math, slower than float32 "
-            f'({SLOWER_WITHOUT[precision]}); "float32" is faster on this CPU',
-            file=sys.stderr,
+            f'({SLOWER_WITHOUT[precision]}); "float32" is faster on this CPU'
         )
 
 

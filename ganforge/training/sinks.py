@@ -1,20 +1,22 @@
 """Fanning the loop's records out to every sink.
 
 A dashboard that breaks must never lose a run: a sink that raises is
-reported once on stderr and dropped, and training goes on. Which of the
+reported once (a warning, logged) and dropped, and training goes on. Which of the
 (all optional) sink methods each sink has is looked up once, when it is
 built.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
 from ganforge.plugin.build import build
 from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry
+
+logger = logging.getLogger(__name__)
 
 
 class SinkSet:
@@ -33,9 +35,8 @@ class SinkSet:
             try:
                 sink = build(registry, "sink", table, run_dir, where=recipe.location(f"sinks[{position}]"))
             except Exception as error:
-                print(
-                    f"ganforge: sink {table['name']!r} could not start and is left out: {type(error).__name__}: {error}",
-                    file=sys.stderr,
+                logger.warning(
+                    f"sink {table['name']!r} could not start and is left out: {type(error).__name__}: {error}"
                 )
                 continue
             sinks.append((table["name"], supports("sink", sink)))
@@ -49,9 +50,8 @@ class SinkSet:
             try:
                 handlers[method](*args)
             except Exception as error:
-                print(
-                    f"ganforge: sink {name!r} failed in {method}() and is switched off: {type(error).__name__}: {error}",
-                    file=sys.stderr,
+                logger.warning(
+                    f"sink {name!r} failed in {method}() and is switched off: {type(error).__name__}: {error}"
                 )
                 self._sinks.remove(entry)
 

@@ -10,14 +10,15 @@ anyway).
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 import signal
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 
+logger = logging.getLogger(__name__)
 NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
 
@@ -77,8 +78,7 @@ def warn_if_disk_is_short(folder: Path, groups: dict[str, list], keep: int) -> N
     free = shutil.disk_usage(existing).free
     needed = (keep + 1) * size
     if free < needed:
-        print(
-            f"ganforge: warning: {existing} has {free / 2**20:.0f} MiB free; {keep} checkpoints of "
-            f"{size / 2**20:.0f} MiB plus one being written need {needed / 2**20:.0f} MiB",
-            file=sys.stderr,
+        logger.warning(
+            f"warning: {existing} has {free / 2**20:.0f} MiB free; {keep} checkpoints of "
+            f"{size / 2**20:.0f} MiB plus one being written need {needed / 2**20:.0f} MiB"
         )

@@ -8,7 +8,7 @@ numbers, record, save. Each of those is a method of its own below.
 
 from __future__ import annotations
 
-import sys
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,8 @@ from ganforge.training.stopping import (
     first_bad_variable,
     warn_if_disk_is_short,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -289,10 +291,9 @@ class Trainer:
         lr_scale.assign(float(lr_scale.numpy()) * config.rollback_lr_factor)
         self.sinks.rewind(self.step)
         self.window.restart(self.step)
-        print(
-            f"ganforge: {problem}; rolled back to {self.last_checkpoint} (step {self.step}), learning rates now "
-            f"x{float(lr_scale.numpy()):g} (rollback {self.rollbacks} of {config.max_rollbacks})",
-            file=sys.stderr,
+        logger.warning(
+            f"{problem}; rolled back to {self.last_checkpoint} (step {self.step}), learning rates now "
+            f"x{float(lr_scale.numpy()):g} (rollback {self.rollbacks} of {config.max_rollbacks})"
         )
 
     def _peer_stop(self, error: BaseException) -> TrainingStopped:

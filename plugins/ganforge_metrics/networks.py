@@ -7,12 +7,14 @@ so a file cannot run code (no lambda layers) that it smuggles in.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+# under "ganforge", where the ganforge command shows INFO records; a module name outside it would not be shown
+logger = logging.getLogger("ganforge.plugins.metrics")
 INCEPTION_ENV = "GANFORGE_INCEPTION_WEIGHTS"
 INCEPTION_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_URL = f"https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/{INCEPTION_FILE}"
@@ -173,10 +175,10 @@ def locate_fid_weights(weights: str) -> tuple[Path, str | None]:
         f"or ${FID_WEIGHTS_ENV}=PATH"
     )
     if not target.is_file():
-        print(f"downloading the FID Inception weights ({WEIGHTS_BYTES / 1e6:.1f} MB) from {url} ...", file=sys.stderr)
+        logger.info(f"downloading the FID Inception weights ({WEIGHTS_BYTES / 1e6:.1f} MB) from {url} ...")
     try:
         found = fetch(url, target, WEIGHTS_SHA256, fix=fix)
     except DataError as error:
         raise ValueError(f"weights: {error}") from None
-    print(f"FID Inception weights: {found} (SHA-256 verified)", file=sys.stderr)
+    logger.info(f"FID Inception weights: {found} (SHA-256 verified)")
     return found, WEIGHTS_SHA256  # fetch() read the file to check exactly this

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import netrc
 import os
 import secrets
 import shutil
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 from ganforge.recipe import tomllib
 from ganforge.runs.folder import RECIPE_FILE
 
+# under "ganforge", where the ganforge command shows INFO records; a module name outside it would not be shown
+logger = logging.getLogger("ganforge.plugins.wandb")
 ID_FILE = "wandb-run.json"  # the W&B run id, so that --resume continues the same W&B run; no secrets
 
 
@@ -24,10 +26,6 @@ def key_configured() -> bool:
         return netrc.netrc().authenticators(host) is not None
     except (FileNotFoundError, netrc.NetrcParseError, OSError):
         return False
-
-
-def say(message: str) -> None:
-    print(f"ganforge: W&B: {message}", file=sys.stderr, flush=True)
 
 
 class WandbSink:
@@ -66,7 +64,7 @@ class WandbSink:
         partial.write_text(json.dumps({"id": self.run.id, "project": project, "entity": entity}) + "\n")
         os.replace(partial, self.run_dir / ID_FILE)
         if self.mode == "online":
-            say(f"{'resumed' if saved else 'logging to'} {self.run.url}")
+            logger.info(f"W&B: {'resumed' if saved else 'logging to'} {self.run.url}")
 
     def _saved_id(self) -> str | None:
         try:
@@ -82,7 +80,7 @@ class WandbSink:
             except Exception as error:  # wandb raises many kinds (UsageError, CommError, timeouts)
                 reason = " ".join(str(error).split())[:300] or type(error).__name__
                 fallback = "going on offline" if attempt == "online" else "going on without W&B"
-                say(f"could not start {attempt} ({reason}); {fallback}")
+                logger.warning(f"W&B: could not start {attempt} ({reason}); {fallback}")
                 self.wandb.teardown()  # W&B's service still holds the failed run's id; a fresh one does not
         return None, "disabled"
 
@@ -117,5 +115,5 @@ class WandbSink:
         run_files = Path(self.run.dir).parent
         self.run.finish()
         if self.mode == "offline":
-            say(f"saved offline; to upload: wandb sync {run_files}")
+            logger.info(f"W&B: saved offline; to upload: wandb sync {run_files}")
         self.run = None
