@@ -9,7 +9,7 @@ measured with a seed.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,7 +36,35 @@ class Draws(NamedTuple):
 
     def rows(self, rows: slice) -> Draws:
         """The rows of the batch one worker (or one device) trains on."""
-        return Draws(*(values[:, rows] for values in self))
+        return self.map(lambda values: values[:, rows])
+
+    def map(self, function) -> Draws:
+        """``function`` applied to each array, the names kept (to place them on devices, say)."""
+        return Draws(*(function(values) for values in self))
+
+    def update(self, draw: int, conditional: bool) -> UpdateDraws:
+        """What update ``draw`` of the step uses (0..d_steps-1: D's, d_steps: G's), by name. G's update
+        flips no target and takes no penalty points; an unconditional run's fakes have no labels."""
+        for_d = draw < self.flips.shape[0]  # (static: a traced array has its shape)
+        return UpdateDraws(
+            noise=self.noise[draw],
+            flips=self.flips[draw] if for_d else None,
+            alpha=self.alpha[draw] if for_d else None,
+            augment_real=self.augment[draw][:, 0],
+            augment_fake=self.augment[draw][:, 1],
+            labels=self.condition[draw] if conditional else None,
+        )
+
+
+class UpdateDraws(NamedTuple):
+    """One update's rows of a step's :class:`Draws`, as ``training/objective.py`` reads them."""
+
+    noise: Any  # (batch, latent_dim): the fakes' noise
+    flips: Any  # (batch, 2) or None (G's update): flip D's target for the real / the fake image
+    alpha: Any  # (batch,) or None (G's update): the real image's weight in an interpolated point
+    augment_real: Any  # (batch, 7 or 0): DiffAugment's numbers for the real images
+    augment_fake: Any  # (batch, 7 or 0): ... and for the fakes
+    labels: Any  # the fakes' labels, or None when the run is not conditional
 
 
 def step_draws(

@@ -89,29 +89,31 @@ def linear_discriminator(weights, bias=0.5):
 
 
 def test_r1_equals_its_closed_form_for_a_linear_discriminator():
-    from ganforge.training.engines.tensorflow.step import penalty_value
+    from ganforge.training.engines.tensorflow.step import Judge
+    from ganforge.training.objective import penalty_value
 
     w = [0.3, -1.2, 2.0]
     real = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
-    value = float(penalty_value(R1(gamma=4.0), linear_discriminator(w), real, real))
+    value = float(penalty_value(Judge(linear_discriminator(w)), R1(gamma=4.0), real))
     assert value == pytest.approx(4.0 / 2 * sum(x * x for x in w), rel=1e-5)
 
 
 def test_gradient_penalty_closed_form_and_finite_where_the_gradient_is_zero():
     import tensorflow as tf
 
-    from ganforge.training.engines.tensorflow.step import penalty_value
+    from ganforge.training.engines.tensorflow.step import Judge
+    from ganforge.training.objective import interpolated, penalty_value
 
     real = np.random.default_rng(1).normal(size=(8, 3)).astype("float32")
-    alpha = np.full((8, 1), 0.3, "float32")
+    points = interpolated(real, real, np.full((8, 1), 0.3, "float32"))
     w = [0.6, 0.0, 0.8]  # norm 1: no penalty
-    assert float(
-        penalty_value(GradientPenalty(weight=10.0), linear_discriminator(w), real, real, alpha)
-    ) == pytest.approx(0.0, abs=1e-5)
+    assert float(penalty_value(Judge(linear_discriminator(w)), GradientPenalty(weight=10.0), points)) == pytest.approx(
+        0.0, abs=1e-5
+    )
     # real = fake and a zero gradient: the norm's derivative is where NaNs come from
     flat = linear_discriminator([0.0, 0.0, 0.0])
     with tf.GradientTape() as tape:
-        value = penalty_value(GradientPenalty(weight=10.0), flat, real, real, alpha)
+        value = penalty_value(Judge(flat), GradientPenalty(weight=10.0), points)
     gradients = tape.gradient(value, flat.trainable_variables)
     assert float(value) == pytest.approx(10.0, rel=1e-4)  # 10 * (0 - 1)^2
     kernel_gradient = gradients[0]  # the bias does not move the input gradient: its gradient is None

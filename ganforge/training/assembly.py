@@ -20,10 +20,10 @@ from ganforge.plugin.build import build
 from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
-from ganforge.training.condition import Condition, discriminate, generate
+from ganforge.training.condition import Condition, discriminate, generate, shown_labels
 from ganforge.training.distribute import Plan
 from ganforge.training.precision import FLOAT32, check_precision, policy
-from ganforge.training.step import LossTerms, Players, StepSettings, shown_labels
+from ganforge.training.step import LossTerms, Players, StepSettings
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.
@@ -82,14 +82,9 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
     settings = StepSettings.from_recipe(recipe, parts.condition)
     if backend.current() == "jax":
         from ganforge.training.engines.jax.step import AdversarialStep
-
-        place = distribution.place if distribution is not None else None
-        step = AdversarialStep(parts, *optimizers, settings, lr_scale=lr_scale, place=place)
     else:
         from ganforge.training.engines.tensorflow.step import AdversarialStep
-
-        strategy = distribution.strategy if distribution is not None else None
-        step = AdversarialStep(parts, *optimizers, settings, strategy)
+    step = AdversarialStep(parts, *optimizers, settings, distribution=distribution, lr_scale=lr_scale)
     return Training(parts, *optimizers, lr_scale, step)
 
 

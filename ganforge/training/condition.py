@@ -87,6 +87,11 @@ def model_inputs(inputs, labels):
     return inputs if labels is None else [inputs, labels]
 
 
+def shown_labels(condition: Condition | None, labels):
+    """The labels D is shown: a projection D's; none for an unconditional or an AC-GAN D."""
+    return labels if condition is not None and not condition.classifies else None
+
+
 def generate(generator, noise, labels, training: bool):
     """G's images; ``labels`` None for an unconditional G."""
     return generator(model_inputs(noise, labels), training=training)

@@ -21,10 +21,12 @@ In a conditional run (``condition.py``) the real images come with their labels,
 each fake is made for a label drawn from the data's, and D sees every image with
 the label it was made for or came with.
 
-The step itself is backend code: ``step_tensorflow.py`` (a ``tf.function`` under a
-``tf.distribute`` strategy) and ``step_jax.py`` (a jitted, stateless function under a
-``keras.distribution``) implement it with the same interface, ``step(real_batches,
-step, draws=None, real_labels=None)`` returning the (D loss, G loss) of the step's last updates.
+What each update minimises — the loss, a conditional D's classification terms, the penalties,
+the augmentation of every image D sees — is written once, in ``objective.py``. Differentiating
+it and applying the gradients is engine code: ``engines/tensorflow/step.py`` (a ``tf.function``
+under a ``tf.distribute`` strategy) and ``engines/jax/step.py`` (a jitted, stateless function
+under a ``keras.distribution``) implement the same interface, ``step(real_batches, step,
+draws=None, real_labels=None)`` returning the (D loss, G loss) of the step's last updates.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any
 
 from ganforge import streams
 from ganforge.plugin.contract import supports
-from ganforge.training.augment import augment, parse_policy
+from ganforge.training.augment import parse_policy
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,6 @@ class StepSettings:
             bool(self.augment),
             None if self.condition is None else self.condition.table,
         )
-
-    def seen_by_discriminator(self, images, params):
-        """``images`` as D sees them: DiffAugment'ed with ``params`` (B, 7) when the recipe asks for it."""
-        return augment(images, params, self.augment) if self.augment else images
 
     @classmethod
     def from_recipe(cls, recipe, condition=None) -> StepSettings:
@@ -126,65 +124,3 @@ class Players:
     penalties: list = field(default_factory=list)
     ema_generator: Any = None  # the weights' moving average, when the recipe keeps one
     condition: Any = None  # a conditional run's Condition (condition.py): G and D then take labels
-
-
-# -- the maths both backends share (keras.ops, run inside each backend's compiled step) ----------
-def targets(flips, share: int, label_smoothing: float):
-    """D's targets for real (1 - smoothing) and fake (0) images, each flipped where ``flips`` says
-    (``flips``: (share, 2) booleans, this update's rows of the draws)."""
-    from keras import ops
-
-    real = ops.full((share, 1), 1.0 - label_smoothing, "float32")
-    fake = ops.zeros((share, 1), "float32")
-    return ops.where(flips[:, :1], 0.0, real), ops.where(flips[:, 1:], 1.0, fake)
-
-
-def to_unit_range(real_batch):
-    """uint8 pixels to [-1, 1] on the device, so the host moves bytes, not floats."""
-    from keras import ops
-
-    if "int" in str(real_batch.dtype):
-        return ops.cast(real_batch, "float32") * (2.0 / 255.0) - 1.0
-    return ops.cast(real_batch, "float32")
-
-
-def interpolated(real, fake, alpha):
-    """The points ``alpha * real + (1 - alpha) * fake`` a penalty on interpolates is taken at."""
-    from keras import ops
-
-    alpha = ops.reshape(alpha, (-1,) + (1,) * (len(real.shape) - 1))
-    return alpha * real + (1.0 - alpha) * ops.cast(fake, "float32")
-
-
-def penalty_due(penalty, step, draw: int, d_steps: int):
-    """Whether a lazy penalty (``every`` > 1) is paid at this discriminator update (``step`` may be traced)."""
-    return (step * d_steps + draw) % penalty.every == 0
-
-
-def shown_labels(condition, labels):
-    """The labels D is shown: a projection D's; none for an unconditional or an AC-GAN D."""
-    return labels if condition is not None and not condition.classifies else None
-
-
-def judged(outputs, condition):
-    """D's outputs as (logits, class logits or None), float32 whatever D computes in (mixed precision)."""
-    from keras import ops
-
-    if condition is None or not condition.classifies:
-        return ops.cast(outputs, "float32"), None
-    logits, classes = outputs
-    return ops.cast(logits, "float32"), ops.cast(classes, "float32")
-
-
-def classification(condition, class_logits, labels):
-    """AC-GAN's term: the weighted cross-entropy of D's class logits against the labels asked for (a
-    softmax over classes; a sigmoid per attribute); 0 when D predicts no labels."""
-    from keras import ops
-
-    if class_logits is None:
-        return 0.0
-    if condition.spec.kind == "classes":
-        loss = ops.sparse_categorical_crossentropy(labels, class_logits, from_logits=True)
-    else:
-        loss = ops.mean(ops.binary_crossentropy(labels, class_logits, from_logits=True), axis=-1)
-    return condition.classifier_weight * ops.mean(loss)

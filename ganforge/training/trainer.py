@@ -248,7 +248,7 @@ class Trainer:
         labels = None
         if (condition := self.parts.condition) is not None:  # the real images' labels, as the models take them
             labels = distribute(np.stack([condition.as_input(self.sampler.labels(n, rows)) for n in numbers]))
-        return distribute(batches), tuple(distribute(values) for values in draws), labels
+        return distribute(batches), draws.map(distribute), labels
 
     def _train_step(self, real, draws, labels):
         try:

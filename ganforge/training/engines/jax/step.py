@@ -12,17 +12,55 @@ batch norm sees the global batch as it would on one device.
 from __future__ import annotations
 
 from ganforge.training.condition import model_inputs
-from ganforge.training.step import (
-    Players,
-    StepSettings,
-    classification,
-    interpolated,
-    judged,
-    penalty_due,
-    shown_labels,
-    targets,
-    to_unit_range,
-)
+from ganforge.training.objective import Objective
+from ganforge.training.step import Players, StepSettings
+
+
+class Stateless:
+    """A model as the objective runs it on JAX: its trainable values fixed for the update, its
+    non-trainable values (batch norm's statistics) carried from one call to the next, as a stateful
+    call would leave them. The engine reads ``non_trainable`` back after the objective is done."""
+
+    def __init__(self, model, trainable, non_trainable):
+        self.model = model
+        self.trainable = trainable
+        self.non_trainable = non_trainable
+
+    def __call__(self, inputs, labels):
+        outputs, self.non_trainable = self.model.stateless_call(
+            self.trainable, self.non_trainable, model_inputs(inputs, labels), training=True
+        )
+        return outputs
+
+
+class Judge(Stateless):
+    """D on JAX: input gradients through ``jax.grad``, a lazy term under ``jax.lax.cond``; both carry the
+    non-trainable values through the nested trace as an explicit input and output, so no traced value
+    leaks out of it."""
+
+    def input_gradients(self, points, value_of):
+        import jax
+
+        def value(at, non_trainable):
+            self.non_trainable = non_trainable
+            return value_of(at), self.non_trainable
+
+        gradients, self.non_trainable = jax.grad(value, has_aux=True)(points, self.non_trainable)
+        return gradients
+
+    def when(self, due, value):
+        import jax
+        from keras import ops
+
+        def paid(non_trainable):
+            self.non_trainable = non_trainable
+            return value(), self.non_trainable
+
+        def skipped(non_trainable):
+            return ops.zeros((), "float32"), non_trainable
+
+        result, self.non_trainable = jax.lax.cond(due, paid, skipped, self.non_trainable)
+        return result
 
 
 class AdversarialStep:
@@ -39,15 +77,19 @@ class AdversarialStep:
         generator_optimizer,
         discriminator_optimizer,
         settings: StepSettings,
+        distribution=None,
         lr_scale=None,
-        place=None,
     ):
+        """``distribution``: the started Distribution whose devices the step's inputs are placed on
+        when the step is called with host arrays (one device if None)."""
         self.players = players
+        self.objective = Objective(players, settings)
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.settings = settings
         self.lr_scale = lr_scale
-        self.place = place or (lambda values: values)  # host arrays -> device arrays (sharded when distributed)
+        # host arrays -> device arrays (sharded when distributed)
+        self.place = distribution.distribute if distribution is not None else (lambda values: values)
         generator_optimizer.build(players.generator.trainable_variables)
         discriminator_optimizer.build(players.discriminator.trainable_variables)
         ema = players.ema_generator.weights if players.ema_generator is not None else []
@@ -69,14 +111,14 @@ class AdversarialStep:
         if self.settings.conditional != (real_labels is not None):
             raise ValueError("a conditional step needs the real images' labels, and only it takes them")
         if draws is None:
-            draws = self.place(tuple(self.settings.draws(step)))
+            draws = self.settings.draws(step).map(self.place)
             real_batches = self.place(real_batches)
             real_labels = None if real_labels is None else self.place(real_labels)
         moved = self._scale_moved()  # first, so it has always seen the scale the step is traced with
         if self._compiled is None or moved:
             self._compiled = jax.jit(self._step)
         state = [variable.value for variable in self.variables]
-        state, losses = self._compiled(state, real_batches, tuple(draws), np.int32(step), real_labels)
+        state, losses = self._compiled(state, real_batches, draws, np.int32(step), real_labels)
         for variable, value in zip(self.variables, state):
             variable.assign(value)
         return losses
@@ -106,85 +148,51 @@ class AdversarialStep:
             self._update_ema(values)
         return [values[id(variable)] for variable in self.variables], (discriminator_loss, generator_loss)
 
-    def _judge(self, trainable, non_trainable, images, labels):
-        """D's (logits, class logits or None) for ``images`` (shown ``labels`` when D takes them), and its
-        non-trainable values after the call."""
-        condition = self.players.condition
-        inputs = model_inputs(images, shown_labels(condition, labels))
-        outputs, non_trainable = self.players.discriminator.stateless_call(
-            trainable, non_trainable, inputs, training=True
-        )
-        return judged(outputs, condition), non_trainable
-
     def _labels(self, labels, draw: int):
-        """One update's labels in a conditional run; None otherwise (the models then take none)."""
+        """One update's real labels in a conditional run; None otherwise (the models then take none)."""
         return labels[draw] if self.settings.conditional else None
 
     def _update_discriminator(self, values, real_batches, draws, step, draw: int, real_labels):
         import jax
 
-        players, settings = self.players, self.settings
+        players, objective = self.players, self.objective
         generator, discriminator = players.generator, players.discriminator
-        optimizer = self.discriminator_optimizer
-        real = to_unit_range(real_batches[draw])
-        labels, fake_labels = self._labels(real_labels, draw), self._labels(draws[4], draw)
-        fake, values_g = generator.stateless_call(
-            _of(values, generator.trainable_variables),
-            _of(values, generator.non_trainable_variables),
-            model_inputs(draws[0][draw], fake_labels),
-            training=True,
+        update = draws.update(draw, self.settings.conditional)
+        maker = Stateless(
+            generator, _of(values, generator.trainable_variables), _of(values, generator.non_trainable_variables)
         )
-        _put(values, generator.non_trainable_variables, values_g)
-        real_targets, fake_targets = targets(draws[1][draw], settings.batch_size, settings.label_smoothing)
-        seen_real = lambda images: settings.seen_by_discriminator(images, draws[3][draw][:, 0])  # noqa: E731
-        seen_fake = settings.seen_by_discriminator(fake, draws[3][draw][:, 1])
-
-        condition = players.condition
+        fake = objective.fakes(maker, update)  # outside the differentiated function: D's update only
+        _put(values, generator.non_trainable_variables, maker.non_trainable)
+        labels = self._labels(real_labels, draw)
 
         def loss_of(trainable, non_trainable):
-            (real_logits, real_classes), non_trainable = self._judge(trainable, non_trainable, seen_real(real), labels)
-            (fake_logits, fake_classes), non_trainable = self._judge(trainable, non_trainable, seen_fake, fake_labels)
-            loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
-            loss = loss + classification(condition, real_classes, labels)
-            loss = loss + classification(condition, fake_classes, fake_labels)
-            for penalty in players.penalties:
-                term, non_trainable = self._penalty(
-                    penalty, trainable, non_trainable, real, fake, draws[2][draw], step, draw, seen_real, labels
-                )
-                loss = loss + term
-            return _scaled(optimizer, values, loss), (loss, non_trainable)
+            judge = Judge(discriminator, trainable, non_trainable)
+            loss = objective.discriminator(judge, real_batches[draw], fake, update, labels, step, draw)
+            return _scaled(self.discriminator_optimizer, values, loss), (loss, judge.non_trainable)
 
-        trainable = _of(values, discriminator.trainable_variables)
         gradients, (loss, non_trainable) = jax.grad(loss_of, has_aux=True)(
-            trainable, _of(values, discriminator.non_trainable_variables)
+            _of(values, discriminator.trainable_variables), _of(values, discriminator.non_trainable_variables)
         )
         _put(values, discriminator.non_trainable_variables, non_trainable)
-        self._apply(optimizer, values, gradients, discriminator.trainable_variables)
+        self._apply(self.discriminator_optimizer, values, gradients, discriminator.trainable_variables)
         return loss
 
     def _update_generator(self, values, real_batches, draws, real_labels):
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         import jax
 
-        players, settings, d_steps = self.players, self.settings, self.settings.d_steps
+        players, objective, d_steps = self.players, self.objective, self.settings.d_steps
         generator, discriminator = players.generator, players.discriminator
-        optimizer = self.generator_optimizer
+        update = draws.update(d_steps, self.settings.conditional)
+        real_batch, real_labels = real_batches[d_steps - 1], self._labels(real_labels, d_steps - 1)
         d_trainable = _of(values, discriminator.trainable_variables)
-        params, fake_labels = draws[3][d_steps], self._labels(draws[4], d_steps)
-        real_labels = self._labels(real_labels, d_steps - 1)
 
         def loss_of(trainable, non_trainable, d_non_trainable):
-            noise = model_inputs(draws[0][d_steps], fake_labels)
-            fake, non_trainable = generator.stateless_call(trainable, non_trainable, noise, training=True)
-            real_logits = None
-            if players.loss.uses_real_logits:
-                real = settings.seen_by_discriminator(to_unit_range(real_batches[d_steps - 1]), params[:, 0])
-                (real_logits, _), d_non_trainable = self._judge(d_trainable, d_non_trainable, real, real_labels)
-            fake = settings.seen_by_discriminator(fake, params[:, 1])
-            (fake_logits, fake_classes), d_non_trainable = self._judge(d_trainable, d_non_trainable, fake, fake_labels)
-            loss = players.loss.generator(fake_logits, real_logits)
-            loss = loss + classification(players.condition, fake_classes, fake_labels)
-            return _scaled(optimizer, values, loss), (loss, non_trainable, d_non_trainable)
+            maker = Stateless(generator, trainable, non_trainable)
+            judge = Judge(discriminator, d_trainable, d_non_trainable)
+            loss = objective.generator(judge, maker, update, real_batch, real_labels)
+            scaled = _scaled(self.generator_optimizer, values, loss)
+            return scaled, (loss, maker.non_trainable, judge.non_trainable)
 
         gradients, (loss, non_trainable, d_non_trainable) = jax.grad(loss_of, has_aux=True)(
             _of(values, generator.trainable_variables),
@@ -193,37 +201,8 @@ class AdversarialStep:
         )
         _put(values, generator.non_trainable_variables, non_trainable)
         _put(values, discriminator.non_trainable_variables, d_non_trainable)
-        self._apply(optimizer, values, gradients, generator.trainable_variables)
+        self._apply(self.generator_optimizer, values, gradients, generator.trainable_variables)
         return loss
-
-    def _penalty(self, penalty, trainable, non_trainable, real, fake, alpha, step, draw: int, seen, labels):
-        """One penalty's term for this discriminator update (0 when a lazy one is not due), and D's
-        non-trainable values after the call it makes. ``seen``: what D is shown of the points;
-        ``labels``: the real images' labels in a conditional run."""
-        import jax
-        from keras import ops
-
-        discriminator = self.players.discriminator
-        points = real if penalty.points == "real" else interpolated(real, fake, alpha)
-        labels = shown_labels(self.players.condition, labels)  # none for an AC-GAN D
-
-        def value(non_trainable):
-            def summed(points, non_trainable):
-                outputs, non_trainable = discriminator.stateless_call(
-                    trainable, non_trainable, model_inputs(seen(points), labels), training=True
-                )
-                logits, _ = judged(outputs, self.players.condition)  # an AC-GAN D: the penalty is on its logit
-                return ops.sum(logits), non_trainable
-
-            gradients, non_trainable = jax.grad(summed, has_aux=True)(points, non_trainable)
-            term = ops.cast(penalty.from_gradients(gradients), "float32") * float(penalty.every)
-            return term, non_trainable
-
-        if penalty.every <= 1:
-            return value(non_trainable)
-        # lazy: only every N-th discriminator update pays for the penalty
-        due = penalty_due(penalty, step, draw, self.settings.d_steps)
-        return jax.lax.cond(due, value, lambda kept: (ops.zeros((), "float32"), kept), non_trainable)
 
     def _apply(self, optimizer, values, gradients, variables) -> None:
         trainable, optimizer_values = optimizer.stateless_apply(

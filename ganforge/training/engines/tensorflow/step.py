@@ -5,36 +5,36 @@ from __future__ import annotations
 
 from ganforge.backend import tensorflow
 from ganforge.training.condition import discriminate, generate
-from ganforge.training.step import (
-    Players,
-    StepSettings,
-    classification,
-    interpolated,
-    judged,
-    penalty_due,
-    shown_labels,
-    targets,
-    to_unit_range,
-)
+from ganforge.training.objective import Objective
+from ganforge.training.step import Players, StepSettings
 
 
-def penalty_value(penalty, discriminator, real, fake, alpha=None, seen=lambda images: images, labels=None):
-    """``penalty`` at its points: real images, or ``alpha * real + (1 - alpha) * fake``.
+class Judge:
+    """D as the objective runs it on TensorFlow: called directly (inside the update's tape), its input
+    gradients from a tape of their own, a lazy term under ``tf.cond``."""
 
-    Taking D's gradient with respect to its input is the backend-specific
-    part, so it lives here; the penalty's maths is keras.ops in its plugin.
-    ``seen``: what D is shown of the points (DiffAugment's transform of the real images);
-    ``labels``: the real images' labels in a conditional run (the points are taken with them).
-    """
-    tf = tensorflow()
-    real = tf.convert_to_tensor(real, tf.float32)
-    points = real if penalty.points == "real" else interpolated(real, fake, alpha)
-    with tf.GradientTape() as tape:
-        tape.watch(points)
-        outputs = discriminate(discriminator, seen(points), labels)
-        if isinstance(outputs, (list, tuple)):  # an AC-GAN D: the penalty is on its real/fake logit
-            outputs = outputs[0]
-    return tf.cast(penalty.from_gradients(tape.gradient(outputs, points)), tf.float32)
+    def __init__(self, discriminator):
+        self.discriminator = discriminator
+
+    def __call__(self, images, labels):
+        return discriminate(self.discriminator, images, labels)
+
+    def input_gradients(self, points, value_of):
+        tf = tensorflow()
+        points = tf.convert_to_tensor(points, tf.float32)  # a tape watches tensors only
+        with tf.GradientTape() as tape:
+            tape.watch(points)
+            value = value_of(points)
+        return tape.gradient(value, points)
+
+    def when(self, due, value):
+        tf = tensorflow()
+        return tf.cond(due, value, lambda: tf.constant(0.0))
+
+
+def maker(generator):
+    """G as the objective runs it on TensorFlow (inside the tape of G's update)."""
+    return lambda noise, labels: generate(generator, noise, labels, training=True)
 
 
 def update_ema(average_model, model, decay: float) -> None:
@@ -59,14 +59,23 @@ class AdversarialStep:
     """
 
     def __init__(
-        self, players: Players, generator_optimizer, discriminator_optimizer, settings: StepSettings, strategy=None
+        self,
+        players: Players,
+        generator_optimizer,
+        discriminator_optimizer,
+        settings: StepSettings,
+        distribution=None,
+        lr_scale=None,
     ):
+        """``distribution``: the started Distribution whose strategy the step runs under (TensorFlow's
+        default strategy if None). ``lr_scale``: unused here; a ``tf.function`` reads the variable each call."""
         tf = tensorflow()
         self.players = players
+        self.objective = Objective(players, settings)
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.settings = settings
-        self.strategy = strategy or tf.distribute.get_strategy()
+        self.strategy = distribution.strategy if distribution is not None else tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
         if settings.batch_size % self.replicas:
             raise ValueError(f"a global batch of {settings.batch_size} does not split among {self.replicas} replicas")
@@ -92,9 +101,9 @@ class AdversarialStep:
             raise ValueError("a conditional step needs the real images' labels, and only it takes them")
         if self.replicas == 1:
             real_batches = tf.convert_to_tensor(real_batches)
-            draws = tuple(tf.convert_to_tensor(values) for values in draws)
+            draws = draws.map(tf.convert_to_tensor)
             real_labels = None if real_labels is None else tf.convert_to_tensor(real_labels)
-        return self._compiled(real_batches, tuple(draws), tf.constant(step, tf.int64), real_labels)
+        return self._compiled(real_batches, draws, tf.constant(step, tf.int64), real_labels)
 
     # -- the step -------------------------------------------------------------
     def _step(self, real_batches, draws, step, real_labels):
@@ -134,13 +143,8 @@ class AdversarialStep:
             gradients = _overflow_everywhere_if_anywhere(gradients)
         optimizer.apply_gradients(zip(gradients, variables))
 
-    def _judge(self, images, labels):
-        """D's (logits, class logits or None) for ``images`` (shown ``labels`` when D takes them)."""
-        condition = self.players.condition
-        return judged(discriminate(self.players.discriminator, images, shown_labels(condition, labels)), condition)
-
     def _labels(self, labels, draw: int):
-        """One update's labels in a conditional run; None otherwise (the models then take none)."""
+        """One update's real labels in a conditional run; None otherwise (the models then take none)."""
         return labels[draw] if self.settings.conditional else None
 
     def _average_moving_statistics(self) -> None:
@@ -155,60 +159,40 @@ class AdversarialStep:
                     # this replica's copy as a plain tensor (a mirrored variable here is not a value to reduce)
                     variable.assign(context.all_reduce("MEAN", tf.identity(variable.value)))
 
-    def _penalty(self, penalty, real, fake, alpha, step, draw: int, seen, labels):
-        """One penalty's term for this discriminator update (0 when a lazy one is not due)."""
-        tf = tensorflow()
-        discriminator = self.players.discriminator
-        labels = shown_labels(self.players.condition, labels)  # none for an AC-GAN D
-
-        def value():
-            return penalty_value(penalty, discriminator, real, fake, alpha, seen, labels) * float(penalty.every)
-
-        if penalty.every <= 1:
-            return value()
-        # lazy: only every N-th discriminator update pays for the penalty
-        return tf.cond(penalty_due(penalty, step, draw, self.settings.d_steps), value, lambda: tf.constant(0.0))
-
     def _update_discriminator(self, real_batches, draws, step, draw: int, real_labels):
         tf = tensorflow()
-        players, settings = self.players, self.settings
-        discriminator = players.discriminator
-        real = to_unit_range(real_batches[draw])
-        labels, fake_labels = self._labels(real_labels, draw), self._labels(draws[4], draw)
-        fake = generate(players.generator, draws[0][draw], fake_labels, training=True)
-        real_targets, fake_targets = targets(draws[1][draw], self.share, settings.label_smoothing)
-        seen_real = lambda images: settings.seen_by_discriminator(images, draws[3][draw][:, 0])  # noqa: E731
+        players = self.players
+        update = draws.update(draw, self.settings.conditional)
+        fake = self.objective.fakes(maker(players.generator), update)  # outside the tape: D's update only
         with tf.GradientTape() as tape:
-            real_logits, real_classes = self._judge(seen_real(real), labels)
-            seen_fake = settings.seen_by_discriminator(fake, draws[3][draw][:, 1])
-            fake_logits, fake_classes = self._judge(seen_fake, fake_labels)
-            loss = players.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
-            loss += classification(players.condition, real_classes, labels)
-            loss += classification(players.condition, fake_classes, fake_labels)
-            for penalty in players.penalties:
-                loss += self._penalty(penalty, real, fake, draws[2][draw], step, draw, seen_real, labels)
+            loss = self.objective.discriminator(
+                Judge(players.discriminator),
+                real_batches[draw],
+                fake,
+                update,
+                self._labels(real_labels, draw),
+                step,
+                draw,
+            )
             scaled = self._scaled(loss, self.discriminator_optimizer)
-        self._apply(self.discriminator_optimizer, scaled, tape, discriminator.trainable_variables)
+        self._apply(self.discriminator_optimizer, scaled, tape, players.discriminator.trainable_variables)
         return loss
 
     def _update_generator(self, real_batches, draws, real_labels):
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
         tf = tensorflow()
-        players, settings, d_steps = self.players, self.settings, self.settings.d_steps
-        generator = players.generator
-        params, fake_labels = draws[3][d_steps], self._labels(draws[4], d_steps)
+        players, d_steps = self.players, self.settings.d_steps
+        update = draws.update(d_steps, self.settings.conditional)
         with tf.GradientTape() as tape:
-            fake = generate(generator, draws[0][d_steps], fake_labels, training=True)
-            real_logits = None
-            if players.loss.uses_real_logits:
-                real = to_unit_range(real_batches[d_steps - 1])
-                seen_real = settings.seen_by_discriminator(real, params[:, 0])
-                real_logits, _ = self._judge(seen_real, self._labels(real_labels, d_steps - 1))
-            fake_logits, fake_classes = self._judge(settings.seen_by_discriminator(fake, params[:, 1]), fake_labels)
-            loss = players.loss.generator(fake_logits, real_logits)
-            loss += classification(players.condition, fake_classes, fake_labels)
+            loss = self.objective.generator(
+                Judge(players.discriminator),
+                maker(players.generator),
+                update,
+                real_batches[d_steps - 1],
+                self._labels(real_labels, d_steps - 1),
+            )
             scaled = self._scaled(loss, self.generator_optimizer)
-        self._apply(self.generator_optimizer, scaled, tape, generator.trainable_variables)
+        self._apply(self.generator_optimizer, scaled, tape, players.generator.trainable_variables)
         return loss
 
 
