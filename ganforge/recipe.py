@@ -10,6 +10,7 @@ parameters mean nothing to the new one.
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ganforge.data.augment_policy import parse_policy
 from ganforge.errors import Location, PluginError, RecipeError
 from ganforge.plugin import params
-from ganforge.plugin.build import find
+from ganforge.plugin.build import build, find
 from ganforge.plugin.registry import Registry, get_registry
 
 if sys.version_info >= (3, 11):
@@ -178,7 +179,9 @@ class RecipeModel(_Section):
 
 @dataclass
 class Recipe:
-    """A validated recipe: ``data`` is the fully resolved dict, defaults filled in."""
+    """A validated recipe: ``data`` is the fully resolved dict, defaults filled in (what ``recipe.toml``
+    saves); ``model`` the same, typed. A component is read through :meth:`table` and built through
+    :meth:`build`, which know where its table came from."""
 
     path: Path
     data: dict[str, Any]
@@ -192,6 +195,24 @@ class Recipe:
     def location(self, section: str = "") -> Location:
         """Where the table ``section`` (``generator``, ``eval.metrics[0]``) came from, for errors."""
         return Location(section, self.origins, str(self.path))
+
+    def table(self, section: str) -> dict[str, Any] | None:
+        """A component's table as its factory takes it: ``name`` and every parameter, defaults written
+        out, without the keys ganforge reads itself (``[dataset] limit``); None for an optional
+        component the recipe does not use. ``section``: ``generator``, ``eval.metrics[0]``, ``sinks[1]``."""
+        found: Any = self.data
+        for part in re.findall(r"[^.\[\]]+", section):
+            found = found[int(part)] if part.isdigit() else found.get(part)
+            if found is None:
+                return None
+        table = {"name": found} if isinstance(found, str) else dict(found)  # a sink named bare
+        kind = COMPONENT_SECTIONS.get(section)
+        return {key: value for key, value in table.items() if key not in CORE_KEYS.get(kind, ())}
+
+    def build(self, section: str, registry: Registry, *args: Any, given: dict | None = None) -> Any:
+        """The component ``section`` names, built from its table; every error names this recipe's file and
+        the table's key. ``args`` and ``given``: what ganforge passes the factory (see ``plugin.build``)."""
+        return build(registry, _kind(section), self.table(section), *args, where=self.location(section), given=given)
 
     def to_toml(self) -> str:
         import tomli_w
@@ -375,7 +396,9 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         )
         for position, sink in enumerate(data["sinks"])
     ]
-    return Recipe(path=path, data=resolved, model=model, origins=origins)
+    # the model again, from the resolved tables: its component tables then hold their defaults too, so
+    # recipe.model and recipe.data say the same thing
+    return Recipe(path=path, data=resolved, model=RecipeModel.model_validate(resolved), origins=origins)
 
 
 def _check_best(config: EvalConfig, recipe: Location) -> None:
@@ -399,6 +422,12 @@ def _has_required_params(registry: Registry, name: str) -> bool:
     except PluginError:
         return True  # unknown: let _validate_component name the key and suggest a spelling
     return any(field.is_required() for field in component.params.model_fields.values())
+
+
+def _kind(section: str) -> str:
+    """The component kind of a recipe table: ``eval.metrics[0]`` holds a metric, ``sinks[1]`` a sink."""
+    head = section.partition("[")[0]
+    return {"eval.metrics": "metric", "sinks": "sink"}.get(head) or COMPONENT_SECTIONS[head]
 
 
 # keys of a component's table that ganforge reads, not the component: [dataset] limit (train on a fixed subset)
