@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ganforge.plugin.build import build
 from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry
 
@@ -30,16 +29,15 @@ class SinkSet:
         A sink that cannot even be built is reported and left out, like one that fails later.
         """
         sinks = []
-        for position, entry in enumerate(recipe.data["sinks"]):
-            table = {"name": entry} if isinstance(entry, str) else dict(entry)
+        for position in range(len(recipe.data["sinks"])):
+            section = f"sinks[{position}]"
+            name = recipe.table(section)["name"]
             try:
-                sink = build(registry, "sink", table, run_dir, where=recipe.location(f"sinks[{position}]"))
+                sink = recipe.build(section, registry, run_dir)
             except Exception as error:
-                logger.warning(
-                    f"sink {table['name']!r} could not start and is left out: {type(error).__name__}: {error}"
-                )
+                logger.warning(f"sink {name!r} could not start and is left out: {type(error).__name__}: {error}")
                 continue
-            sinks.append((table["name"], supports("sink", sink)))
+            sinks.append((name, supports("sink", sink)))
         return cls(sinks)
 
     def _each(self, method: str, *args: Any) -> None:
