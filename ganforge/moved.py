@@ -38,6 +38,7 @@ MOVED = {
     "ganforge.training.step_jax": "ganforge.training.engines.jax.step",
     "ganforge.training.step_tensorflow": "ganforge.training.engines.tensorflow.step",
     "ganforge.training.distribute_jax": "ganforge.training.engines.jax.distribution",
+    "ganforge.training.distribute": "ganforge.training.cluster",
     "ganforge.training.run_dir": "ganforge.runs.folder",
     # what uses a trained run moved above training (the layer rule in CONTRIBUTING.md)
     "ganforge.runs.trained": "ganforge.trained",

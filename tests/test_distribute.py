@@ -22,7 +22,8 @@ from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
 from ganforge.runs.checkpoint import HEADER_KEY, checkpoint_path, list_checkpoints, read_header
-from ganforge.training.distribute import PEER_EXIT_CODE, ClusterError, Distribution, Plan, read_tf_config
+from ganforge.training.cluster import PEER_EXIT_CODE, ClusterError, Plan, read_tf_config
+from ganforge.training.engines.tensorflow import Distribution
 from ganforge.training.trainer import train
 
 # Trains each named recipe variant in one fresh process whose CPU is split in two.
@@ -407,7 +408,7 @@ def test_a_worker_whose_peers_never_answer_stops_with_exit_code_2(tmp_path):
 
 
 def test_peers_are_probed_over_ipv4_and_ipv6():
-    from ganforge.training.distribute import _answers
+    from ganforge.training.cluster import _answers
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         assert _answers(f"localhost:{server.getsockname()[1]}")
@@ -427,3 +428,23 @@ def test_each_worker_reads_only_its_rows_of_the_global_batch():
     four_replicas = SimpleNamespace(num_replicas_in_sync=4)  # 2 workers x 2 devices: only the count matters here
     rows = [Distribution(four_replicas, workers=2, rank=rank).rows(32) for rank in range(2)]
     assert rows == [slice(0, 16), slice(16, 32)]
+
+
+def test_every_engine_offers_the_same_distribution_and_what_a_plan_asks():
+    """The seam between the neutral code and the engines, written as Protocols, kept by both engines."""
+    from types import SimpleNamespace
+
+    from ganforge.training import cluster
+    from ganforge.training.engines import ENGINES, engine
+
+    one_device = SimpleNamespace(num_replicas_in_sync=1)  # a strategy, as far as the constructor looks
+    made = [engine("tensorflow").Distribution(one_device, 1, 0), engine("jax").Distribution(None, 1, 0)]
+    assert all(isinstance(distribution, cluster.Distribution) for distribution in made)
+    assert all(isinstance(engine(name), cluster.Engine) for name in ENGINES)
+    with pytest.raises(ValueError, match="tensorflow, jax"):
+        engine("torch")
+
+
+def test_a_tf_config_the_recipe_does_not_use_is_warned_of(tmp_path, caplog):
+    plan(tmp_path, tf_config=cluster_config())
+    assert 'TF_CONFIG is set but distribute.strategy is "none"' in caplog.text

@@ -34,7 +34,7 @@ from test_distribute import (
 
 from ganforge.recipe import load_recipe
 from ganforge.runs.checkpoint import checkpoint_path, list_checkpoints, read_header
-from ganforge.training.distribute import PEER_EXIT_CODE
+from ganforge.training.cluster import PEER_EXIT_CODE
 from ganforge.training.trainer import train
 
 pytest.importorskip("jax")

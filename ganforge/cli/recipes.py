@@ -22,10 +22,12 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     from ganforge.plugin.contract import supports
     from ganforge.recipe import load_recipe
     from ganforge.training.assembly import build_parts, check_before_training, check_output_dir
-    from ganforge.training.distribute import Plan
+    from ganforge.training.cluster import Plan
 
     loaded = load_recipe(recipe, overrides or [])
     parts = build_parts(loaded)
+    plan = Plan(loaded)
+    plan.check_batch()  # as `run` does when it starts the plan, without starting anything here
     check_before_training(loaded, parts.dataset, prepare=False)
     check_output_dir(loaded)
     console = _console()
@@ -48,7 +50,7 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
     )
     console.print(f"  loss           {loaded.data['loss']['name']}")
     train = loaded.model.train
-    console.print(f"  training       {Plan(loaded).describe()}, {train.precision}, on {loaded.model.backend}")
+    console.print(f"  training       {plan.describe()}, {train.precision}, on {loaded.model.backend}")
 
 
 def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:

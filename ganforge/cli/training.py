@@ -13,7 +13,7 @@ import typer
 from ganforge.cli.support import SetOption, console, user_errors
 from ganforge.errors import CheckpointError, TrainingStopped
 from ganforge.runs import folder as run_folder
-from ganforge.training.distribute import ClusterError
+from ganforge.training.cluster import ClusterError
 
 Recipe = Annotated[str, typer.Argument(help="recipe file or bundled recipe name; with --resume, also a run folder")]
 Resume = Annotated[
@@ -84,7 +84,7 @@ def _resumable(reference: str, overrides: list[str], holding: contextlib.ExitSta
     """(recipe, run folder, checkpoint) to continue from, the folder held; None when the run is already done."""
     from ganforge.recipe import load_recipe
     from ganforge.runs.checkpoint import list_checkpoints, newest_good
-    from ganforge.training.distribute import writes_files
+    from ganforge.training.cluster import writes_files
 
     folder = Path(reference)
     if not folder.is_dir():

@@ -21,7 +21,7 @@ from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
 from ganforge.training.condition import Condition, discriminate, generate, shown_labels
-from ganforge.training.distribute import Plan
+from ganforge.training.engines import engine
 from ganforge.training.precision import FLOAT32, check_precision, policy
 from ganforge.training.step import LossTerms, Players, StepSettings
 
@@ -46,7 +46,7 @@ class Training:
     generator_optimizer: Any
     discriminator_optimizer: Any
     lr_scale: Any  # one multiplier for both rates: a rollback lowers it, checkpoints remember it
-    step: Any  # the backend's AdversarialStep (step_tensorflow.py or step_jax.py)
+    step: Any  # the engine's AdversarialStep (training/engines/<backend>/step.py)
 
     @property
     def state(self) -> dict[str, list]:
@@ -65,7 +65,7 @@ class Training:
 def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None) -> Training:
     """The parts, two Adam optimizers over the run's length, and the compiled step, on the recipe's backend.
 
-    ``distribution``: the started :class:`~ganforge.training.distribute.Distribution` to train under
+    ``distribution``: the started :class:`~ganforge.training.cluster.Distribution` to train under
     (one device if None); every variable is made in its scope.
     """
     keras = backend.keras()
@@ -80,11 +80,9 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
         )
     optimizers = (generator_optimizer, discriminator_optimizer)
     settings = StepSettings.from_recipe(recipe, parts.condition)
-    if backend.current() == "jax":
-        from ganforge.training.engines.jax.step import AdversarialStep
-    else:
-        from ganforge.training.engines.tensorflow.step import AdversarialStep
-    step = AdversarialStep(parts, *optimizers, settings, distribution=distribution, lr_scale=lr_scale)
+    step = engine(recipe.model.backend).AdversarialStep(
+        parts, *optimizers, settings, distribution=distribution, lr_scale=lr_scale
+    )
     return Training(parts, *optimizers, lr_scale, step)
 
 
@@ -218,15 +216,14 @@ def _check_label_options(recipe: Recipe, loss: LossTerms) -> None:
             )
 
 
-def check_before_training(recipe: Recipe, dataset, *, prepare: bool, plan: Plan | None = None) -> None:
+def check_before_training(recipe: Recipe, dataset, *, prepare: bool) -> None:
     """The checks ``run`` makes before its first step besides building the parts (which proves the shapes,
-    the penalty, the label options and the metrics); ``recipe check`` makes the same ones.
+    the penalty, the label options and the metrics) and starting its plan (which checks the batch's
+    split, :meth:`~ganforge.training.cluster.Plan.start`); ``recipe check`` makes the same ones.
 
     ``prepare``: decode the dataset's cache first and count exactly (``run``), or count what it lists
-    without decoding (``recipe check``, which must stay quick). ``plan``: the run's distribution plan,
-    when it has been read already (it is read from the recipe and TF_CONFIG otherwise).
+    without decoding (``recipe check``, which must stay quick).
     """
-    (plan or Plan(recipe)).check_batch()
     check_precision(recipe)
     if prepare and (prepare_dataset := supports("dataset", dataset)["prepare"]) is not None:
         prepare_dataset()

@@ -25,7 +25,7 @@ from ganforge.runs import checkpoint
 from ganforge.runs.folder import CHECKPOINTS, EVALUATIONS
 from ganforge.runs.records import keep_records
 from ganforge.training.assembly import assemble, check_before_training, dataset_limit
-from ganforge.training.distribute import PEER_EXIT_CODE, ClusterError, Plan
+from ganforge.training.cluster import PEER_EXIT_CODE, ClusterError, Plan
 from ganforge.training.monitor import BestKeeper, Monitor
 from ganforge.training.sinks import SinkSet
 from ganforge.training.stopping import (
@@ -134,16 +134,14 @@ class Trainer:
         self.registry = registry or get_registry()
         backend.use(recipe)  # before anything imports Keras
         plan = Plan(recipe)
-        plan.check_batch()  # before a multi-worker start waits for the other workers
-        self.distribution = plan.start()
-        plan.check_batch()  # JAX knows a cluster's devices only now
+        self.distribution = plan.start()  # the batch's split checked, before a cluster waits for its peers
         self.writes = self.distribution.is_chief  # one writer: the chief writes every file of the run
         try:  # the workers of a cluster build their variables together: one that fails stops them all
             backend.configure(self.seed, plan.deterministic())
             self.training = assemble(recipe, self.registry, self.distribution)
             self.parts = self.training.parts
             self.state = self.training.state
-            self._check_and_prepare(plan)
+            self._check_and_prepare()
         except Exception as error:
             if not self.distribution.peer_lost(error):
                 raise
@@ -157,12 +155,12 @@ class Trainer:
         self.rollbacks = 0
         self.last_scalars: dict[str, float] = {}
 
-    def _check_and_prepare(self, plan: Plan) -> None:
+    def _check_and_prepare(self) -> None:
         """The last checks, the dataset's cache prepared: by the chief first, so that workers sharing
         a cache folder build it once, and the others open what it built."""
         if not self.writes:
             self.distribution.barrier()
-        check_before_training(self.recipe, self.parts.dataset, prepare=True, plan=plan)
+        check_before_training(self.recipe, self.parts.dataset, prepare=True)
         if self.writes:
             self.distribution.barrier()
 

@@ -3,8 +3,10 @@
 ``mirrored`` is ``keras.distribution.DataParallel`` over this machine's devices; ``multi_worker``
 is the same over every process's devices after ``jax.distributed.initialize`` (the call
 ``keras.distribution.initialize`` makes, with a time limit added) — the cluster read from the same
-``TF_CONFIG`` the TensorFlow strategies use, its first worker the coordinator. The step is one jitted function over the global batch, sharded
-along the batch axis; each process hands over only its rows of it.
+``TF_CONFIG`` the TensorFlow strategies use, its first worker the coordinator. The step is one
+jitted function over the global batch, sharded along the batch axis; each process hands over only
+its rows of it. The plan and what the workers agree on are the engines' common part, in
+:mod:`ganforge.training.cluster`.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import os
 import numpy as np
 
 from ganforge.errors import GanforgeError
-from ganforge.training.distribute import Workers
+from ganforge.training.cluster import TF_CONFIG, ClusterError, Workers
 
 AXIS = "batch"  # DataParallel's mesh axis
+PEER_LOST_SIGNS = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "ABORTED", "heartbeat", "Gloo")
 
 
 def prepare(plan) -> None:
@@ -57,6 +60,12 @@ def _jax_started() -> bool:
     return xla_bridge.backends_are_initialized()
 
 
+def can_count_devices(plan) -> bool:
+    """Alone, always; in a cluster only once joined: ``jax.distributed.initialize`` must come before
+    anything asks JAX for its devices."""
+    return plan.cluster is None or joined()
+
+
 def joined() -> bool:
     """Whether this process has joined a ``jax.distributed`` cluster."""
     import sys
@@ -68,8 +77,13 @@ def joined() -> bool:
     return distributed.global_state.client is not None
 
 
-def devices(plan) -> list:
-    """This machine's devices the run trains on (JAX started, its cluster not yet joined)."""
+def devices(plan) -> list[str]:
+    """The names of this machine's devices the run trains on."""
+    return [name(device) for device in _devices(plan)]
+
+
+def _devices(plan) -> list:
+    """This machine's devices the run trains on (JAX started; a cluster's, once joined)."""
     if plan.strategy == "none":
         return []
     jax = _jax()
@@ -91,12 +105,21 @@ def name(device) -> str:
     return f"{device.platform.upper()}:{device.id}"
 
 
+def check_replicas(plan, replicas: int) -> None:
+    """Nothing JAX cannot do on several replicas: its step is one jitted function on any number."""
+
+
+def auto_deterministic(plan) -> bool:
+    """Off: JAX on a CPU is deterministic anyway, and on GPUs only ``true`` tells XLA (``prepare``)."""
+    return False
+
+
 def start(plan) -> Distribution:
     """Join the cluster (multi_worker) and make the distribution over every process's devices."""
     if plan.strategy == "none":
         return Distribution(None, workers=1, rank=0)
     if plan.cluster is None:
-        return Distribution(devices(plan), workers=1, rank=0)
+        return Distribution(_devices(plan), workers=1, rank=0)
     join(plan.cluster, plan.config.connect_timeout)
     return Distribution(list(_jax().devices()), workers=plan.cluster.workers, rank=plan.cluster.rank)
 
@@ -104,8 +127,6 @@ def start(plan) -> Distribution:
 def join(cluster, timeout: float) -> None:
     """``jax.distributed.initialize`` with the chief as coordinator, as ``keras.distribution.initialize``
     calls it, but with ganforge's time limit for the others to arrive (Keras' own call waits 300 s)."""
-    from ganforge.training.distribute import TF_CONFIG, ClusterError
-
     jax = _jax()
     try:
         jax.distributed.initialize(
@@ -124,10 +145,8 @@ def join(cluster, timeout: float) -> None:
 
 
 class Distribution(Workers):
-    """The devices a run trains on, and this process's share of each global batch (the
-    TensorFlow ``Distribution``'s interface: the trainer uses either alike)."""
-
-    strategy = None
+    """The devices a run trains on, and this process's share of each global batch
+    (:class:`ganforge.training.cluster.Distribution`)."""
 
     def __init__(self, devices: list | None, workers: int, rank: int):
         self.devices = devices or []
@@ -161,12 +180,6 @@ class Distribution(Workers):
         shape = (values.shape[0], values.shape[1] * self.workers, *values.shape[2:])
         return jax.make_array_from_process_local_data(self._sharding, values, shape)
 
-    def place(self, values: tuple) -> tuple:
-        """Whole-batch host arrays (one process) placed as ``distribute`` places a process's rows."""
-        return (
-            tuple(self.distribute(value) for value in values) if isinstance(values, tuple) else self.distribute(values)
-        )
-
     def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
         from jax.experimental import multihost_utils
 
@@ -176,7 +189,11 @@ class Distribution(Workers):
         """Whether ``error`` says another process stopped answering."""
         if self.workers == 1:
             return False
-        text = str(error)
-        return type(error).__name__ in ("XlaRuntimeError", "JaxRuntimeError") and any(
-            sign in text for sign in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "heartbeat", "ABORTED", "Gloo")
-        )
+        import jax
+
+        if not isinstance(error, jax.errors.JaxRuntimeError):
+            return False
+        # The runtime's error has one type for every status: its code is only the message's first word.
+        # A lost peer shows as one of these codes, or (from the coordination service and the CPU
+        # collectives) as a missed heartbeat or a failed Gloo transfer under another code.
+        return any(sign in str(error) for sign in PEER_LOST_SIGNS)

@@ -1,34 +1,34 @@
-"""Training on several devices and machines, through TensorFlow's own strategies.
+"""A run on several devices and machines, whichever engine trains it: the plan read from the
+recipe and ``TF_CONFIG``, the cluster, and what the workers agree on.
 
-ganforge adds no engine of its own: ``mirrored`` is ``tf.distribute.MirroredStrategy``
-over one machine's devices, ``multi_worker`` is ``MultiWorkerMirroredStrategy`` over the
-machines ``TF_CONFIG`` lists, and ``none`` is TensorFlow's default strategy, so one step
-function serves all three. What ganforge adds is the bookkeeping that keeps a distributed
-run the same run as on one device: which rows of the global batch each worker reads,
-which worker writes files, and a clear stop when a peer is gone.
+ganforge adds no distributed runtime of its own: each engine uses its framework's (TensorFlow's
+``tf.distribute`` strategies, Keras' ``keras.distribution`` on JAX; see
+:mod:`ganforge.training.engines`). What this module adds is the bookkeeping that keeps a
+distributed run the same run as on one device: which rows of the global batch each worker
+reads, which worker writes files, and a clear stop when a peer is gone.
 
-A :class:`Plan` is read from the recipe and ``TF_CONFIG`` without starting TensorFlow's
-runtime (so ``recipe check`` can refuse a bad one); :meth:`Plan.start` makes the strategy.
-On the JAX backend ``distribute_jax.py`` makes the devices and joins the cluster instead; the
-plan, the cluster and what the workers agree on (:class:`Workers`) serve both backends.
+A :class:`Plan` is read from the recipe and ``TF_CONFIG`` without starting any runtime (so
+``recipe check`` can refuse a bad one); :meth:`Plan.start` asks the recipe's engine for a started
+:class:`Distribution`. Nothing here names an engine: what differs between them, the plan asks
+the engine it gets from :func:`ganforge.training.engines.engine`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
 import socket
-import sys
 import time
 from dataclasses import dataclass
-from functools import cache
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ganforge.backend import tensorflow
 from ganforge.errors import GanforgeError, RecipeError
+from ganforge.training.engines import engine
 
 TF_CONFIG = "TF_CONFIG"
 # MultiWorkerMirroredStrategy runs "chief" and "worker" tasks; parameter servers and
@@ -37,6 +37,8 @@ JOBS = ("chief", "worker")
 PEER_EXIT_CODE = 69  # sysexits' EX_UNAVAILABLE: another worker of the cluster is gone
 DEVICE_PATTERN = re.compile(r"^/?(?:device:)?(CPU|GPU):(\d+)$", re.IGNORECASE)
 PATH_BYTES = 4096  # the longest text `from_chief` can share
+
+logger = logging.getLogger(__name__)
 
 
 class ClusterError(GanforgeError):
@@ -146,12 +148,12 @@ class Plan:
         self.recipe = recipe
         self.config = recipe.model.distribute
         self.where = recipe.location("distribute")
+        self.engine: Engine = engine(recipe.model.backend)
         self.cluster = read_tf_config(environ.get(TF_CONFIG)) if self.strategy == "multi_worker" else None
         if self.cluster is None and environ.get(TF_CONFIG):
-            print(
-                f'ganforge: {TF_CONFIG} is set but distribute.strategy is "{self.strategy}": this process trains '
-                'alone (set distribute.strategy = "multi_worker" to train with the cluster)',
-                file=sys.stderr,
+            logger.warning(
+                f'{TF_CONFIG} is set but distribute.strategy is "{self.strategy}": this process trains '
+                'alone (set distribute.strategy = "multi_worker" to train with the cluster)'
             )
         if self.cluster is not None and self.config.devices:
             raise self.where.error(
@@ -159,11 +161,7 @@ class Plan:
                 "CUDA_VISIBLE_DEVICES, not devices",
                 "devices",
             )
-        self.jax = recipe.model.backend == "jax"
-        if self.jax:
-            from ganforge.training.engines.jax import distribution as distribute_jax
-
-            distribute_jax.prepare(self)
+        self.engine.prepare(self)
 
     @property
     def strategy(self) -> str:
@@ -179,21 +177,8 @@ class Plan:
         return self.cluster is None or self.cluster.is_chief
 
     def devices(self) -> list[str]:
-        """This machine's devices the run trains on (TensorFlow imported, its runtime not started)."""
-        if self.strategy == "none":
-            return []
-        if self.jax:
-            from ganforge.training.engines.jax import distribution as distribute_jax
-
-            return [distribute_jax.name(device) for device in distribute_jax.devices(self)]
-        tf = tensorflow()
-        gpus = len(tf.config.list_physical_devices("GPU"))
-        if self.cluster is not None:
-            return [f"/device:GPU:{index}" for index in range(gpus)] or ["/device:CPU:0"]
-        if not self.config.devices:
-            kind, count = ("GPU", gpus) if gpus else ("CPU", self.config.cpu_devices)
-            return [f"/device:{kind}:{index}" for index in range(count)]
-        return [f"/device:{kind}:{index}" for kind, index in self.chosen({"GPU": gpus, "CPU": self.config.cpu_devices})]
+        """This machine's devices the run trains on, by name (the engine's runtime not started)."""
+        return [] if self.strategy == "none" else self.engine.devices(self)
 
     def chosen(self, available: dict[str, int]) -> list[tuple[str, int]]:
         """``distribute.devices`` as (kind, index) pairs, each checked against ``available`` (how many
@@ -229,17 +214,13 @@ class Plan:
         return f"global batch {batch_size} on {replicas} replicas ({self.strategy}: {where}), {batch_size // replicas} each"
 
     def check_batch(self) -> None:
-        """``train.batch_size`` is the global batch: every replica must get an equal share.
-        (And XLA cannot compile a step that runs on several devices: TensorFlow refuses it mid-trace.)"""
-        if self.jax and self.cluster is not None and not self._jax_cluster_joined():
-            return  # JAX counts a cluster's devices only once it has joined it: the trainer checks again then
+        """``train.batch_size`` is the global batch: every replica must get an equal share, and the
+        engine must be able to train on that many replicas. Where the devices cannot be counted yet
+        (a JAX cluster not joined), there is nothing to check: :meth:`start` checks once they can."""
+        if not self.engine.can_count_devices(self):
+            return
         replicas, batch_size = self.replicas(), self.recipe.model.train.batch_size
-        if replicas > 1 and self.recipe.model.train.jit_compile and not self.jax:
-            raise self.recipe.location("train").error(
-                f"XLA cannot compile a step that runs on {replicas} replicas (a TensorFlow limit): "
-                "set jit_compile = false, or train on one device",
-                "jit_compile",
-            )
+        self.engine.check_replicas(self, replicas)
         if batch_size % replicas:
             counted = f"{self.workers} workers x {replicas // self.workers} devices" if self.workers > 1 else "devices"
             raise self.recipe.location("train").error(
@@ -248,59 +229,23 @@ class Plan:
                 "batch_size",
             )
 
-    def _jax_cluster_joined(self) -> bool:
-        from ganforge.training.engines.jax import distribution as distribute_jax
-
-        return distribute_jax.joined()
-
     def deterministic(self) -> bool:
-        """``train.deterministic``; "auto" is on for CPUs (it costs nothing measured there) and off on GPUs,
-        where deterministic kernels are slower and some ops have none."""
+        """``train.deterministic``; what "auto" means is the engine's to say (on where it costs little)."""
         setting = self.recipe.model.train.deterministic
-        if setting != "auto" or self.jax:  # JAX on a CPU is deterministic; `prepare` told XLA about GPUs
-            return setting is True
-        return not tensorflow().config.list_physical_devices("GPU")
+        return self.engine.auto_deterministic(self) if setting == "auto" else setting is True
 
     def start(self) -> Distribution:
-        """Make the strategy: split the CPU first if asked, and for several workers wait until all are up."""
-        if self.jax:
-            from ganforge.training.engines.jax import distribution as distribute_jax
+        """The engine's runtime started on the plan's devices, for several workers once all are up.
 
-            return distribute_jax.start(self)
-        tf = tensorflow()
-        if self.config.cpu_devices > 1:
-            _split_cpu(tf, self.config.cpu_devices)
-        if self.strategy == "none":
-            return Distribution(tf.distribute.get_strategy(), workers=1, rank=0)
-        if self.strategy == "mirrored":
-            return Distribution(_mirrored(tuple(self.devices())), workers=1, rank=0)
-        wait_for_peers(self.cluster, self.config.connect_timeout)
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        return Distribution(strategy, workers=self.cluster.workers, rank=self.cluster.rank)
-
-
-@cache
-def _mirrored(devices: tuple[str, ...]):
-    """One MirroredStrategy per set of devices and process: a second one over the same devices
-    numbers its collective ops as the first did, and their all-reduces collide (a notebook or a
-    test that trains twice would stop with "Shape mismatch in the collective instance")."""
-    return tensorflow().distribute.MirroredStrategy(list(devices))
-
-
-def _split_cpu(tf, count: int) -> None:
-    """The host CPU as ``count`` logical devices: only possible before the runtime starts."""
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
-    current = tf.config.get_logical_device_configuration(cpu)
-    if current is not None and len(current) == count:
-        return
-    try:
-        tf.config.set_logical_device_configuration(cpu, wanted)
-    except RuntimeError:
-        raise GanforgeError(
-            f"distribute.cpu_devices = {count}: TensorFlow already started in this process with "
-            f"{len(current or [cpu])} CPU device(s); split the CPU in a new process"
-        ) from None
+        The batch is checked as soon as the replicas can be counted: before a cluster waits for its
+        peers, unless the engine counts a cluster's devices only once it has joined it (JAX)."""
+        counted_first = self.engine.can_count_devices(self)
+        if counted_first:
+            self.check_batch()
+        distribution = self.engine.start(self)
+        if not counted_first:
+            self.check_batch()
+        return distribution
 
 
 def wait_for_peers(cluster: Cluster, timeout: float) -> None:
@@ -343,8 +288,8 @@ def _answers(address: str) -> bool:
 
 
 class Workers:
-    """What the workers of a run agree on, on either backend: built on one collective, the sum over the
-    workers of a small array (``_sum_over_workers``, which each backend's Distribution provides), and
+    """What the workers of a run agree on, on any engine: built on one collective, the sum over the
+    workers of a small array (``_sum_over_workers``, which each engine's Distribution provides), and
     the share of each global batch this worker reads."""
 
     workers: int
@@ -391,50 +336,69 @@ class Workers:
         raise NotImplementedError
 
 
-class Distribution(Workers):
-    """A started strategy, and this worker's share of each global batch."""
+@runtime_checkable
+class Distribution(Protocol):
+    """A started engine on the plan's devices, and this worker's share of each global batch: what the
+    trainer, the run command and the assembly use, alike on every engine (each engine's
+    ``Distribution`` implements it, most of it through :class:`Workers`)."""
 
-    place = None  # the step places its own inputs when given host arrays
-    exit_at_once = False  # TensorFlow's runtime shuts down cleanly after a peer is lost
+    workers: int
+    rank: int
+    replicas: int  # over every worker
+    local_replicas: int  # this worker's
+    exit_at_once: bool
+    """A stop for a lost peer must leave the process without the runtime's shutdown (which would hang)."""
 
-    def __init__(self, strategy, workers: int, rank: int):
-        self.strategy = strategy
-        self.workers = workers
-        self.rank = rank
-        self.replicas = strategy.num_replicas_in_sync
-        self.local_replicas = self.replicas // workers
+    @property
+    def is_chief(self) -> bool: ...
 
-    def scope(self):
-        """Models, optimizers and every other variable are made inside it (keras#23085: optimizers too)."""
-        return self.strategy.scope()
+    def scope(self) -> Any:
+        """A context: models, optimizers and every other variable are made inside it."""
 
-    def distribute(self, batches: np.ndarray):
-        """This worker's rows of (d_steps, batch, ...) as each local replica's slice of axis 1."""
-        if self.replicas == 1:
-            return tensorflow().convert_to_tensor(batches)
-        share = batches.shape[1] // self.local_replicas
+    def distribute(self, values: np.ndarray) -> Any:
+        """This worker's rows of (d_steps, batch, ...) placed as the step takes them (on one worker,
+        the whole batch: a step that makes its own draws places them with this too)."""
 
-        def piece(context):
-            local = context.replica_id_in_sync_group - self.rank * self.local_replicas
-            return batches[:, local * share : (local + 1) * share]
+    def rows(self, batch_size: int) -> slice: ...
 
-        return self.strategy.experimental_distribute_values_from_function(piece)
+    def from_chief(self, text: str) -> str: ...
 
-    def _sum_over_workers(self, mine: np.ndarray) -> np.ndarray:
-        """The sum of each worker's ``mine`` (a collective: every worker must call it at the same point)."""
-        tf = tensorflow()
+    def first_signal(self, received: int | None) -> int | None: ...
 
-        def value(context):
-            first_here = context.replica_id_in_sync_group == self.rank * self.local_replicas
-            return tf.constant(mine if first_here else np.zeros_like(mine))
-
-        values = self.strategy.experimental_distribute_values_from_function(value)
-        return np.asarray(self.strategy.reduce("SUM", values, axis=None))
+    def barrier(self) -> None: ...
 
     def peer_lost(self, error: BaseException) -> bool:
         """Whether ``error`` says another worker stopped answering (killed, crashed, cut off)."""
-        if self.workers == 1:
-            return False
-        tf = tensorflow()
-        lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError)
-        return isinstance(error, lost) or "Collective ops is aborted" in str(error)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What an engine's package exposes (its ``__init__.py``, listed in
+    :data:`ganforge.training.engines.ENGINES`): the step, the distribution and what a :class:`Plan`
+    asks of it, in the order a run asks."""
+
+    AdversarialStep: type
+    """``AdversarialStep(players, generator_optimizer, discriminator_optimizer, settings,
+    distribution=None, lr_scale=None)``: the compiled step (see ``training/step.py``)."""
+
+    Distribution: type
+    """Its class implementing the :class:`Distribution` protocol above."""
+
+    def prepare(self, plan: Plan) -> None:
+        """What must be set before the engine's runtime starts; refuses what can no longer be set."""
+
+    def can_count_devices(self, plan: Plan) -> bool:
+        """Whether the plan's devices can be counted now without keeping ``start`` from setting up."""
+
+    def devices(self, plan: Plan) -> list[str]:
+        """The names of this machine's devices the plan trains on (its strategy is not "none")."""
+
+    def check_replicas(self, plan: Plan, replicas: int) -> None:
+        """Refuses (a RecipeError) what the recipe asks that the engine cannot do on ``replicas``."""
+
+    def auto_deterministic(self, plan: Plan) -> bool:
+        """What ``train.deterministic = "auto"`` means on this engine here."""
+
+    def start(self, plan: Plan) -> Any:
+        """The runtime started on the plan's devices, for a cluster once every worker is up: an instance
+        of ``Distribution`` (annotated Any, since in this class the name is that member)."""
