@@ -253,7 +253,7 @@ filters = [8, 16]
 def test_the_auxiliary_classifier_loss_is_the_weighted_cross_entropy_of_the_labels():
     from ganforge.data.labels import LabelSpec
     from ganforge.training.condition import Condition
-    from ganforge.training.step import classification
+    from ganforge.training.objective import classification
 
     logits = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], np.float32)
     classes = Condition(LabelSpec("classes", ("a", "b", "c")), np.zeros(1, np.int32), classifier_weight=0.5)

@@ -16,7 +16,6 @@ from ganforge import backend
 from ganforge.data import size_without_preparing
 from ganforge.errors import RecipeError
 from ganforge.evaluation.measure import NamedMetric
-from ganforge.plugin.build import build
 from ganforge.plugin.contract import supports
 from ganforge.plugin.registry import Registry, get_registry
 from ganforge.recipe import Recipe
@@ -91,8 +90,7 @@ def build_dataset(recipe: Recipe, registry: Registry | None = None):
 
     ``limit`` is ganforge's key, not the dataset plugin's: training reads only that many examples
     (the trainer's sampler picks them); metrics still compare with the whole dataset."""
-    table = {key: value for key, value in recipe.data["dataset"].items() if key != "limit"}
-    return build(registry or get_registry(), "dataset", table, where=recipe.location("dataset"))
+    return recipe.build("dataset", registry or get_registry())
 
 
 def dataset_limit(recipe: Recipe) -> int | None:
@@ -112,16 +110,9 @@ def build_generator(
     backend.use(recipe)
     backend.keras()
     latent_dim = recipe.model.train.latent_dim
+    given = {} if condition is None else {"condition": condition.spec}
     with policy(precision):
-        return build(
-            registry or get_registry(),
-            "generator",
-            recipe.data["generator"],
-            spec,
-            latent_dim,
-            where=recipe.location("generator"),
-            given={} if condition is None else {"condition": condition.spec},
-        )
+        return recipe.build("generator", registry or get_registry(), spec, latent_dim, given=given)
 
 
 def build_condition(recipe: Recipe, dataset) -> Condition | None:
@@ -136,7 +127,7 @@ def build_condition(recipe: Recipe, dataset) -> Condition | None:
     try:
         return Condition.of(dataset, dataset_limit(recipe), weight)
     except ValueError as error:
-        name = recipe.data["dataset"]["name"]
+        name = recipe.table("dataset")["name"]
         raise recipe.location("condition").error(
             f"dataset {name!r}: {error} (conditioning needs a labelled dataset: docs/conditional.md)", "labels"
         ) from None
@@ -151,16 +142,10 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
     precision = recipe.model.train.precision
     condition = build_condition(recipe, dataset)
     generator = build_generator(recipe, spec, registry, precision, condition)
+    given = condition.discriminator_keyword() if condition is not None else {}
     with policy(precision):
-        discriminator = build(
-            registry,
-            "discriminator",
-            recipe.data["discriminator"],
-            spec,
-            where=recipe.location("discriminator"),
-            given=condition.discriminator_keyword() if condition is not None else {},
-        )
-    loss = LossTerms(build(registry, "loss", recipe.data["loss"], where=recipe.location("loss")))
+        discriminator = recipe.build("discriminator", registry, spec, given=given)
+    loss = LossTerms(recipe.build("loss", registry))
     check_shapes(recipe, spec, generator, discriminator, registry, condition)
     if recipe.model.augment.policy.strip() and not spec.is_image:
         raise recipe.location("augment").error(
@@ -179,9 +164,9 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
 
 def _metric(recipe: Recipe, registry: Registry, index: int, dataset) -> NamedMetric:
     """A metric of ``[eval] metrics``, which says before training when it cannot measure this data."""
-    where = recipe.location(f"eval.metrics[{index}]")
-    table = recipe.data["eval"]["metrics"][index]
-    metric = NamedMetric(table["name"], build(registry, "metric", table, where=where))
+    section = f"eval.metrics[{index}]"
+    where = recipe.location(section)
+    metric = NamedMetric(recipe.table(section)["name"], recipe.build(section, registry))
     if metric.conditional and not recipe.model.condition.labels:
         message = f"metric {metric.name!r} measures a conditional generator: set [condition] labels = true"
         raise where.error(message, file_key=where.key("name"))
@@ -194,15 +179,15 @@ def _metric(recipe: Recipe, registry: Registry, index: int, dataset) -> NamedMet
 
 def _penalties(recipe: Recipe, registry: Registry, loss: LossTerms) -> list:
     penalties = [loss.own_penalty] if loss.own_penalty is not None else []
-    if "penalty" in recipe.data:
+    if (table := recipe.table("penalty")) is not None:
         if not loss.accepts_penalty:
-            loss_name, penalty_name = recipe.data["loss"]["name"], recipe.data["penalty"]["name"]
+            loss_name, penalty_name = recipe.table("loss")["name"], table["name"]
             reason = "has a gradient penalty of its own" if penalties else "keeps D Lipschitz its own way"
             raise recipe.location("penalty").error(
                 f"loss {loss_name!r} {reason}: it cannot take penalty {penalty_name!r} (remove [penalty] or change the loss)",
                 "name",
             )
-        penalties.append(build(registry, "penalty", recipe.data["penalty"], where=recipe.location("penalty")))
+        penalties.append(recipe.build("penalty", registry))
     return penalties
 
 
@@ -211,7 +196,7 @@ def _check_label_options(recipe: Recipe, loss: LossTerms) -> None:
     for key in ("label_smoothing", "label_noise"):
         if getattr(train, key) and not loss.takes_targets:
             raise recipe.location("train").error(
-                f"loss {recipe.data['loss']['name']!r} has no labels to smooth or flip (it is not a classification loss)",
+                f"loss {recipe.table('loss')['name']!r} has no labels to smooth or flip (it is not a classification loss)",
                 key,
             )
 
@@ -258,7 +243,7 @@ def check_shapes(recipe: Recipe, spec, generator, discriminator, registry: Regis
     conditional run)."""
     latent_dim = recipe.model.train.latent_dim
     made_by = {
-        kind: registry.who(registry.get(kind, recipe.data[kind]["name"])) for kind in ("generator", "discriminator")
+        kind: registry.who(registry.get(kind, recipe.table(kind)["name"])) for kind in ("generator", "discriminator")
     }
 
     def wrong(kind: str, message: str) -> RecipeError:
