@@ -85,8 +85,8 @@ def step_images_per_s(dataset, steps: int) -> float:
     import keras
 
     from ganforge.data import BatchSampler
-    from ganforge.training.step import LossTerms, Players, StepSettings
     from ganforge.training.engines.tensorflow.step import AdversarialStep
+    from ganforge.training.step import LossTerms, Players, StepSettings
     from ganforge_dcgan.models import build_discriminator, build_generator
     from ganforge_losses.bce import NonSaturating
 

@@ -98,8 +98,8 @@ def test_generators_update_sees_ds_logits_on_the_steps_last_real_batch(tmp_path)
 
     from ganforge.recipe import load_recipe
     from ganforge.training.assembly import build_parts, make_optimizer
-    from ganforge.training.step import LossTerms, StepSettings
     from ganforge.training.engines.tensorflow.step import AdversarialStep
+    from ganforge.training.step import LossTerms, StepSettings
 
     class RealMean(RelativisticPairing):
         def generator_loss(self, fake_logits, real_logits):
