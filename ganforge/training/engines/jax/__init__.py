@@ -1,4 +1,4 @@
-"""JAX as an engine (:class:`ganforge.training.engines.Engine`): the step is one jitted, stateless
+"""JAX as an engine (:class:`ganforge.training.cluster.Engine`): the step is one jitted, stateless
 function under a ``keras.distribution``. Nothing here imports TensorFlow."""
 
 from ganforge.training.engines.jax.distribution import (

@@ -1,4 +1,4 @@
-"""TensorFlow as an engine (:class:`ganforge.training.engines.Engine`): the step is one
+"""TensorFlow as an engine (:class:`ganforge.training.cluster.Engine`): the step is one
 ``tf.function`` under a ``tf.distribute`` strategy."""
 
 from ganforge.training.engines.tensorflow.distribution import (
