@@ -159,6 +159,22 @@ def trained_run(tmp_path: Path, *overrides: str) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """One finished run of the tiny recipe as written (6 steps, a record each step, samples and checkpoints
+    at 3 and 6), trained once per test session (per worker) for the tests that only read it or compare with
+    it; a test that changes a run's files copies it first."""
+    from ganforge.recipe import load_recipe
+    from ganforge.runs import folder as run_dir
+    from ganforge.training.trainer import train
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    recipe = load_recipe(write(root / "tiny.toml", TINY_RECIPE))
+    folder = run_dir.create(root / "runs", recipe.name, recipe.to_toml())
+    train(recipe, folder)
+    return folder
+
+
 def with_test_loss(name: str, loss_class):
     """The installed plugins plus one test plugin that registers ``loss_class`` as the loss ``name``."""
     import types

@@ -1,10 +1,12 @@
 """The engine: determinism, exact resume, the run folder, shape checks."""
 
 import json
+import shutil
 import types
 
 import numpy as np
 import pytest
+from conftest import TINY_RECIPE, write
 from PIL import Image
 
 from ganforge import hookimpl
@@ -36,42 +38,40 @@ def saved_arrays(path):
         return {key: archive[key] for key in archive.files if key != checkpoint.HEADER_KEY}
 
 
-def test_same_seed_gives_the_same_losses_for_20_steps(tiny_recipe, tmp_path):
-    overrides = ["train.steps=20", "train.checkpoint_every=20", "train.sample_every=20"]
-    first = train(*start_run(tiny_recipe, tmp_path / "a", overrides))
-    second = train(*start_run(tiny_recipe, tmp_path / "b", overrides))
-    first_losses, second_losses = losses(read_metrics(first.run_dir)), losses(read_metrics(second.run_dir))
-    assert len(first_losses) == 20
-    assert first_losses == second_losses
+def test_same_seed_gives_the_same_losses_at_every_step(tiny_recipe, tiny_run, tmp_path):
+    """A second run of the tiny recipe logs the first one's losses, step for step; another seed logs others."""
+    again = train(*start_run(tiny_recipe, tmp_path / "b"))
+    first_losses = losses(read_metrics(tiny_run))
+    assert len(first_losses) == 6
+    assert losses(read_metrics(again.run_dir)) == first_losses
     assert len({loss for _, loss, _ in first_losses}) > 1  # it trained: losses moved
-    other_seed = train(*start_run(tiny_recipe, tmp_path / "c", [*overrides, "seed=8"]))
+    other_seed = train(*start_run(tiny_recipe, tmp_path / "c", ["seed=8"]))
     assert losses(read_metrics(other_seed.run_dir)) != first_losses
 
 
-def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_recipe, tmp_path):
-    overrides = ["train.steps=12", "train.checkpoint_every=6"]
-    whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
-
-    recipe, folder = start_run(tiny_recipe, tmp_path / "split", ["train.steps=6", "train.checkpoint_every=6"])
-    half = train(recipe, folder)
-    # pretend the first run died after writing records past its checkpoint
+def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_run, tmp_path):
+    """A copy of the tiny run dies after step 6 was recorded but before its checkpoint was written: resumed
+    from step 3, it ends with the uninterrupted run's weights, and its records are the uninterrupted run's."""
+    folder = shutil.copytree(tiny_run, tmp_path / "died")
+    (folder / run_folder.CHECKPOINTS / "step_00000006.npz").unlink()
+    # records past its last checkpoint (steps 4 to 6), and one more the run never reached
     with open(folder / "metrics.jsonl", "a") as file:
         file.write(json.dumps({"step": 7, "loss/discriminator": 99.0}) + "\n")
-    resumed_recipe = load_recipe(folder / "recipe.toml", overrides)
-    resumed = train(resumed_recipe, folder, resume_from=half.checkpoint)
+    start = folder / run_folder.CHECKPOINTS / "step_00000003.npz"
+    resumed = train(load_recipe(folder / "recipe.toml"), folder, resume_from=start)
 
-    assert resumed.checkpoint.name == whole.checkpoint.name == "step_00000012.npz"
-    whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
+    whole = tiny_run / run_folder.CHECKPOINTS / "step_00000006.npz"
+    assert resumed.checkpoint.name == whole.name
+    whole_arrays, resumed_arrays = saved_arrays(whole), saved_arrays(resumed.checkpoint)
     assert whole_arrays.keys() == resumed_arrays.keys()
     for key in whole_arrays:
         np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
-    assert losses(read_metrics(folder)) == losses(read_metrics(whole.run_dir))
+    assert losses(read_metrics(folder)) == losses(read_metrics(tiny_run))
 
 
-def test_the_run_folder_holds_what_a_person_needs(tiny_recipe, tmp_path):
-    recipe, folder = start_run(tiny_recipe, tmp_path)
-    result = train(recipe, folder)
-    assert load_recipe(folder / "recipe.toml").data == recipe.data
+def test_the_run_folder_holds_what_a_person_needs(tiny_recipe, tiny_run):
+    folder = tiny_run
+    assert load_recipe(folder / "recipe.toml").data == load_recipe(tiny_recipe).data
     records = read_metrics(folder)
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert set(records[0]) == {
@@ -88,23 +88,24 @@ def test_the_run_folder_holds_what_a_person_needs(tiny_recipe, tmp_path):
     grid = np.asarray(Image.open(folder / "samples" / grids[-1]))
     assert grid.shape == (2 * 34 + 2, 2 * 34 + 2)  # 4 samples of 32x32, 2-pixel gaps
     assert [step for step, _ in checkpoint.list_checkpoints(folder / "checkpoints")] == [3, 6]
-    header = checkpoint.read_header(result.checkpoint)
+    header = checkpoint.read_header(folder / run_folder.CHECKPOINTS / "step_00000006.npz")
     assert header["step"] == 6 and header["seed"] == 7
     assert set(header["layout"]) == {"generator", "discriminator", "generator_optimizer", "discriminator_optimizer"}
     # the optimizers' step counters are saved with their moments
     assert any("iteration" in path for path, _ in header["layout"]["discriminator_optimizer"])
 
 
-def test_d_steps_updates_the_discriminator_more_often(tiny_recipe, tmp_path):
-    result = train(*start_run(tiny_recipe, tmp_path, ["train.d_steps=2", "train.steps=3"]))
-    arrays = saved_arrays(result.checkpoint)
-    header = checkpoint.read_header(result.checkpoint)
+def test_d_steps_updates_the_discriminator_more_often(scheduled_run):
+    """The scheduled run below: 8 steps with train.d_steps=2."""
+    end = scheduled_run / run_folder.CHECKPOINTS / "step_00000008.npz"
+    arrays = saved_arrays(end)
+    header = checkpoint.read_header(end)
 
     def iterations(group):
         index = next(i for i, (path, _) in enumerate(header["layout"][group]) if path.endswith("iteration"))
         return int(arrays[f"{group}/{index:05d}"])
 
-    assert iterations("discriminator_optimizer") == 6 and iterations("generator_optimizer") == 3
+    assert iterations("discriminator_optimizer") == 16 and iterations("generator_optimizer") == 8
 
 
 def test_mismatched_shapes_are_caught_before_training(tiny_recipe, tmp_path):
@@ -178,28 +179,37 @@ def test_learning_rate_schedules_hold_then_decay():
     assert float(cosine(25)) == pytest.approx(0.5 * (1 + np.cos(np.pi / 4)))
 
 
-def test_a_scheduled_run_logs_its_rates_and_resumes_exactly(tiny_recipe, tmp_path):
-    overrides = [
-        "train.steps=8",
-        "train.checkpoint_every=4",
-        "train.log_every=4",
-        "train.d_steps=2",
-        "generator_optimizer.schedule=linear",
-        "generator_optimizer.learning_rate=0.001",
-        "discriminator_optimizer.schedule=cosine",
-        "discriminator_optimizer.decay_start=0.5",
-        "discriminator_optimizer.learning_rate=0.001",
-    ]
-    whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
-    records = read_metrics(whole.run_dir)
+SCHEDULED = [
+    "train.steps=8",
+    "train.checkpoint_every=4",
+    "train.log_every=4",
+    "train.d_steps=2",
+    "generator_optimizer.schedule=linear",
+    "generator_optimizer.learning_rate=0.001",
+    "discriminator_optimizer.schedule=cosine",
+    "discriminator_optimizer.decay_start=0.5",
+    "discriminator_optimizer.learning_rate=0.001",
+]
+
+
+@pytest.fixture(scope="module")
+def scheduled_run(tmp_path_factory):
+    """The tiny recipe with SCHEDULED's rate schedules, 8 steps, checkpoints at 4 and 8: its run folder."""
+    root = tmp_path_factory.mktemp("scheduled")
+    return train(*start_run(write(root / "tiny.toml", TINY_RECIPE), root, SCHEDULED)).run_dir
+
+
+def test_a_scheduled_run_logs_its_rates_and_resumes_exactly(tiny_recipe, scheduled_run, tmp_path):
+    records = read_metrics(scheduled_run)
     # G: linear from 1e-3 to 0 over 8 updates; D: 16 updates, held for 8, cosine over the last 8
     assert [r["lr/generator"] for r in records] == pytest.approx([0.0005, 0.0])
     assert [r["lr/discriminator"] for r in records] == pytest.approx([0.001, 0.0], abs=1e-9)
 
     # resume from the whole run's step-4 checkpoint: the schedule picks up from the saved counters
-    recipe, folder = start_run(tiny_recipe, tmp_path / "resumed", overrides)
-    resumed = train(recipe, folder, resume_from=whole.run_dir / run_folder.CHECKPOINTS / "step_00000004.npz")
-    whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
+    recipe, folder = start_run(tiny_recipe, tmp_path / "resumed", SCHEDULED)
+    resumed = train(recipe, folder, resume_from=scheduled_run / run_folder.CHECKPOINTS / "step_00000004.npz")
+    whole_arrays = saved_arrays(scheduled_run / run_folder.CHECKPOINTS / "step_00000008.npz")
+    resumed_arrays = saved_arrays(resumed.checkpoint)
     for key in whole_arrays:
         np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
 
@@ -214,10 +224,10 @@ class SavedValue:
         return self.value
 
 
-def test_a_checkpoint_from_before_scaled_learning_rates_resumes_exactly(tiny_recipe, tmp_path):
-    """Older checkpoints hold a constant rate as an optimizer variable ("adam/learning_rate"): it is skipped."""
-    recipe, folder = start_run(tiny_recipe, tmp_path / "run", [])
-    new = train(recipe, folder).run_dir / run_folder.CHECKPOINTS / "step_00000003.npz"
+def test_a_checkpoint_from_before_scaled_learning_rates_resumes_exactly(tiny_recipe, tiny_run, tmp_path):
+    """Older checkpoints hold a constant rate as an optimizer variable ("adam/learning_rate"): it is skipped,
+    and a run resumed from one ends where the uninterrupted run ended."""
+    new = tiny_run / run_folder.CHECKPOINTS / "step_00000003.npz"
     header = checkpoint.read_header(new)
     with np.load(new) as archive:
         groups = {
@@ -234,10 +244,9 @@ def test_a_checkpoint_from_before_scaled_learning_rates_resumes_exactly(tiny_rec
         == len(header["layout"]["generator_optimizer"]) + 1
     )
 
-    ends = []
-    for name, start in (("new", new), ("old", old)):
-        recipe, resumed_folder = start_run(tiny_recipe, tmp_path / f"resumed-{name}", [])
-        ends.append(saved_arrays(train(recipe, resumed_folder, resume_from=start).checkpoint))
-    assert ends[0].keys() == ends[1].keys()
-    for key in ends[0]:
-        np.testing.assert_array_equal(ends[0][key], ends[1][key], err_msg=key)
+    recipe, resumed_folder = start_run(tiny_recipe, tmp_path / "resumed", [])
+    resumed = saved_arrays(train(recipe, resumed_folder, resume_from=old).checkpoint)
+    whole = saved_arrays(tiny_run / run_folder.CHECKPOINTS / "step_00000006.npz")
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], resumed[key], err_msg=key)
