@@ -4,12 +4,13 @@ JAX check runs here too: one JAX process for both)."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 from conftest import TINY_RECIPE, assert_user_error, run_cli, write
 from test_engine import saved_arrays, start_run
 
-from ganforge.recipe import load_recipe
 from ganforge.training.augment import augment, color, cutout, translation
 from ganforge.training.trainer import train
 
@@ -78,10 +79,22 @@ def test_a_policy_that_does_not_exist_is_refused_with_a_suggestion(tmp_path, tin
     assert_user_error(run_cli("recipe", "check", str(tiny_recipe), "--set", setting, cwd=tmp_path), *fragments)
 
 
-def test_augmenting_data_that_are_not_images_is_refused(tmp_path):
+def test_augmenting_data_that_are_not_images_is_refused(tmp_path, monkeypatch):
+    """`recipe check` in this process (typer's runner): it builds the ring's models, which a new process
+    would first spend seconds importing TensorFlow for."""
+    from typer.testing import CliRunner
+
+    from ganforge.cli import app
+
+    monkeypatch.chdir(tmp_path)
     recipe = write(tmp_path / "ring.toml", 'extends = "' + str(_recipes() / "ring8.toml") + '"\nname = "ring"\n')
-    done = run_cli("recipe", "check", str(recipe), "--set", 'augment.policy="translation"', cwd=tmp_path)
-    assert_user_error(done, "augment.policy", "DiffAugment transforms images")
+    done = CliRunner().invoke(app, ["recipe", "check", str(recipe), "--set", 'augment.policy="translation"'])
+    assert done.exception is None or isinstance(done.exception, SystemExit), done.exception
+    assert_user_error(
+        subprocess.CompletedProcess(["ganforge"], done.exit_code, done.stdout, done.stderr),
+        "augment.policy",
+        "DiffAugment transforms images",
+    )
 
 
 def _recipes():
@@ -93,19 +106,17 @@ def _recipes():
 AUGMENTED = ['augment.policy="color,translation,cutout"']
 
 
-def test_an_augmented_run_resumes_exactly_and_differs_from_an_unaugmented_one(tiny_recipe, tmp_path):
-    overrides = [*AUGMENTED, "train.steps=4", "train.checkpoint_every=2"]
-    whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
-    recipe, folder = start_run(
-        tiny_recipe, tmp_path / "split", [*AUGMENTED, "train.steps=2", "train.checkpoint_every=2"]
-    )
-    half = train(recipe, folder)
-    resumed = train(load_recipe(folder / "recipe.toml", overrides), folder, resume_from=half.checkpoint)
+def test_an_augmented_run_resumes_exactly_and_differs_from_an_unaugmented_one(tiny_recipe, tiny_run, tmp_path):
+    """The tiny recipe augmented, 6 steps; resumed from its own step-3 checkpoint in another folder, it ends
+    with the same weights; the tiny run without augmentation ends with others."""
+    whole = train(*start_run(tiny_recipe, tmp_path / "whole", AUGMENTED))
+    recipe, folder = start_run(tiny_recipe, tmp_path / "resumed", AUGMENTED)
+    resumed = train(recipe, folder, resume_from=whole.run_dir / "checkpoints" / "step_00000003.npz")
+    assert whole.checkpoint.name == resumed.checkpoint.name == "step_00000006.npz"
     whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
     for key in whole_arrays:
         np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
-    plain = train(*start_run(tiny_recipe, tmp_path / "plain", ["train.steps=4", "train.checkpoint_every=2"]))
-    plain_arrays = saved_arrays(plain.checkpoint)
+    plain_arrays = saved_arrays(tiny_run / "checkpoints" / whole.checkpoint.name)
     assert any(not np.array_equal(plain_arrays[key], whole_arrays[key]) for key in whole_arrays)
 
 
