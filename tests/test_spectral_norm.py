@@ -14,7 +14,6 @@ import pytest
 from test_engine import saved_arrays, start_run
 
 from ganforge.layers import SpectralNorm
-from ganforge.recipe import load_recipe
 from ganforge.runs import checkpoint
 from ganforge.training.trainer import train
 
@@ -100,17 +99,19 @@ def test_a_layer_without_a_kernel_to_normalise_is_refused():
 
 
 def test_the_dcgan_discriminator_with_spectral_norm_resumes_exactly(tiny_recipe, tmp_path):
-    sn = ["discriminator.spectral_norm=true"]
-    overrides = [*sn, "train.steps=4", "train.checkpoint_every=2"]
+    """4 steps, checkpoints at 2 and 4; resumed from its own step-2 checkpoint in another folder, the run
+    ends with the same weights, u and v included."""
+    overrides = ["discriminator.spectral_norm=true", "train.steps=4", "train.checkpoint_every=2"]
     whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
-    recipe, folder = start_run(tiny_recipe, tmp_path / "split", [*sn, "train.steps=2", "train.checkpoint_every=2"])
-    half = train(recipe, folder)
-    resumed = train(load_recipe(folder / "recipe.toml", overrides), folder, resume_from=half.checkpoint)
+    half = whole.run_dir / "checkpoints" / "step_00000002.npz"
+    recipe, folder = start_run(tiny_recipe, tmp_path / "resumed", overrides)
+    resumed = train(recipe, folder, resume_from=half)
     whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
     layout = checkpoint.read_header(whole.checkpoint)["layout"]["discriminator"]
     vectors = [f"discriminator/{index:05d}" for index, (path, _) in enumerate(layout) if path.endswith(("/u", "/v"))]
     assert len(vectors) == 2 * 4, layout  # u and v of the 3 convolutions and the output layer
+    assert whole.checkpoint.name == resumed.checkpoint.name == "step_00000004.npz"
     for key in whole_arrays:
         np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
-    changed = saved_arrays(half.checkpoint)
+    changed = saved_arrays(half)
     assert any(not np.array_equal(changed[key], whole_arrays[key]) for key in vectors)  # u, v moved while training
