@@ -6,22 +6,37 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import run_cli, trained_run, write
-from test_engine import saved_arrays, start_run
+from conftest import TINY_RECIPE, run_cli, trained_run, write
+from test_engine import saved_arrays
 
 from ganforge.recipe import load_recipe
+from ganforge.runs import folder as run_folder
 from ganforge.training.precision import check_precision, cpu_flags
 from ganforge.training.trainer import Trainer, train
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
-def test_both_models_compute_in_16_bits_and_keep_float32_weights(tiny_recipe, precision):
-    trainer = Trainer(load_recipe(tiny_recipe, [f"train.precision={precision}", "train.ema_decay=0.9"]))
+@pytest.fixture(scope="module", params=["mixed_bfloat16", "mixed_float16"])
+def mixed_run(request, tmp_path_factory):
+    """(precision, its Trainer, its run folder): the tiny recipe in mixed precision with a moving-average
+    generator, trained 6 steps with checkpoints at 3 and 6, once per precision for the tests below."""
+    precision = request.param
+    root = tmp_path_factory.mktemp(precision)
+    recipe = load_recipe(
+        write(root / "tiny.toml", TINY_RECIPE), [f"train.precision={precision}", "train.ema_decay=0.9"]
+    )
+    folder = run_folder.create(root / "runs", recipe.name, recipe.to_toml())
+    trainer = Trainer(recipe)
+    trainer.run(folder)
+    return precision, trainer, folder
+
+
+def test_both_models_compute_in_16_bits_and_keep_float32_weights(mixed_run):
+    precision, trainer, _ = mixed_run
     compute = precision.removeprefix("mixed_")
     for model in (trainer.parts.generator, trainer.parts.discriminator, trainer.parts.ema_generator):
         assert model.dtype_policy.name == precision
         assert {variable.dtype for variable in model.weights} == {"float32"}
-    assert keras.config.dtype_policy().name == "float32"  # building them left the global policy alone
+    assert keras.config.dtype_policy().name == "float32"  # building and training them left the global policy alone
     shape = trainer.parts.dataset.spec.shape
     d_loss, g_loss = trainer.training.step(np.zeros((1, 16, *shape), np.uint8), 0)  # (d_steps, batch, H, W, C)
     assert d_loss.dtype == g_loss.dtype == "float32"
@@ -32,19 +47,20 @@ def test_both_models_compute_in_16_bits_and_keep_float32_weights(tiny_recipe, pr
         assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == scaled
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
-def test_a_mixed_precision_run_resumes_exactly(tiny_recipe, tmp_path, precision):
-    overrides = [f"train.precision={precision}", "train.steps=6", "train.checkpoint_every=3"]
-    whole = train(*start_run(tiny_recipe, tmp_path / "whole", overrides))
-    recipe, folder = start_run(tiny_recipe, tmp_path / "split", [*overrides, "train.steps=3"])
-    half = train(recipe, folder)
-    resumed = train(load_recipe(folder / "recipe.toml", overrides), folder, resume_from=half.checkpoint)
-    whole_arrays, resumed_arrays = saved_arrays(whole.checkpoint), saved_arrays(resumed.checkpoint)
+def test_a_mixed_precision_run_resumes_exactly(mixed_run, tmp_path):
+    """Resumed from the run's own step-3 checkpoint in another folder, it ends with the same weights (the
+    moving average's included, and under float16 the loss scale)."""
+    _, trainer, whole = mixed_run
+    resumed_folder = run_folder.create(tmp_path / "runs", trainer.recipe.name, trainer.recipe.to_toml())
+    start = whole / run_folder.CHECKPOINTS / "step_00000003.npz"
+    resumed = train(trainer.recipe, resumed_folder, resume_from=start)
+    whole_arrays = saved_arrays(whole / run_folder.CHECKPOINTS / "step_00000006.npz")
+    resumed_arrays = saved_arrays(resumed.checkpoint)
     assert whole_arrays.keys() == resumed_arrays.keys()
     for key in whole_arrays:
         np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
     # the samples were drawn and saved as images, whatever the models computed in
-    assert list((whole.run_dir / "samples").glob("*.png"))
+    assert list((whole / "samples").glob("*.png"))
 
 
 def precision_warnings(caplog) -> list[str]:
