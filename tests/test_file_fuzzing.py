@@ -10,7 +10,6 @@ import os
 
 import numpy as np
 import pytest
-from conftest import trained_run
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -40,9 +39,8 @@ def damage(data, original: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def checkpoint_bytes(tmp_path_factory):
-    run = trained_run(tmp_path_factory.mktemp("fuzzed-checkpoint"))
-    return (run / "checkpoints" / "step_00000006.npz").read_bytes()
+def checkpoint_bytes(tiny_run):
+    return (tiny_run / "checkpoints" / "step_00000006.npz").read_bytes()
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
