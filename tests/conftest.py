@@ -139,6 +139,21 @@ def run_cli(
     )
 
 
+def invoke_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The `ganforge` command run in this process (typer's CliRunner), returned as run_cli returns it: for tests
+    of what a command does, without a process's ~5 s start. An exception the command does not turn into an
+    exit code is raised here, where a real process would print a traceback; ``env`` values of None unset."""
+    import contextlib
+
+    from typer.testing import CliRunner
+
+    from ganforge.cli import app
+
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(app, [str(arg) for arg in args], env=env, catch_exceptions=False)
+    return subprocess.CompletedProcess(["ganforge", *args], result.exit_code, result.stdout, result.stderr)
+
+
 def assert_user_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     """Exit code 2, no traceback, and each fragment in the one-line message."""
     assert result.returncode == 2, result.stdout + result.stderr

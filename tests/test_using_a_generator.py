@@ -7,14 +7,16 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, run_cli, write
 from PIL import Image
 
 from ganforge.recipe import load_recipe
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
-pytestmark = pytest.mark.slow  # starts ganforge sample, interpolate and export as real processes
+# trains, exports, and starts a fresh interpreter; the commands run in this process (conftest.invoke_cli) but for
+# one refusal through the real entry point
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +31,15 @@ def trained_run(tmp_path_factory):
 
 def test_sample_writes_a_grid_or_separate_pngs_and_never_overwrites(trained_run, tmp_path):
     grid = tmp_path / "grid.png"
-    done = run_cli("sample", str(trained_run), "-o", str(grid), "-n", "16", "--seed", "3", cwd=tmp_path)
+    done = invoke_cli("sample", str(trained_run), "-o", str(grid), "-n", "16", "--seed", "3", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "ema weights" in done.stdout
     assert Image.open(grid).size == (4 * 34 + 2, 4 * 34 + 2)  # 16 digits of 32x32 with 2-pixel gaps
 
     folder = tmp_path / "separate"
-    done = run_cli("sample", str(trained_run), "-o", str(folder), "-n", "5", "--seed", "3", "--separate", cwd=tmp_path)
+    done = invoke_cli(
+        "sample", str(trained_run), "-o", str(folder), "-n", "5", "--seed", "3", "--separate", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     files = sorted(folder.iterdir())
     assert [f.name for f in files] == [f"{i:05d}.png" for i in range(5)]
@@ -44,11 +48,13 @@ def test_sample_writes_a_grid_or_separate_pngs_and_never_overwrites(trained_run,
     np.testing.assert_array_equal(first, np.asarray(Image.open(grid))[2:34, 2:34])  # same seed, same first image
 
     before = grid.read_bytes()
-    assert_user_error(run_cli("sample", str(trained_run), "-o", str(grid), cwd=tmp_path), "grid.png: already exists")
+    assert_user_error(invoke_cli("sample", str(trained_run), "-o", str(grid), cwd=tmp_path), "grid.png: already exists")
     assert grid.read_bytes() == before
     raw = tmp_path / "raw.png"
     assert (
-        run_cli("sample", str(trained_run), "-o", str(raw), "-n", "16", "--seed", "3", "--raw", cwd=tmp_path).returncode
+        invoke_cli(
+            "sample", str(trained_run), "-o", str(raw), "-n", "16", "--seed", "3", "--raw", cwd=tmp_path
+        ).returncode
         == 0
     )
     assert raw.read_bytes() != before  # the raw generator is not the EMA one
@@ -56,7 +62,7 @@ def test_sample_writes_a_grid_or_separate_pngs_and_never_overwrites(trained_run,
 
 def test_interpolate_walks_between_seeds_as_a_grid_and_a_gif(trained_run, tmp_path):
     out = tmp_path / "walk.png"
-    done = run_cli(
+    done = invoke_cli(
         "interpolate",
         str(trained_run),
         "-o",
@@ -80,14 +86,14 @@ def test_interpolate_walks_between_seeds_as_a_grid_and_a_gif(trained_run, tmp_pa
         total_ms += gif.info["duration"]
     assert total_ms == (2 * 3 + 1) * 120  # the frame shared by two legs appears once
     assert_user_error(
-        run_cli("interpolate", str(trained_run), "-o", str(tmp_path / "w2.png"), "--seed", "1", cwd=tmp_path),
+        invoke_cli("interpolate", str(trained_run), "-o", str(tmp_path / "w2.png"), "--seed", "1", cwd=tmp_path),
         "at least 2 seeds",
     )
 
 
 def test_an_exported_generator_runs_without_ganforge(trained_run, tmp_path):
     out = tmp_path / "exported"
-    done = run_cli("export", str(trained_run), "-o", str(out), cwd=tmp_path)
+    done = invoke_cli("export", str(trained_run), "-o", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     about = json.loads((out / "generator.json").read_text())
     assert about["latent_dim"] == 16 and about["output_shape"] == [32, 32, 1] and about["weights"] == "ema"
@@ -119,7 +125,7 @@ def test_an_exported_generator_runs_without_ganforge(trained_run, tmp_path):
     import ganforge.trained as trained
 
     np.testing.assert_allclose(trained.load(trained_run).generate(noise), served, atol=1e-5)
-    assert_user_error(run_cli("export", str(trained_run), "-o", str(out), cwd=tmp_path), "already exists")
+    assert_user_error(invoke_cli("export", str(trained_run), "-o", str(out), cwd=tmp_path), "already exists")
 
 
 def test_a_checkpoint_from_another_recipe_is_refused(trained_run, tmp_path):
@@ -129,11 +135,12 @@ def test_a_checkpoint_from_another_recipe_is_refused(trained_run, tmp_path):
     (folder / "checkpoints").mkdir()
     stolen = folder / "checkpoints" / "step_00000006.npz"
     stolen.write_bytes((trained_run / "checkpoints" / "step_00000006.npz").read_bytes())
-    assert_user_error(
+    assert_user_error(  # the real entry point: exit code 2 and one line, no traceback
         run_cli("sample", str(stolen), "-o", str(tmp_path / "x.png"), cwd=tmp_path),
         "saved by recipe 'tiny', not 'other'",
     )
     assert_user_error(
-        run_cli("sample", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.png"), cwd=tmp_path), "no such run folder"
+        invoke_cli("sample", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.png"), cwd=tmp_path),
+        "no such run folder",
     )
     assert not (tmp_path / "x.png").exists()
