@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, invoke_cli, run_cli
 
 from ganforge.errors import DataError
 from ganforge.recipe import find_recipe, load_recipe, tomllib
@@ -51,7 +51,7 @@ def images_on(page: str) -> list[str]:
 
 def test_two_runs_side_by_side(runs, tmp_path):
     ring, hinge = runs["ring"], runs["hinge"]
-    done = run_cli("compare", str(ring), str(hinge), "--out", "page.html", cwd=tmp_path)
+    done = invoke_cli("compare", str(ring), str(hinge), "--out", "page.html", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "page.html").read_text()
     assert "<script" not in page and not re.search(r"(src|href)=\"(https?:|//)", page)  # nothing to fetch
@@ -91,7 +91,7 @@ def test_what_compare_refuses_writes_nothing(runs, tmp_path):
         ([ring, hinge], tmp_path, ["is a folder"]),
         ([ring, hinge], tmp_path / "no" / "page.html", [str(tmp_path / "no" / "page.html"), "cannot write"]),
     ]
-    for folders, target, fragments in refused:  # in-process: the messages; the command's exit code below
+    for folders, target, fragments in refused:  # in-process: the messages; the real command's exit code below
         with pytest.raises(DataError) as refusal:
             run_compare.write(folders, target)
         assert all(fragment in str(refusal.value) for fragment in fragments), refusal.value
@@ -122,7 +122,7 @@ def test_the_page_draws_in_a_browser(runs, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         pytest.skip("no Chromium here to draw the page (apt install chromium)")
-    done = run_cli("compare", str(runs["ring"]), str(runs["hinge"]), "-o", "page.html", cwd=tmp_path)
+    done = invoke_cli("compare", str(runs["ring"]), str(runs["hinge"]), "-o", "page.html", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     shot = tmp_path / "page.png"
     command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,2000"]

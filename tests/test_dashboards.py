@@ -1,15 +1,17 @@
 """Sinks as dashboards: W&B offline runs and TensorBoard event files, read back; failures never stop training."""
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import wandb_records
-from conftest import run_cli
+from conftest import invoke_cli, run_cli
 
-pytestmark = pytest.mark.slow  # real W&B offline runs, TensorBoard event files and processes
+# real W&B offline runs (ganforge run as a real process: W&B starts its own), TensorBoard event files, training
+pytestmark = pytest.mark.slow
 
 TOY_OVERRIDES = [
     "train.steps=4",
@@ -23,8 +25,11 @@ TOY_OVERRIDES = [
 FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"  # 40 characters, like a real key
 
 
-def toy_run(tmp_path: Path, sinks: str, *extra: str, env: dict | None = None, resume: str | None = None):
-    """The ring8 recipe, cut to 4 steps, run as a user would, with these sinks."""
+def toy_run(
+    tmp_path: Path, sinks: str, *extra: str, env: dict | None = None, resume: str | None = None, command=run_cli
+):
+    """The ring8 recipe, cut to 4 steps, run as a user would (a process of its own unless ``command`` is
+    conftest.invoke_cli), with these sinks."""
     args = ["run", resume] if resume else ["run", "ring8"]
     if resume:
         args.append("--resume")
@@ -32,7 +37,7 @@ def toy_run(tmp_path: Path, sinks: str, *extra: str, env: dict | None = None, re
     for override in overrides:
         args += ["--set", override]
     isolated = {"HOME": str(tmp_path), "WANDB_API_KEY": None, "WANDB_MODE": None, "WANDB_BASE_URL": None, **(env or {})}
-    return run_cli(*args, cwd=tmp_path, env=isolated)
+    return command(*args, cwd=tmp_path, env=isolated)
 
 
 def only_run(tmp_path: Path) -> Path:
@@ -42,6 +47,18 @@ def only_run(tmp_path: Path) -> Path:
 
 def wandb_files(run: Path) -> list[Path]:
     return sorted(run.glob("wandb/offline-run-*/run-*.wandb"))
+
+
+@pytest.fixture(scope="module")
+def local_sinks_run(tmp_path_factory) -> Path:
+    """One toy run, in this process, through the sinks that write only into the run folder: read by the
+    tests of each (copy it to write into it)."""
+    tmp_path = tmp_path_factory.mktemp("local_sinks")
+    done = toy_run(
+        tmp_path, '["jsonl", "png", "tensorboard", { name = "wandb", mode = "disabled" }]', command=invoke_cli
+    )
+    assert done.returncode == 0, done.stderr
+    return only_run(tmp_path)
 
 
 def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tmp_path):
@@ -117,18 +134,15 @@ def test_online_without_a_key_or_a_network_goes_on_offline_and_never_hangs(tmp_p
     assert FAKE_KEY not in done.stdout + done.stderr
 
 
-def test_disabled_wandb_writes_nothing(tmp_path):
-    done = toy_run(tmp_path, '["jsonl", { name = "wandb", mode = "disabled" }]')
-    assert done.returncode == 0, done.stderr
-    assert not wandb_files(only_run(tmp_path))
+def test_disabled_wandb_writes_nothing(local_sinks_run):
+    assert (local_sinks_run / "metrics.jsonl").is_file()  # the run went on
+    assert not wandb_files(local_sinks_run)
 
 
-def test_tensorboard_event_files_hold_scalars_images_and_the_recipe(tmp_path):
+def test_tensorboard_event_files_hold_scalars_images_and_the_recipe(local_sinks_run):
     import tensorflow as tf
 
-    done = toy_run(tmp_path, '["jsonl", "tensorboard"]')
-    assert done.returncode == 0, done.stderr
-    (events,) = (only_run(tmp_path) / "tensorboard").glob("events.out.tfevents.*")
+    (events,) = (local_sinks_run / "tensorboard").glob("events.out.tfevents.*")
     seen = {}
     for event in tf.compat.v1.train.summary_iterator(str(events)):
         for value in event.summary.value:
@@ -148,27 +162,24 @@ def test_tensorboard_event_files_hold_scalars_images_and_the_recipe(tmp_path):
 def test_a_sink_that_cannot_write_is_reported_and_training_goes_on(tmp_path):
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the sink wants a folder")
-    done = toy_run(tmp_path, f'["jsonl", {{ name = "tensorboard", folder = "{blocked}/tb" }}]')
+    done = toy_run(tmp_path, f'["jsonl", {{ name = "tensorboard", folder = "{blocked}/tb" }}]', command=invoke_cli)
     assert done.returncode == 0, done.stderr
     assert "ganforge: sink 'tensorboard'" in done.stderr  # a warning the library logged, shown by the command
     assert len((only_run(tmp_path) / "metrics.jsonl").read_text().splitlines()) >= 4
 
 
 def test_an_unknown_sink_stops_the_run_before_it_starts(tmp_path):
-    done = toy_run(tmp_path, '["jsonl", "wandbb"]')
+    done = toy_run(tmp_path, '["jsonl", "wandbb"]', command=invoke_cli)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "sinks[1]" in done.stderr and "did you mean 'wandb'" in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_the_report_is_one_self_contained_page(tmp_path):
+def test_the_report_is_one_self_contained_page(local_sinks_run, tmp_path):
     import re
-    import shutil
     import subprocess
 
-    done = toy_run(tmp_path, '["jsonl", "png"]')
-    assert done.returncode == 0, done.stderr
-    run = only_run(tmp_path)
+    run = shutil.copytree(local_sinks_run, tmp_path / "runs" / local_sinks_run.name)  # the report is written into it
     # metrics.jsonl's schema: ascending integer steps, every other value a finite number under "section/name"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == sorted(r["step"] for r in records) and all(
@@ -178,7 +189,7 @@ def test_the_report_is_one_self_contained_page(tmp_path):
         for key, value in record.items():
             if key != "step":
                 assert key.split("/")[0] in {"loss", "speed", "lr", "eval"} and np.isfinite(value), (key, value)
-    report = run_cli("report", str(run), cwd=tmp_path)
+    report = invoke_cli("report", str(run), cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     page = (run / "report.html").read_text()
     assert "<script" not in page and not re.search(r"(src|href)=\"(https?:|//)", page)  # nothing to fetch
@@ -189,7 +200,7 @@ def test_the_report_is_one_self_contained_page(tmp_path):
     assert "<td>mode_coverage</td>" in page and "name = &quot;ring8&quot;" in page
 
     assert_unchanged = page
-    bad = run_cli("report", str(tmp_path / "runs"), cwd=tmp_path)
+    bad = invoke_cli("report", str(tmp_path / "runs"), cwd=tmp_path)
     assert bad.returncode == 2 and "not a run folder" in bad.stderr
     assert (run / "report.html").read_text() == assert_unchanged
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, invoke_cli
 
 from ganforge.data import BatchSampler, DataSpec
 
@@ -45,7 +45,7 @@ def test_training_reads_only_the_subset_and_the_subset_does_not_depend_on_the_se
     ],
 )
 def test_a_limit_that_cannot_be_met_is_refused_naming_the_key(tmp_path, tiny_recipe, value, message):
-    done = run_cli("recipe", "check", str(tiny_recipe), "--set", f"dataset.limit={value}", cwd=tmp_path)
+    done = invoke_cli("recipe", "check", str(tiny_recipe), "--set", f"dataset.limit={value}", cwd=tmp_path)
     assert_user_error(done, "dataset.limit", message)
 
 

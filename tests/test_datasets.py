@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import invoke_cli, run_cli
 from image_trees import ATTRIBUTES, make_celeba, make_mixed_folder
 
 from ganforge.data.cache import IMAGES, MANIFEST
@@ -229,7 +229,7 @@ def test_bad_image_folders(tmp_path, cache):
         images_dataset(str(tmp_path / "nowhere"))
 
 
-# -- through the command line, as a user meets these -------------------
+# -- through the command line, as a user meets these (in this process, conftest.invoke_cli, but for one) --
 def write_recipe(tmp_path, dataset_lines):
     path = tmp_path / "faces.toml"
     path.write_text(
@@ -244,7 +244,7 @@ def write_recipe(tmp_path, dataset_lines):
 @pytest.mark.slow
 def test_no_celeba_at_root_says_where_it_looked_and_how_to_get_it(tmp_path):
     recipe = write_recipe(tmp_path, f'name = "celeba"\nroot = "{tmp_path / "nothing"}"')
-    result = run_cli("recipe", "check", str(recipe), cwd=tmp_path)
+    result = invoke_cli("recipe", "check", str(recipe), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     for fragment in (
         "faces.toml",
@@ -262,18 +262,18 @@ def test_a_missing_partition_file_is_named(tmp_path, celeba):
     make_celeba(root, count=10)
     (root / "list_eval_partition.txt").unlink()
     recipe = write_recipe(tmp_path, f'name = "celeba"\nroot = "{root}"\nsplit = "train"')
+    # the real entry point (`data prepare` starts without TensorFlow): exit code 2, no traceback
     result = run_cli("data", "prepare", str(recipe), cwd=tmp_path, env={"GANFORGE_CACHE": str(tmp_path / "c")})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "list_eval_partition.txt: missing" in result.stderr
 
 
-@pytest.mark.slow
 def test_unreadable_image_with_on_error_fail_exits_2(tmp_path):
     root = tmp_path / "imgs"
     make_mixed_folder(root)
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     recipe = write_recipe(tmp_path, f'name = "images"\nroot = "{root}"\non_error = "fail"\nresolution = 32')
-    result = run_cli("data", "prepare", str(recipe), cwd=tmp_path, env={"GANFORGE_CACHE": str(tmp_path / "c")})
+    result = invoke_cli("data", "prepare", str(recipe), cwd=tmp_path, env={"GANFORGE_CACHE": str(tmp_path / "c")})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "broken.png" in result.stderr and "on_error" in result.stderr
 
@@ -282,12 +282,12 @@ def test_unreadable_image_with_on_error_fail_exits_2(tmp_path):
 def test_the_article_recipe_trains_on_a_celeba_tree(tmp_path, celeba):
     root, _ = celeba
     env = {"GANFORGE_CACHE": str(tmp_path / "c")}
-    prepared = run_cli(
+    prepared = invoke_cli(
         "data", "prepare", ARTICLE_RECIPE, "--set", f"dataset.root={json.dumps(str(root))}", cwd=tmp_path, env=env
     )
     assert prepared.returncode == 0, prepared.stderr
     assert "600 images of 64x64x3" in prepared.stdout
-    result = run_cli(
+    result = invoke_cli(
         "run",
         ARTICLE_RECIPE,
         "--set",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, invoke_cli
 from image_trees import ATTRIBUTES, make_celeba
 from PIL import Image
 
@@ -172,7 +172,7 @@ def test_a_broken_label_recipe_exits_2_before_anything_is_written(celeba_tree, t
     recipe.write_text(
         f'extends = "dcgan_celeba"\nname = "faces"\n[dataset]\nroot = "{celeba_tree[0]}"\nlabels = ["Eyeglases"]\n'
     )
-    done = run_cli("recipe", "check", str(recipe), cwd=tmp_path, env={"GANFORGE_CACHE": str(tmp_path / "cache")})
+    done = invoke_cli("recipe", "check", str(recipe), cwd=tmp_path, env={"GANFORGE_CACHE": str(tmp_path / "cache")})
     assert_user_error(done, "dataset", "did you mean 'Eyeglasses'?")
     assert not (tmp_path / "runs").exists()
 
