@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import types
 
 import numpy as np
 import pytest
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, write
 from image_trees import make_celeba
 from PIL import Image
 from test_engine import losses, read_metrics, saved_arrays, start_run
@@ -23,9 +24,24 @@ from ganforge.training.trainer import train
 CONDITIONAL = TINY_RECIPE + "\n[condition]\nlabels = true\n"
 
 
+PER_CLASS_METRICS = (
+    'eval.metrics=[{ name = "class_consistency", samples = 200 }, '
+    '{ name = "intra_fid", samples = 200, reference_samples = 200 }]'
+)
+
+
 @pytest.fixture
 def conditional_recipe(tmp_path):
     return write(tmp_path / "conditional.toml", CONDITIONAL)
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    """A finished 6-step conditional run of the tiny recipe on digits 0 and 1, measured by the per-class metrics;
+    trained once for the tests that read it (copy it to write into it)."""
+    folder = tmp_path_factory.mktemp("conditional")
+    recipe = write(folder / "conditional.toml", CONDITIONAL)
+    return train(*start_run(recipe, folder, ['sinks=["jsonl"]', PER_CLASS_METRICS])).run_dir
 
 
 def test_fakes_labels_follow_the_data_and_are_keyed_by_seed_and_step():
@@ -83,7 +99,7 @@ def test_the_sample_grid_gives_each_class_a_row_of_the_same_noise(conditional_re
 
 def test_unlabelled_data_and_unconditional_models_are_refused_by_key(tmp_path):
     single = write(tmp_path / "single.toml", CONDITIONAL.replace("classes = [0, 1]", "classes = [3]"))
-    done = run_cli("run", str(single), cwd=tmp_path)  # one digit is no class to choose: no labels
+    done = invoke_cli("run", str(single), cwd=tmp_path)  # one digit is no class to choose: no labels
     assert_user_error(done, "single.toml", "condition.labels", "'digits': this dataset has no labels")
     assert not (tmp_path / "runs").exists()
 
@@ -117,13 +133,13 @@ def test_unlabelled_data_and_unconditional_models_are_refused_by_key(tmp_path):
 
 
 @pytest.mark.slow
-def test_sample_interpolate_and_export_take_the_condition(conditional_recipe, tmp_path):
+def test_sample_interpolate_and_export_take_the_condition(conditional_run, tmp_path):
     import ganforge.trained as trained_runs
     from ganforge.trained import generating
 
-    run = train(*start_run(conditional_recipe, tmp_path, ['sinks=["jsonl"]'])).run_dir
+    run = conditional_run
     out = tmp_path / "ones.png"
-    done = run_cli("sample", str(run), "-o", str(out), "-n", "4", "--class", "1", cwd=tmp_path)
+    done = invoke_cli("sample", str(run), "-o", str(out), "-n", "4", "--class", "1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (2 * 34 + 2, 2 * 34 + 2)
     trained = trained_runs.load(run)
@@ -142,7 +158,7 @@ def test_sample_interpolate_and_export_take_the_condition(conditional_recipe, tm
     assert Image.open(tmp_path / "walk.png").size == (3 * 34 + 2, 34 + 2)
 
     exported = tmp_path / "exported"
-    done = run_cli("export", str(run), "-o", str(exported), cwd=tmp_path)
+    done = invoke_cli("export", str(run), "-o", str(exported), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     about = json.loads((exported / "generator.json").read_text())
     assert about["inputs"] == ["noise", "labels"]
@@ -156,17 +172,13 @@ def test_sample_interpolate_and_export_take_the_condition(conditional_recipe, tm
 
 
 @pytest.mark.slow
-def test_the_per_class_metrics_measure_a_conditional_run(conditional_recipe, tmp_path):
-    metrics = (
-        'eval.metrics=[{ name = "class_consistency", samples = 200 }, '
-        '{ name = "intra_fid", samples = 200, reference_samples = 200 }]'
-    )
-    run = train(*start_run(conditional_recipe, tmp_path, ['sinks=["jsonl"]', metrics])).run_dir
+def test_the_per_class_metrics_measure_a_conditional_run(conditional_run, tmp_path):
+    run = shutil.copytree(conditional_run, tmp_path / conditional_run.name)  # eval appends to its evaluations
     records = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines()]
     consistency, intra = (r["results"] for r in records)
     assert 0.0 <= consistency["worst_class"] <= consistency["class_consistency"] <= 1.0
     assert intra["intra_fid"] > 0 and intra["worst_class_fid"] >= intra["intra_fid"]
-    done = run_cli("eval", str(run), "--metric", "class_consistency", "--samples", "100", cwd=tmp_path)
+    done = invoke_cli("eval", str(run), "--metric", "class_consistency", "--samples", "100", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
 
 
@@ -228,15 +240,15 @@ filters = [8, 16]
 """,
     )
     env = {"GANFORGE_CACHE": str(tmp_path / "cache")}
-    done = run_cli("run", str(recipe), "--set", 'sinks=["jsonl", "png"]', cwd=tmp_path, env=env)
+    done = invoke_cli("run", str(recipe), "--set", 'sinks=["jsonl", "png"]', cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     (run,) = (tmp_path / "runs").iterdir()
     out = tmp_path / "smiling.png"
     asked = ["--attribute", "Smiling=true", "--attribute", "Eyeglasses=false"]
-    done = run_cli("sample", str(run), "-o", str(out), "-n", "4", *asked, cwd=tmp_path, env=env)
+    done = invoke_cli("sample", str(run), "-o", str(out), "-n", "4", *asked, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     refused = tmp_path / "refused.png"
-    done = run_cli("sample", str(run), "-o", str(refused), "--attribute", "Smilling=true", cwd=tmp_path, env=env)
+    done = invoke_cli("sample", str(run), "-o", str(refused), "--attribute", "Smilling=true", cwd=tmp_path, env=env)
     assert_user_error(done, "did you mean 'Smiling'?")
     assert not refused.exists()
     with monkeypatch.context() as patched:

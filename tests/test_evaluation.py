@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, run_cli, write
 from PIL import Image
 
 from ganforge.errors import RecipeError
@@ -12,7 +12,8 @@ from ganforge.runs import checkpoint
 from ganforge.runs import folder as run_folder
 from ganforge.training.trainer import train
 
-pytestmark = pytest.mark.slow  # trains with evaluations and starts ganforge eval as a real process
+# trains with evaluations; `ganforge eval` runs in this process (conftest.invoke_cli), and once as a real process
+pytestmark = pytest.mark.slow
 
 SMALL_FID = '{ name = "fid", samples = 200, reference_samples = 200 }'
 EVALUATED = (
@@ -67,7 +68,7 @@ def test_the_best_checkpoint_is_kept_beside_the_latest(evaluated_run):
 
 def test_eval_measures_a_run_and_appends_its_results(evaluated_run, tmp_path):
     before = read_jsonl(evaluated_run / "evaluations.jsonl")
-    done = run_cli(
+    done = invoke_cli(
         "eval", str(evaluated_run), "--metric", "kid", "--samples", "300", "--reference-samples", "300", cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
@@ -80,7 +81,7 @@ def test_eval_measures_a_run_and_appends_its_results(evaluated_run, tmp_path):
     assert "kid_std" in record["results"] and record["subset_size"] == 300
 
     # the recipe's own metrics when none is named; the best checkpoint on request
-    done = run_cli("eval", str(evaluated_run), "--best", cwd=tmp_path)
+    done = invoke_cli("eval", str(evaluated_run), "--best", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert [r["checkpoint"].endswith("best.npz") for r in read_jsonl(evaluated_run / "evaluations.jsonl")[-2:]] == [
         True,
@@ -90,17 +91,17 @@ def test_eval_measures_a_run_and_appends_its_results(evaluated_run, tmp_path):
 
 def test_eval_refuses_what_it_cannot_measure(evaluated_run, tmp_path):
     before = (evaluated_run / "evaluations.jsonl").read_bytes()
-    assert_user_error(
+    assert_user_error(  # the real entry point: exit code 2 and one line, no traceback
         run_cli("eval", str(evaluated_run), "--metric", "fid", "--reference-samples", "5000", cwd=tmp_path),
         "reference_samples = 5000, but the dataset holds only 1000 images",
     )
     assert_user_error(
-        run_cli("eval", str(evaluated_run), "--metric", "fid", "--samples", "1", cwd=tmp_path),
+        invoke_cli("eval", str(evaluated_run), "--metric", "fid", "--samples", "1", cwd=tmp_path),
         "samples: this metric needs at least 2 samples; got 1",
     )
-    assert_user_error(run_cli("eval", str(evaluated_run), "--metric", "fidd", cwd=tmp_path), "did you mean 'fid'")
+    assert_user_error(invoke_cli("eval", str(evaluated_run), "--metric", "fidd", cwd=tmp_path), "did you mean 'fid'")
     assert_user_error(
-        run_cli(
+        invoke_cli(
             "eval",
             str(evaluated_run),
             "--metric",
@@ -130,12 +131,12 @@ def test_eval_compares_two_folders_of_images(tmp_path):
     write_digit_folder(tmp_path / "more_ones", images[labels == 1][300:500])
     out = tmp_path / "fid.json"
     args = ["--metric", "fid", "--samples", "200", "--reference-samples", "200"]
-    done = run_cli(
+    done = invoke_cli(
         "eval", str(tmp_path / "more_ones"), "--against", str(tmp_path / "ones"), *args, "--out", str(out), cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
     same_class = json.loads(out.read_text())[0]["results"]["fid"]
-    done = run_cli(
+    done = invoke_cli(
         "eval",
         str(tmp_path / "sevens"),
         "--against",
@@ -148,7 +149,7 @@ def test_eval_compares_two_folders_of_images(tmp_path):
     other_class = json.loads((tmp_path / "b.json").read_text())[0]["results"]["fid"]
     assert other_class > 5 * same_class
     assert_user_error(
-        run_cli(
+        invoke_cli(
             "eval",
             str(tmp_path / "sevens"),
             "--against",
@@ -160,9 +161,9 @@ def test_eval_compares_two_folders_of_images(tmp_path):
         ),
         "fid.json: already exists",
     )
-    assert_user_error(run_cli("eval", str(tmp_path / "sevens"), *args, cwd=tmp_path), "add --against")
+    assert_user_error(invoke_cli("eval", str(tmp_path / "sevens"), *args, cwd=tmp_path), "add --against")
     assert_user_error(
-        run_cli(
+        invoke_cli(
             "eval",
             str(tmp_path / "more_ones"),
             "--against",
@@ -217,12 +218,12 @@ def test_fid_on_points_is_refused(tmp_path):
 
 def test_eval_against_another_split_of_the_recipes_dataset(evaluated_run, tmp_path):
     args = ["--metric", "fid", "--samples", "200", "--reference-samples", "200"]
-    done = run_cli("eval", str(evaluated_run), *args, "--reference-set", "classes=[7]", cwd=tmp_path)
+    done = invoke_cli("eval", str(evaluated_run), *args, "--reference-set", "classes=[7]", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     record = read_jsonl(evaluated_run / "evaluations.jsonl")[-1]
     assert record["reference"].startswith("dataset 'digits' (") and "classes=[7]" in record["reference"]
     assert_user_error(
-        run_cli("eval", str(evaluated_run), *args, "--reference-set", "clases=[7]", cwd=tmp_path),
+        invoke_cli("eval", str(evaluated_run), *args, "--reference-set", "clases=[7]", cwd=tmp_path),
         "dataset.clases",
         "did you mean 'classes'",
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_user_error, run_cli
+from conftest import assert_user_error, invoke_cli
 from PIL import Image
 from torch_files import save_state_dict
 
@@ -207,7 +207,7 @@ def test_fid_and_kid_pick_the_fid_inception_for_colour_and_digits_for_grey(weigh
         fid(resize="bicubic").check(DataSpec(32, 32, 3), None)
 
 
-# -- ganforge eval: records, the download, bad files ----------------------------------------------
+# -- ganforge eval (in this process, conftest.invoke_cli): records, the download, bad files ------------
 
 
 def image_folder(folder: Path, count: int, seed: int, side: int = 32) -> Path:
@@ -224,7 +224,7 @@ def test_eval_records_the_network_its_weights_checksum_resize_and_counts(tmp_pat
     out = tmp_path / "fid.json"
     args = ["eval", str(fake), "--against", str(real), "--metric", "fid", "--metric", "kid", "--out", str(out)]
     features = f"fid_inception:weights={weights}"
-    done = run_cli(*args, "--samples", "12", "--reference-samples", "12", "--features", features, cwd=tmp_path)
+    done = invoke_cli(*args, "--samples", "12", "--reference-samples", "12", "--features", features, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     for record in json.loads(out.read_text()):
         assert record["network"] == {
@@ -260,7 +260,7 @@ def test_eval_downloads_once_and_refuses_a_wrong_checksum_or_no_network(tmp_path
     cache = tmp_path / "cache"
     env = {"GANFORGE_CACHE": str(cache), "GANFORGE_FID_WEIGHTS_URL": files.url(weights.name)}
     args = ["eval", str(fake), "--against", str(real), "--metric", "fid", "--samples", "4", "--reference-samples", "4"]
-    wrong = run_cli(*args, env=env, cwd=tmp_path)
+    wrong = invoke_cli(*args, env=env, cwd=tmp_path)
     assert_user_error(wrong)
     message = " ".join(wrong.stderr.split())
     assert f"{files.url(weights.name)}: the download's SHA-256 is {sha256_of(weights)}" in message
@@ -269,7 +269,7 @@ def test_eval_downloads_once_and_refuses_a_wrong_checksum_or_no_network(tmp_path
     assert not (cache / "features").exists() or not any((cache / "features").iterdir())
     files.httpd.shutdown()
     files.httpd.server_close()
-    offline = run_cli(*args, env=env, cwd=tmp_path)  # the server is gone: nothing answers
+    offline = invoke_cli(*args, env=env, cwd=tmp_path)  # the server is gone: nothing answers
     assert_user_error(offline)
     message = " ".join(offline.stderr.split())
     assert (
@@ -284,7 +284,7 @@ def test_eval_names_a_bad_weights_file_or_too_small_images_and_exits_2(tmp_path,
     real, fake = image_folder(tmp_path / "real", 4, 1), image_folder(tmp_path / "fake", 4, 2)
     other = save_state_dict(tmp_path / "other.pth", {"conv1.weight": np.zeros((8, 3, 3, 3), np.float32)})
     args = ["eval", str(fake), "--against", str(real), "--metric", "fid", "--samples", "4", "--reference-samples", "4"]
-    done = run_cli(*args, "--features", f"fid_inception:weights={other}", cwd=tmp_path)
+    done = invoke_cli(*args, "--features", f"fid_inception:weights={other}", cwd=tmp_path)
     assert_user_error(done)
     assert f"{other} is not the FID Inception weights file" in " ".join(done.stderr.split())
     with pytest.raises(RecipeError, match="write NAME or NAME:key=value"):
@@ -294,7 +294,7 @@ def test_eval_names_a_bad_weights_file_or_too_small_images_and_exits_2(tmp_path,
         image_folder(tmp_path / "tiny_fake", 4, 2, 8),
     )
     args[1:4] = [str(tiny_fake), "--against", str(tiny_real)]
-    tiny = run_cli(*args, "--features", f"fid_inception:weights={weights}", cwd=tmp_path)
+    tiny = invoke_cli(*args, "--features", f"fid_inception:weights={weights}", cwd=tmp_path)
     assert_user_error(tiny)
     expected = f"on {tiny_fake} against {tiny_real}: the feature network takes images of at least 16x16"
     assert expected in " ".join(tiny.stderr.split())
