@@ -4,11 +4,9 @@ JAX check runs here too: one JAX process for both)."""
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, write
 from test_engine import saved_arrays, start_run
 
 from ganforge.training.augment import augment, color, cutout, translation
@@ -76,25 +74,13 @@ def test_gradients_flow_through_every_transform():
     ],
 )
 def test_a_policy_that_does_not_exist_is_refused_with_a_suggestion(tmp_path, tiny_recipe, setting, fragments):
-    assert_user_error(run_cli("recipe", "check", str(tiny_recipe), "--set", setting, cwd=tmp_path), *fragments)
+    assert_user_error(invoke_cli("recipe", "check", str(tiny_recipe), "--set", setting, cwd=tmp_path), *fragments)
 
 
-def test_augmenting_data_that_are_not_images_is_refused(tmp_path, monkeypatch):
-    """`recipe check` in this process (typer's runner): it builds the ring's models, which a new process
-    would first spend seconds importing TensorFlow for."""
-    from typer.testing import CliRunner
-
-    from ganforge.cli import app
-
-    monkeypatch.chdir(tmp_path)
+def test_augmenting_data_that_are_not_images_is_refused(tmp_path):
     recipe = write(tmp_path / "ring.toml", 'extends = "' + str(_recipes() / "ring8.toml") + '"\nname = "ring"\n')
-    done = CliRunner().invoke(app, ["recipe", "check", str(recipe), "--set", 'augment.policy="translation"'])
-    assert done.exception is None or isinstance(done.exception, SystemExit), done.exception
-    assert_user_error(
-        subprocess.CompletedProcess(["ganforge"], done.exit_code, done.stdout, done.stderr),
-        "augment.policy",
-        "DiffAugment transforms images",
-    )
+    done = invoke_cli("recipe", "check", str(recipe), "--set", 'augment.policy="translation"', cwd=tmp_path)
+    assert_user_error(done, "augment.policy", "DiffAugment transforms images")
 
 
 def _recipes():
