@@ -1,7 +1,7 @@
 """`ganforge plugin new`: the scaffold installs with pip, passes its own tests and is listed by `ganforge plugins`."""
 
 import pytest
-from conftest import assert_user_error, layered_venv, pip_install, run_cli, run_pytest
+from conftest import assert_user_error, invoke_cli, layered_venv, pip_install, run_cli, run_pytest
 
 from ganforge.plugin.scaffold import KINDS
 
@@ -17,7 +17,7 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
     site = tmp_path / "site"
     folders = []
     for kind in KINDS:
-        made = run_cli("plugin", "new", f"my-{kind}", "--kind", kind, cwd=tmp_path)
+        made = invoke_cli("plugin", "new", f"my-{kind}", "--kind", kind, cwd=tmp_path)  # writes files only
         assert made.returncode == 0, made.stderr
         assert 'pip install -e ".[test]"' in made.stdout
         folders.append(tmp_path / f"ganforge-my-{kind}")
@@ -34,7 +34,7 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
         line = next(line for line in listed.stdout.splitlines() if f"ganforge-my-{kind} " in line)
         assert f"{kind} my_{kind}" in line and "ok" in line and "0.1.0" in line, line
     # the environment running these tests never saw the editable install
-    assert "ganforge-my-dataset" not in run_cli("plugins", cwd=tmp_path, env={"COLUMNS": "400"}).stdout
+    assert "ganforge-my-dataset" not in invoke_cli("plugins", cwd=tmp_path, env={"COLUMNS": "400"}).stdout
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_scaffolds_of_every_kind_install_with_pip_pass_their_own_tests_and_are_l
     ],
 )
 def test_a_name_that_is_not_a_package_name_is_refused(tmp_path, name, fragment):
-    assert_user_error(run_cli("plugin", "new", name, cwd=tmp_path), fragment)
+    assert_user_error(invoke_cli("plugin", "new", name, cwd=tmp_path), fragment)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -56,10 +56,12 @@ def test_an_existing_folder_is_never_overwritten(tmp_path):
     existing = tmp_path / "ganforge-shapes"
     existing.mkdir()
     (existing / "mine.py").write_text("keep me")
-    assert_user_error(run_cli("plugin", "new", "shapes", cwd=tmp_path), "already exists", "nothing was written")
+    assert_user_error(invoke_cli("plugin", "new", "shapes", cwd=tmp_path), "already exists", "nothing was written")
     assert [path.name for path in existing.iterdir()] == ["mine.py"] and (existing / "mine.py").read_text() == "keep me"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["ganforge-shapes"]  # no staging folder left
 
 
 def test_an_unknown_kind_lists_the_kinds(tmp_path):
-    assert_user_error(run_cli("plugin", "new", "shapes", "--kind", "widget", cwd=tmp_path), "choose one of generator")
+    assert_user_error(
+        invoke_cli("plugin", "new", "shapes", "--kind", "widget", cwd=tmp_path), "choose one of generator"
+    )
