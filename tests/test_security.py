@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, write
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, run_cli, trained_run, write
 
 from ganforge.evaluation.features import build_feature_network
 
@@ -31,9 +31,10 @@ def test_a_checkpoint_carrying_a_pickle_is_refused_without_running_it(tmp_path):
     with open(newest, "wb") as file:
         np.savez(file, **arrays)
 
-    sample = run_cli("sample", str(newest), "-o", str(tmp_path / "x.png"), cwd=tmp_path)
+    # both commands in this process: a payload that ran would leave its folder all the same
+    sample = invoke_cli("sample", str(newest), "-o", str(tmp_path / "x.png"), cwd=tmp_path)
     assert_user_error(sample, "step_00000006.npz")
-    resumed = run_cli("run", str(run), "--resume", "--set", "train.steps=7", cwd=tmp_path)
+    resumed = invoke_cli("run", str(run), "--resume", "--set", "train.steps=7", cwd=tmp_path)
     assert resumed.returncode == 0 and "step_00000006.npz: damaged" in resumed.stderr  # skipped for step 3
     assert not marker.exists()
 
@@ -64,7 +65,7 @@ def test_no_secret_from_the_environment_reaches_the_run_folder_or_the_report(tmp
     done = run_cli("run", str(recipe), "--set", sinks, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     (run,) = (tmp_path / "runs").iterdir()
-    assert run_cli("report", str(run), cwd=tmp_path).returncode == 0
+    assert invoke_cli("report", str(run), cwd=tmp_path).returncode == 0  # the report reads only the folder
     files = [path for path in run.rglob("*") if path.is_file()]
     assert any(path.suffix == ".wandb" for path in files) and any(path.name == "report.html" for path in files)
     for path in files:
