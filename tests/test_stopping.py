@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import TINY_RECIPE, assert_user_error, run_cli, trained_run, with_test_loss, write
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, trained_run, with_test_loss, write
 
 from ganforge.errors import TrainingStopped
 from ganforge.recipe import load_recipe
@@ -49,9 +49,9 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(t
     while time.time() < deadline and len(records(next((tmp_path / "runs").glob("*"), tmp_path))) < 3:
         time.sleep(0.2)
     before = next((tmp_path / "runs").iterdir()).joinpath("recipe.toml").read_text()
-    if sent == signal.SIGTERM:  # while it trains, a second process may not train the same folder
+    if sent == signal.SIGTERM:  # while it trains, a second process (this one) may not train the same folder
         (running,) = (tmp_path / "runs").iterdir()
-        second = run_cli("run", str(running), "--resume", cwd=tmp_path)
+        second = invoke_cli("run", str(running), "--resume", cwd=tmp_path)
         assert_user_error(second, f"is being trained by process {process.pid} on")
         assert (running / "recipe.toml").read_text() == before  # not rewritten by the refused process
     process.send_signal(sent)
@@ -63,7 +63,8 @@ def test_a_signal_finishes_the_step_writes_a_checkpoint_and_says_how_to_resume(t
     assert step >= 3 and f"stopped after step {step}" in stderr and "--resume" in stderr
     assert checkpoint.read_header(path)["step"] == step
 
-    resumed = run_cli("run", str(run), "--resume", "--set", f"train.steps={step + 2}", cwd=tmp_path)
+    # resumed in this process: what the stop wrote is what a resume needs
+    resumed = invoke_cli("run", str(run), "--resume", "--set", f"train.steps={step + 2}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert checkpoint.list_checkpoints(run / "checkpoints")[-1][0] == step + 2
 
@@ -104,12 +105,10 @@ def test_first_bad_loss_finds_the_first_non_finite_value():
 
 
 def test_resume_skips_a_damaged_newest_checkpoint_and_says_so(tmp_path):
-    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
-    assert run_cli("run", str(recipe), "--set", 'sinks=["jsonl"]', cwd=tmp_path).returncode == 0
-    (run,) = (tmp_path / "runs").iterdir()
+    run = trained_run(tmp_path)
     newest = run / "checkpoints" / "step_00000006.npz"
     newest.write_bytes(newest.read_bytes()[:-300])  # cut short, as by a full disk or an interrupted copy
-    done = run_cli("run", str(run), "--resume", "--set", "train.steps=8", cwd=tmp_path)
+    done = invoke_cli("run", str(run), "--resume", "--set", "train.steps=8", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "step_00000006.npz" in done.stderr and "trying the checkpoint before it" in done.stderr
     assert "from step 3" in done.stdout
@@ -129,7 +128,7 @@ def test_the_checksum_catches_changed_contents_that_the_zip_format_would_not(tmp
         np.savez(file, **arrays)
     with pytest.raises(Exception, match="do not match the checksum"):
         checkpoint.verify(path)
-    assert_exit = run_cli("sample", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path)
+    assert_exit = invoke_cli("sample", str(path), "-o", str(tmp_path / "x.png"), cwd=tmp_path)
     assert assert_exit.returncode == 2 and "checksum" in assert_exit.stderr
 
 
