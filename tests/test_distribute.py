@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_RECIPE, assert_user_error, run_cli, write
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, write
 
 from ganforge.errors import RecipeError
 from ganforge.recipe import load_recipe
@@ -236,17 +236,16 @@ def test_devices_are_checked_against_the_machine(tmp_path):
         plan(tmp_path, "distribute.strategy=multi_worker", 'distribute.devices=["GPU:0"]', tf_config=cluster_config())
 
 
-@pytest.mark.slow
 def test_recipe_check_says_where_the_global_batch_goes(tmp_path):
+    """In this process: the check counts the devices the recipe asks for, and splits no CPU."""
     recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
     sets = ["--set", "distribute.strategy=mirrored", "--set", "distribute.cpu_devices=2"]
-    result = run_cli("recipe", "check", str(recipe), *sets, cwd=tmp_path, timeout=120)
+    result = invoke_cli("recipe", "check", str(recipe), *sets, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     words = " ".join(result.stdout.split())  # the console wraps long lines
     assert "global batch 32 on 2 replicas (mirrored: CPU:0, CPU:1), 16 each, float32" in words
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "env", "fragments"),
     [
@@ -260,7 +259,7 @@ def test_recipe_check_says_where_the_global_batch_goes(tmp_path):
 def test_run_refuses_a_bad_distribute_table_before_writing(tmp_path, overrides, env, fragments):
     recipe = write(tmp_path / "points.toml", POINTS_RECIPE)
     sets = [arg for override in overrides for arg in ("--set", override)]
-    result = run_cli("run", str(recipe), *sets, cwd=tmp_path, env=env, timeout=120)
+    result = invoke_cli("run", str(recipe), *sets, cwd=tmp_path, env=env)  # refused here, before any split
     assert_user_error(result, *fragments)
     assert not (tmp_path / "runs").exists()
 
