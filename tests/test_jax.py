@@ -40,17 +40,24 @@ from ganforge.training.trainer import train
 pytest.importorskip("jax")
 
 # Resumes each named run folder on JAX to the step its overrides say; no TensorFlow may be imported.
+# A run named with a source is first a copy of that run folder, without its checkpoints past resume_at.
 RESUME_ON_JAX = textwrap.dedent(
     """
-    import json, sys
+    import json, shutil, sys
     sys.modules["tensorflow"] = None  # as on a machine without TensorFlow: importing it fails
     from pathlib import Path
     from ganforge.recipe import load_recipe
+    from ganforge.runs.checkpoint import list_checkpoints
     from ganforge.training.trainer import train
 
     recipe, out = sys.argv[1], Path(sys.argv[2])
-    for name, overrides, resume_at in json.loads(sys.argv[3]):
+    for name, overrides, resume_at, *source in json.loads(sys.argv[3]):
         settings = ["backend=jax", 'sinks=["jsonl"]', *overrides]
+        if source:
+            shutil.copytree(out / source[0], out / name)
+            for step, path in list_checkpoints(out / name / "checkpoints"):
+                if step > resume_at:
+                    path.unlink()
         resume_from = out / name / "checkpoints" / f"step_{resume_at:08d}.npz" if resume_at else None
         (out / name).mkdir(parents=True, exist_ok=True)
         train(load_recipe(recipe, settings), out / name, resume_from=resume_from)
@@ -118,7 +125,7 @@ def test_every_option_of_the_step_computes_the_same_on_jax_as_on_tensorflow(tmp_
 def test_on_jax_two_cpu_devices_train_as_one_resume_exactly_and_16_bit_precisions_train(tmp_path):
     """DataParallel over two devices runs the one-device step on a sharded batch: batch norm sees the global
     batch, so even the batch-norm DCGAN matches one device (TensorFlow's per-replica statistics do not).
-    A run stopped and resumed ends bit-identical; bfloat16 and float16 (loss-scaled) train."""
+    A run resumed from its step-3 checkpoint ends bit-identical; bfloat16 and float16 (loss-scaled) train."""
     recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
     out = tmp_path / "runs"
     options = ["distribute.cpu_devices=2", "penalty.name=r1", "train.ema_decay=0.9"]
@@ -129,8 +136,7 @@ def test_on_jax_two_cpu_devices_train_as_one_resume_exactly_and_16_bit_precision
         [
             ("one", options, 0),
             ("two", two, 0),
-            ("two-resumed", [*two, "train.steps=3"], 0),
-            ("two-resumed", two, 3),
+            ("two-resumed", two, 3, "two"),  # a copy of "two" as it was at step 3, resumed there
             ("bfloat16", ["train.precision=mixed_bfloat16", "penalty.name=r1", "train.steps=3"], 0),
             ("float16", ["train.precision=mixed_float16", "penalty.name=r1", "train.steps=3"], 0),
         ],
