@@ -29,14 +29,23 @@ from ganforge.training.trainer import train
 # Trains each named recipe variant in one fresh process whose CPU is split in two.
 TRAIN_VARIANTS = textwrap.dedent(
     """
-    import json, sys
+    import json, shutil, sys
     from pathlib import Path
     from ganforge.recipe import load_recipe
+    from ganforge.runs.checkpoint import list_checkpoints
     from ganforge.training.trainer import train
 
     recipe, out = sys.argv[1], Path(sys.argv[2])
-    for name, overrides, resume_at, then in json.loads(sys.argv[3]):
+    for name, overrides, resume_at, then, *source in json.loads(sys.argv[3]):
         settings = ["distribute.cpu_devices=2", 'sinks=["jsonl"]', *overrides]
+        if source:  # a copy of an earlier variant's run as it was at step resume_at, continued to the end
+            shutil.copytree(out / source[0], out / name)
+            for step, path in list_checkpoints(out / name / "checkpoints"):
+                if step > resume_at:
+                    path.unlink()
+            resume_from = out / name / "checkpoints" / f"step_{resume_at:08d}.npz"
+            train(load_recipe(recipe, [*settings, *then]), out / name, resume_from=resume_from)
+            continue
         (out / name).mkdir(parents=True)
         if resume_at:  # stop after resume_at steps, then continue to the end (with `then` set) in a new Trainer
             train(load_recipe(recipe, [*settings, f"train.steps={resume_at}"]), out / name)
@@ -159,11 +168,13 @@ def test_two_replicas_train_as_one_device_does(tmp_path):
 @pytest.mark.slow
 def test_a_mirrored_run_stopped_and_resumed_ends_bit_identical(tmp_path):
     overrides = [*MIRRORED, "train.ema_decay=0.9", "train.label_noise=0.1", "loss.name=minimax", "penalty.name=none"]
-    out, _ = train_variants(tmp_path, [["straight", overrides, 0, []], ["resumed", overrides, 2, []]])
+    # resumed from the straight run's own step-2 checkpoint, in a copy of its folder
+    out, _ = train_variants(tmp_path, [["straight", overrides, 0, []], ["resumed", overrides, 2, [], "straight"]])
     straight, resumed = weights(out / "straight", 4), weights(out / "resumed", 4)
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert np.array_equal(straight[key], resumed[key]), key
+    np.testing.assert_array_equal(losses(out / "resumed"), losses(out / "straight"))  # steps 3, 4 logged again
 
 
 # -- the recipe and TF_CONFIG ----------------------------------------------------
