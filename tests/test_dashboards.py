@@ -61,10 +61,20 @@ def local_sinks_run(tmp_path_factory) -> Path:
     return only_run(tmp_path)
 
 
-def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tmp_path):
-    done = toy_run(tmp_path, '["jsonl", { name = "wandb", project = "toys", tags = ["ring"], log_checkpoints = true }]')
+OFFLINE_WANDB = '["jsonl", { name = "wandb", project = "toys", tags = ["ring"], log_checkpoints = true }]'
+
+
+@pytest.fixture(scope="module")
+def offline_wandb_run(tmp_path_factory):
+    """A toy run with an offline W&B run, as a real process, and what it printed (copy it to write into it)."""
+    tmp_path = tmp_path_factory.mktemp("offline_wandb")
+    done = toy_run(tmp_path, OFFLINE_WANDB)
     assert done.returncode == 0, done.stderr
-    run = only_run(tmp_path)
+    return done, only_run(tmp_path)
+
+
+def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(offline_wandb_run):
+    done, run = offline_wandb_run
     # offline without a key, and it says how to upload: a plugin's INFO record, shown by the command
     assert "ganforge: W&B: saved offline; to upload: wandb sync" in done.stderr
     (file,) = wandb_files(run)
@@ -97,18 +107,18 @@ def test_an_offline_wandb_run_holds_the_config_scalars_images_and_evaluations(tm
                 assert by_step[record["step"]][key] == pytest.approx(value), key
 
 
-def test_resuming_a_run_resumes_its_wandb_run(tmp_path):
-    first = toy_run(tmp_path, '[{ name = "wandb" }]', "train.steps=2")
-    assert first.returncode == 0, first.stderr
-    run = only_run(tmp_path)
+def test_resuming_a_run_resumes_its_wandb_run(offline_wandb_run, tmp_path):
+    first = offline_wandb_run[1]  # 4 steps: resumed here, on a copy, to 6
+    run = shutil.copytree(first, tmp_path / "runs" / first.name, symlinks=True)
     saved = json.loads((run / "wandb-run.json").read_text())
+    assert len(wandb_files(run)) == 1
     time.sleep(1.1)  # offline run folders are named to the second
-    second = toy_run(tmp_path, '[{ name = "wandb" }]', "train.steps=4", resume=str(run))
+    second = toy_run(tmp_path, OFFLINE_WANDB, "train.steps=6", resume=str(run))
     assert second.returncode == 0, second.stderr
     files = wandb_files(run)
     assert len(files) == 2
     assert [wandb_records.run_id(f) for f in files] == [saved["id"], saved["id"]]
-    assert sorted({row["_step"] for row in wandb_records.history(files[1])}) == [3, 4]
+    assert sorted({row["_step"] for row in wandb_records.history(files[1])}) == [5, 6]
 
 
 @pytest.mark.parametrize(
