@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 # -- one folder for everything a test session writes outside its tmp_paths ----
-# Caches (ganforge's, Keras', matplotlib's, pip's, W&B's), TensorFlow's autograph
-# files and pytest's own tmp_path folders all go to ganforge-tests-<pid> in the
+# Caches (ganforge's, Keras', matplotlib's, pip's, W&B's, JAX's compiled programs), TensorFlow's
+# autograph files and pytest's own tmp_path folders all go to ganforge-tests-<pid> in the
 # system temp folder; it is removed when the session ends, interrupted or not.
 # A session killed outright leaves it, and the next session removes it.
 SESSION = "GANFORGE_TEST_SESSION"
@@ -30,6 +30,8 @@ REDIRECTED = {
     "WANDB_CONFIG_DIR": "config/wandb",
     "WANDB_DATA_DIR": "cache/wandb-data",
     "HYPOTHESIS_STORAGE_DIRECTORY": "hypothesis",
+    # each JAX process (and Trainer) that compiles a step compiled before in this session loads it instead
+    "JAX_COMPILATION_CACHE_DIR": "cache/jax",
 }
 _saved: dict = {}
 
