@@ -40,6 +40,7 @@ __all__ = [
     "check_dataset",
     "check_loss",
     "check_penalty",
+    "check_generator_penalty",
     "check_metric",
     "check_feature_network",
     "check_sink",
@@ -132,7 +133,33 @@ def check_generator(
         )
     if condition is not None:
         _takes_the_condition(model, _noise(batch, latent_dim), condition, "generator")
+    _check_latent_parts(model, latent_dim, batch, condition)
     return model
+
+
+def _check_latent_parts(model, latent_dim: int, batch: int, condition: LabelSpec | None) -> None:
+    """A generator offering ``mapping`` and ``synthesis`` (check_returned saw both or neither) makes w of shape
+    (batch, w_dim) or (batch, num_ws, w_dim), and synthesis(mapping(inputs)) is generator(inputs)."""
+    from ganforge.training.condition import model_inputs
+
+    found = supports("generator", model)
+    if found["mapping"] is None:
+        return
+    inputs = model_inputs(_noise(batch, latent_dim), None if condition is None else _labels(condition, batch))
+    latent = found["mapping"](inputs, training=False)
+    shape = tuple(latent.shape)
+    _require(
+        len(shape) in (2, 3) and shape[0] == batch,
+        f"mapping made w of shape {shape} from {batch} inputs; expected ({batch}, w_dim) or ({batch}, num_ws, w_dim)",
+    )
+    through = np.asarray(found["synthesis"](latent, training=False))
+    whole = np.asarray(model(inputs, training=False))
+    gap = float(np.abs(through - whole).max())
+    _require(
+        np.allclose(through, whole, atol=1e-5),
+        f"synthesis(mapping(inputs)) differs from generator(inputs) by up to {gap:.3g}; "
+        "they must be the same function, sharing their weights",
+    )
 
 
 def check_discriminator(
@@ -309,6 +336,46 @@ def check_penalty(factory: Callable[..., Any], spec: DataSpec = DataSpec(8, 8, 1
         "the penalty is not differentiable in the gradients (use keras.ops)",
     )
     return penalty
+
+
+def _scalar(value, what: str) -> np.ndarray:
+    array = np.asarray(value)
+    _require(array.shape == (), f"{what} has shape {array.shape}; expected a scalar")
+    _finite(array, what)
+    return array
+
+
+def check_generator_penalty(factory: Callable[..., Any], **params: Any):
+    """``factory(**params)`` returns a generator penalty: ``every`` and ``batch_shrink`` ints >= 1, ``state`` a dict of
+    floats; ``from_latent_gradients`` gives a finite, differentiable scalar and one finite statistic per state key,
+    for w of shape (rows, w_dim) and (rows, num_ws, w_dim); ``updated`` gives finite values for the same keys."""
+    tf = tensorflow()
+    penalty = _returned("generator_penalty", factory, **params)
+    state = {name: tf.constant(value, tf.float32) for name, value in penalty.state.items()}
+    for shape in ((4, 8), (4, 3, 8)):
+        gradients = tf.Variable(np.random.default_rng(6).standard_normal(shape).astype(np.float32))
+        with tf.GradientTape() as tape:
+            term, statistics = penalty.from_latent_gradients(gradients, state)
+        _scalar(term, f"the term from gradients {shape}")
+        _require(
+            tape.gradient(term, gradients) is not None,
+            "the term is not differentiable in the gradients (use keras.ops)",
+        )
+        _same_keys(statistics, state, "from_latent_gradients' statistics")
+        for name, value in statistics.items():
+            _scalar(value, f"statistic {name!r}")
+        after = penalty.updated(state, statistics)
+        _same_keys(after, state, "updated(state, statistics)")
+        for name, value in after.items():
+            _scalar(value, f"the updated {name!r}")
+    return penalty
+
+
+def _same_keys(found: Any, state: dict, what: str) -> None:
+    _require(
+        isinstance(found, dict) and set(found) == set(state),
+        f"{what} returned {describe(found)}; expected a dict with the keys of state, {sorted(state)}",
+    )
 
 
 def check_metric(

@@ -60,6 +60,11 @@ def test_builtin_penalties_keep_the_contract(name):
     testing.check_penalty(factory("penalty", name))
 
 
+@pytest.mark.parametrize("name", sorted(REGISTRY.names("generator_penalty")))
+def test_builtin_generator_penalties_keep_the_contract(name):
+    testing.check_generator_penalty(factory("generator_penalty", name))
+
+
 @pytest.fixture
 def image_roots(tmp_path, monkeypatch):
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))

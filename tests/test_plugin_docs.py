@@ -79,6 +79,11 @@ def test_the_relativistic_loss_example_keeps_the_contract_and_trains(tmp_path):
     assert train(recipe, run, registry=registry).step == 2
 
 
+def test_the_generator_penalty_example_keeps_the_contract():
+    penalty = testing.check_generator_penalty(load("generator_penalty")[1].load_factory(), weight=1.0)
+    assert (penalty.every, penalty.batch_shrink, penalty.state) == (4, 2, {"mean": 0.0})
+
+
 def test_the_metric_and_feature_network_examples_keep_the_contract():
     dataset = ArrayDataset(np.random.default_rng(0).integers(0, 256, (100, 8, 8, 1), dtype=np.uint8))
     results = testing.check_metric(load("metric")[1].load_factory(), dataset, samples=100)

@@ -33,6 +33,16 @@ class Generator(Protocol):
 
     def __call__(self, noise: Any, training: bool = False) -> Any: ...
 
+    # optional: the intermediate latent w, offered as two parts (both or neither)
+    mapping: Any
+    """A Keras layer or model: the generator's inputs (noise, or ``[noise, labels]``) -> w, ``(batch, w_dim)`` or
+    ``(batch, num_ws, w_dim)``. A generator with ``mapping`` and ``synthesis`` promises
+    ``generator(inputs) == synthesis(mapping(inputs))``, with the weights shared: G-side regularisers that
+    differentiate the images with respect to w (path length) need them."""
+
+    synthesis: Any
+    """A Keras layer or model: w (as ``mapping`` returns it) -> images ``(batch, *spec.shape)`` in [-1, 1]."""
+
 
 class Discriminator(Protocol):
     """A ``keras.Model``: images ``(batch, *spec.shape)`` in [-1, 1] -> logits ``(batch, 1)`` (no sigmoid).
@@ -105,19 +115,50 @@ class Loss(Protocol):
 
 
 class Penalty(Protocol):
-    """A penalty on D's input gradients (R1, WGAN-GP's), added to D's loss.
+    """A penalty on D's input gradients (R1, R2, WGAN-GP's), added to D's loss.
 
     Made by ``factory(**params)``. ganforge takes the gradients, because differentiating is the backend's.
     """
 
     points: str
-    """``"real"``: gradients at real images; ``"interpolated"``: at random points between real and fake."""
+    """Where ganforge takes D's input gradients: ``"real"`` at real images (R1); ``"fake"`` at G's images, held
+    constant so that no gradient reaches G (R2); ``"interpolated"`` at random points between real and fake
+    (WGAN-GP)."""
 
     every: int
     """Apply on every Nth discriminator update (>= 1); the value is then scaled by N."""
 
     def from_gradients(self, gradients: Any) -> Any:
         """A scalar from per-example gradients ``(batch, *spec.shape)``, in ``keras.ops``."""
+
+
+class GeneratorPenalty(Protocol):
+    """A regulariser of G from the gradients of its images with respect to its intermediate latent w (path length).
+
+    Made by ``factory(**params)``. It needs a generator that offers ``mapping`` and ``synthesis``. ganforge takes
+    the gradients, because differentiating is the backend's; the penalty turns them into a term added to G's loss,
+    in ``keras.ops``. What it keeps between steps (a running mean) is ``state``: ganforge holds it in variables,
+    passes it in, writes back ``updated(...)`` after each regularised update and keeps it in checkpoints, so the
+    penalty itself stays free of state and resume is exact.
+    """
+
+    every: int
+    """Apply on every Nth generator update (>= 1): lazy regularisation, the term then scaled by N."""
+
+    batch_shrink: int
+    """The term is taken on every ``batch_shrink``-th row of the batch (>= 1; 1: all rows), to save time."""
+
+    state: dict[str, float]
+    """The initial value of each number kept between steps, by name (e.g. ``{"mean": 0.0}``)."""
+
+    def from_latent_gradients(self, gradients: Any, state: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """``(term, statistics)``: a scalar and this batch's statistics, one scalar for each key of ``state``.
+
+        ``gradients`` ``(rows, *w_shape)`` are d(sum(images * y))/dw with y ~ N(0, 1) / sqrt(H * W) per pixel,
+        one row per example; ``state`` the current values (scalar tensors)."""
+
+    def updated(self, state: dict[str, Any], statistics: dict[str, Any]) -> dict[str, Any]:
+        """The state after a regularised update, from ``statistics`` averaged over replicas, in ``keras.ops``."""
 
 
 class Metric(Protocol):
@@ -220,6 +261,10 @@ PROTOCOLS: dict[str, tuple[type, str]] = {
     "dataset": (Dataset, "an object with spec, __len__ and read(indices)"),
     "loss": (Loss, "an object with discriminator_loss(real_logits, fake_logits) and generator_loss(fake_logits)"),
     "penalty": (Penalty, "an object with points, every and from_gradients(gradients)"),
+    "generator_penalty": (
+        GeneratorPenalty,
+        "an object with every, batch_shrink, state, from_latent_gradients(gradients, state) and updated(state, statistics)",
+    ),
     "metric": (Metric, "an object with evaluate(context) -> dict[str, float]"),
     "features": (FeatureNetwork, "an object with input_shape, describe() and __call__(images) -> (features, logits)"),
     "sink": (Sink, "an object with any of the sink methods"),
@@ -227,6 +272,7 @@ PROTOCOLS: dict[str, tuple[type, str]] = {
 
 # Optional members, with what the core assumes when a component leaves one out.
 OPTIONAL: dict[str, dict[str, Any]] = {
+    "generator": {"mapping": None, "synthesis": None},
     "dataset": {"prepare": None, "listed": None, "render": None, "label_spec": None, "labels": None},
     "loss": {
         "uses_real_logits": False,
@@ -268,6 +314,9 @@ def describe(value: Any) -> str:
     return f"{type(value).__module__}.{type(value).__qualname__} {text}" if value is not None else "None"
 
 
+POINTS = ("real", "fake", "interpolated")  # where a penalty may ask for D's input gradients
+
+
 def check_returned(kind: str, who: str, value: Any) -> Any:
     """``value`` if it is what a ``kind`` factory must return; else a PluginError naming ``who`` and ``value``.
 
@@ -281,6 +330,8 @@ def check_returned(kind: str, who: str, value: Any) -> Any:
 
         if not isinstance(value, keras.Model):
             raise PluginError(f"{who} returned {describe(value)}; a {kind} factory must return {expected}")
+        if kind == "generator":
+            _check_latent_parts(who, value)
         return value
     missing = [name for name in required(kind) if not hasattr(value, name)]
     if missing:
@@ -291,8 +342,46 @@ def check_returned(kind: str, who: str, value: Any) -> Any:
         raise PluginError(
             f"{who} returned a dataset whose spec is {describe(value.spec)}; it must be a ganforge.data.DataSpec"
         )
-    if kind == "penalty" and value.points not in ("real", "interpolated"):
+    if kind == "penalty" and value.points not in POINTS:
         raise PluginError(
-            f"{who} returned a penalty with points = {value.points!r}; it must be 'real' or 'interpolated'"
+            f"{who} returned a penalty with points = {value.points!r}; it must be 'real', 'fake' or 'interpolated'"
         )
+    if kind == "generator_penalty":
+        _check_generator_penalty(who, value)
     return value
+
+
+def _check_latent_parts(who: str, generator: Any) -> None:
+    """A generator offers its intermediate latent as both ``mapping`` and ``synthesis``, or not at all."""
+    found = supports("generator", generator)
+    offered = [name for name, part in found.items() if part is not None]
+    if len(offered) == 1:
+        (other,) = set(found) - set(offered)
+        raise PluginError(
+            f"{who} returned a generator with {offered[0]} but no {other}; a generator offers its intermediate "
+            "latent w with both (generator(inputs) == synthesis(mapping(inputs))) or neither"
+        )
+
+
+def _positive_int(value: Any) -> bool:
+    # bool is an int to Python, but True is no interval
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+
+def _check_generator_penalty(who: str, penalty: Any) -> None:
+    """``every`` and ``batch_shrink`` are ints >= 1; ``state`` a dict of names to floats."""
+    for name in ("every", "batch_shrink"):
+        if not _positive_int(getattr(penalty, name)):
+            raise PluginError(
+                f"{who} returned a generator_penalty with {name} = {getattr(penalty, name)!r}; it must be an int >= 1"
+            )
+    state = penalty.state
+    if not isinstance(state, dict) or not all(
+        isinstance(key, str)
+        and isinstance(value, (float, int, np.floating, np.integer))
+        and not isinstance(value, bool)
+        for key, value in state.items()
+    ):
+        raise PluginError(
+            f"{who} returned a generator_penalty with state = {describe(state)}; it must be a dict of names to floats"
+        )

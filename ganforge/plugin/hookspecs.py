@@ -77,6 +77,11 @@ def register_penalties(register):
 
 
 @hookspec
+def register_generator_penalties(register):
+    """Register regularisers of G on its intermediate latent: see :class:`ganforge.plugin.contract.GeneratorPenalty`."""
+
+
+@hookspec
 def register_metrics(register):
     """Register evaluation metrics: see :class:`ganforge.plugin.contract.Metric`."""
 

@@ -35,6 +35,7 @@ HOOKS = {
     "dataset": "register_datasets",
     "loss": "register_losses",
     "penalty": "register_penalties",
+    "generator_penalty": "register_generator_penalties",
     "metric": "register_metrics",
     "features": "register_feature_networks",
     "sink": "register_sinks",

@@ -1,4 +1,4 @@
-"""Adversarial losses and gradient penalties, computed from logits with keras.ops.
+"""Adversarial losses, gradient penalties and generator regularisers, computed with keras.ops.
 
 Each factory's typed signature is its recipe parameters; it imports its loss (and so Keras) only when called.
 """
@@ -44,6 +44,25 @@ def r1(gamma: Annotated[float, Field(ge=0, description="penalty weight (gamma)")
     return R1(gamma, every)
 
 
+def r2(gamma: Annotated[float, Field(ge=0, description="penalty weight (gamma)")] = 10.0, every: Every = 1):
+    from ganforge_losses.penalties import R2
+
+    return R2(gamma, every)
+
+
+def path_length(
+    weight: Annotated[float, Field(ge=0, description="regulariser weight")] = 2.0,
+    decay: Annotated[float, Field(ge=0, le=1, description="rate of the running mean of path lengths")] = 0.01,
+    batch_shrink: Annotated[
+        int, Field(ge=1, description="take the term on every Nth row of the batch (saves time)")
+    ] = 2,
+    every: Annotated[int, Field(ge=1, description="apply every N generator updates (scaled by N)")] = 4,
+):
+    from ganforge_losses.generator_penalties import PathLength
+
+    return PathLength(weight, decay, batch_shrink, every)
+
+
 @hookimpl
 def register_losses(register):
     register(
@@ -85,3 +104,13 @@ def register_penalties(register):
         help="WGAN-GP's penalty at interpolates of real and fake, usable with any loss",
     )
     register("r1", r1, help="R1 penalty on real images (Mescheder et al. 2018), lazy with every > 1")
+    register("r2", r2, help="R2 penalty on generated images (Mescheder et al. 2018), lazy with every > 1")
+
+
+@hookimpl
+def register_generator_penalties(register):
+    register(
+        "path_length",
+        path_length,
+        help="path length regularisation (Karras et al. 2020, StyleGAN2); needs a generator with mapping and synthesis",
+    )

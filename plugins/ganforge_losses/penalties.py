@@ -1,8 +1,8 @@
 """Penalties on the discriminator's input gradients.
 
 The engine takes the gradient of D's output with respect to its input at
-the points a penalty asks for (``points``), because differentiating is
-backend-specific; a penalty turns those per-example gradients into a scalar
+the points a penalty asks for (``points``: real images, G's images or
+interpolates), because differentiating is backend-specific; a penalty turns those per-example gradients into a scalar
 with keras.ops. ``every`` > 1 applies it lazily, every that many
 discriminator updates, scaled by ``every`` so its average strength is kept
 (Karras et al. 2020).
@@ -37,6 +37,19 @@ class R1:
     """R1 (Mescheder et al. 2018): gamma / 2 * E[||grad D(x)||^2] on real images."""
 
     points = "real"
+
+    def __init__(self, gamma: float = 10.0, every: int = 1):
+        self.gamma = gamma
+        self.every = every
+
+    def from_gradients(self, gradients):
+        return 0.5 * self.gamma * ops.mean(_squared_norms(gradients))
+
+
+class R2:
+    """R2 (Mescheder et al. 2018): gamma / 2 * E[||grad D(x)||^2] on G's images, held constant (no gradient to G)."""
+
+    points = "fake"
 
     def __init__(self, gamma: float = 10.0, every: int = 1):
         self.gamma = gamma
