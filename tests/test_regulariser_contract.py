@@ -70,6 +70,29 @@ def test_path_length_term_statistics_and_state_match_float64(shape):
         assert set(updated) == {"mean"} and float(np.asarray(updated["mean"])) == pytest.approx(moved, rel=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(6, 8), (6, 3, 8)], ids=["w", "ws"])
+def test_path_lengths_gradient_flows_through_the_moved_mean_as_in_the_reference(shape):
+    """d term / d gradients in float64: the batch's share of the moved mean is differentiated too, not held."""
+    import tensorflow as tf
+
+    weight, decay, mean = 2.0, 0.3, 0.4
+    penalty = made("generator_penalty", "path_length", weight=weight, decay=decay)
+    g = (0.3 * np.random.default_rng(3).standard_normal(shape)).astype(np.float32)
+    variable = tf.Variable(g)
+    with tf.GradientTape() as tape:
+        term, _ = penalty.from_latent_gradients(variable, {"mean": tf.constant(mean)})
+    found = tape.gradient(term, variable).numpy()
+    g64 = g.astype(np.float64)
+    _, _, moved = reference_path_length(g64, mean, weight, decay)
+    squares = (g64**2).sum(axis=-1)
+    lengths = np.sqrt(squares.mean(axis=1) if g.ndim == 3 else squares)
+    n, ws = len(g), (shape[1] if g.ndim == 3 else 1)
+    by_length = 2 * weight / n * ((lengths - moved) - decay * (lengths - moved).mean())
+    length_by_g = g64 / (ws * lengths.reshape((n,) + (1,) * (g.ndim - 1)))
+    expected = by_length.reshape((n,) + (1,) * (g.ndim - 1)) * length_by_g
+    np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-7)
+
+
 def test_the_builtin_regularisers_pass_the_authors_checks():
     registry = get_registry()
     testing.check_penalty(registry.get("penalty", "r2").load_factory())
