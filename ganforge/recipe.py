@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
+from ganforge.data import augment_policy
 from ganforge.data.augment_policy import parse_policy
 from ganforge.errors import Location, PluginError, RecipeError
 from ganforge.plugin import params
 from ganforge.plugin.build import build, find
 from ganforge.plugin.registry import Registry, get_registry
+from ganforge.schedule import Schedule, is_scheduled, scheduled
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,14 +37,15 @@ COMPONENT_SECTIONS = {
     "generator": "generator",
     "discriminator": "discriminator",
     "loss": "loss",
-    "penalty": "penalty",  # optional
 }
+# sections that hold a list of components, each optional: [[penalty]] (D's regularisers; one [penalty]
+# table means a list of one) and [[generator_penalty]] (G's)
+LIST_SECTIONS = {"penalty": "penalty", "generator_penalty": "generator_penalty"}
 SET_ORIGIN = "--set"
 # The root of every extends chain: the components a recipe may leave out.
 DEFAULTS = Path(__file__).with_name("defaults.toml")
-# Optional components; `name = "none"` switches one off (a child recipe
-# cannot delete its parent's table, but it can say "none").
-OPTIONAL_SECTIONS = ("penalty",)
+# `name = "none"` switches a listed component off (a child recipe cannot delete its parent's table,
+# but it can say "none"); `penalty = []` empties the list.
 NO_COMPONENT = "none"
 
 
@@ -65,6 +68,14 @@ class TrainConfig(_Section):
     ema_decay: float = Field(
         0.0, ge=0, lt=1, description="0: off; else keep an EMA of G's weights for samples and evaluation"
     )
+    ema_images: scheduled(gt=0) | None = Field(
+        None,
+        description="the EMA of G's weights as a half-life in images (StyleGAN's ema_kimg x 1000), a number or "
+        "a schedule; instead of ema_decay",
+    )
+    ema_rampup: float = Field(
+        0.05, ge=0, description="ema_images: the half-life is at most this times the images trained on so far (0: off)"
+    )
     jit_compile: bool = Field(False, description="compile the step with XLA (measure first: slower on many CPUs)")
     deterministic: Literal[True, False, "auto"] = Field(
         "auto",
@@ -85,10 +96,10 @@ class TrainConfig(_Section):
 
 class OptimizerConfig(_Section):
     name: Literal["adam"] = Field("adam", description="optimizer (Adam)")
-    learning_rate: float = Field(2e-4, gt=0)
-    beta_1: float = Field(0.5, ge=0, lt=1)
-    beta_2: float = Field(0.999, ge=0, lt=1)
-    epsilon: float = Field(1e-7, gt=0)
+    learning_rate: scheduled(gt=0) = Field(2e-4, description="a number, or a schedule over the images trained on")
+    beta_1: scheduled(ge=0, lt=1) = Field(0.5, description="a number, or a schedule")
+    beta_2: scheduled(ge=0, lt=1) = Field(0.999, description="a number, or a schedule (R3GAN's)")
+    epsilon: float = Field(1e-7, gt=0, description="Keras' default 1e-7; StyleGAN and R3GAN use 1e-8")
     schedule: Literal["constant", "linear", "cosine"] = Field(
         "constant", description="learning-rate decay: constant, or linear / cosine down to final_scale"
     )
@@ -131,12 +142,27 @@ class AugmentConfig(_Section):
     policy: str = Field(
         "", description='DiffAugment transforms of every D input, e.g. "color,translation,cutout"; empty: off'
     )
+    pipeline: str = Field("", description='ADA\'s augmentations of every D input, e.g. "bgc"; empty: off')
+    p: scheduled(ge=0, le=1) = Field(
+        0.0, description="ADA: the probability of each augmentation, a number or a schedule (adaptive: where p starts)"
+    )
+    adaptive: bool = Field(False, description="ADA: move p so that E[sign(D(real))] stays at target")
+    target: float = Field(0.6, gt=0, lt=1, description="adaptive: the r_t = E[sign(D(real))] to hold")
+    interval: int = Field(4, ge=1, description="adaptive: steps between adjustments of p")
+    speed_images: int = Field(500_000, gt=0, description="adaptive: images over which p can move from 0 to 1")
 
     @field_validator("policy")
     @classmethod
     def _known(cls, value: str) -> str:
         if value.strip():
             parse_policy(value)
+        return value
+
+    @field_validator("pipeline")
+    @classmethod
+    def _known_pipeline(cls, value: str) -> str:
+        if value.strip():
+            augment_policy.parse_pipeline(value)
         return value
 
 
@@ -164,7 +190,8 @@ class RecipeModel(_Section):
     generator: ComponentConfig
     discriminator: ComponentConfig
     loss: ComponentConfig  # its default is in defaults.toml, like every default that names a plugin
-    penalty: ComponentConfig | None = None
+    penalty: list[ComponentConfig] = Field([], description="D's regularisers ([[penalty]] tables)")
+    generator_penalty: list[ComponentConfig] = Field([], description="G's regularisers ([[generator_penalty]])")
     eval: EvalConfig = EvalConfig()
     train: TrainConfig = TrainConfig()
     distribute: DistributeConfig = DistributeConfig()
@@ -206,8 +233,20 @@ class Recipe:
             if found is None:
                 return None
         table = {"name": found} if isinstance(found, str) else dict(found)  # a sink named bare
-        kind = COMPONENT_SECTIONS.get(section)
-        return {key: value for key, value in table.items() if key not in CORE_KEYS.get(kind, ())}
+        return {key: value for key, value in table.items() if key not in CORE_KEYS.get(_kind(section), ())}
+
+    def tables(self, section: str) -> list[str]:
+        """The sections of a list section's components, in order: ``penalty[0]``, ``penalty[1]``."""
+        return [f"{section}[{index}]" for index in range(len(self.data.get(section, [])))]
+
+    def core_key(self, section: str, key: str, default: Any = None) -> Any:
+        """A key ganforge reads from a component's table (``[dataset] limit``, a regulariser's ``scale``),
+        schedules as :class:`~ganforge.schedule.Schedule`."""
+        found: Any = self.data
+        for part in re.findall(r"[^.\[\]]+", section):
+            found = found[int(part)] if part.isdigit() else found.get(part)
+        value = found.get(key, default)
+        return Schedule.model_validate(value) if isinstance(value, dict) else value
 
     def build(self, section: str, registry: Registry, *args: Any, given: dict | None = None) -> Any:
         """The component ``section`` names, built from its table; every error names this recipe's file and
@@ -309,9 +348,11 @@ def _merge(
     for key, value in override.items():
         dotted = f"{prefix}{key}"
         old = merged.get(key)
+        if not prefix and key in LIST_SECTIONS and isinstance(value, dict) and _single(old):
+            old = old[0]  # [penalty] or --set penalty.gamma=... over a list of one: that one table
         replaces_component = (
             not prefix
-            and key in COMPONENT_SECTIONS
+            and (key in COMPONENT_SECTIONS or key in LIST_SECTIONS)
             and isinstance(old, dict)
             and isinstance(value, dict)
             and "name" in value
@@ -326,6 +367,10 @@ def _merge(
             merged[key] = value
             origins.update(_origins({key: value}, file, prefix))
     return merged
+
+
+def _single(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict)
 
 
 # -- --set overrides -----------------------------------------------------
@@ -369,16 +414,19 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         data = _apply_override(data, origins, parts, value)
     data.setdefault("name", path.stem)
     recipe = Location("", origins, str(path))
+    data = _as_lists(data, origins)
     model = params.validate(RecipeModel, data, recipe)
+    _check_combinations(model, recipe)
 
     registry = registry or get_registry()
     resolved = model.model_dump()
     for section, kind in COMPONENT_SECTIONS.items():
-        unused = section not in data or data[section].get("name") == NO_COMPONENT
-        if section in OPTIONAL_SECTIONS and unused:
-            resolved.pop(section, None)  # an optional component the recipe does not use
-            continue
         resolved[section] = _validate_component(registry, kind, data[section], recipe.within(section))
+    for section, kind in LIST_SECTIONS.items():
+        resolved[section] = [
+            _validate_component(registry, kind, dict(table), recipe.within(f"{section}[{index}]"))
+            for index, table in enumerate(data.get(section, []))
+        ]
     resolved["eval"]["metrics"] = [
         _validate_component(registry, "metric", dict(table), recipe.within(f"eval.metrics[{index}]"))
         for index, table in enumerate(data.get("eval", {}).get("metrics", []))
@@ -399,6 +447,42 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
     # the model again, from the resolved tables: its component tables then hold their defaults too, so
     # recipe.model and recipe.data say the same thing
     return Recipe(path=path, data=resolved, model=RecipeModel.model_validate(resolved), origins=origins)
+
+
+def _as_lists(data: dict[str, Any], origins: dict[str, str]) -> dict[str, Any]:
+    """``[penalty]`` as a list of one, and a table named "none" as no table: the schema's list sections
+    hold lists. A table's keys keep their origins under the list's first index, so errors name the file."""
+    data = dict(data)
+    for section in LIST_SECTIONS:
+        value = data.get(section)
+        if isinstance(value, dict):
+            for key in [k for k in origins if k.startswith(section + ".")]:
+                origins[f"{section}[0]{key[len(section) :]}"] = origins[key]
+            value = [value]
+        if isinstance(value, list):
+            data[section] = [t for t in value if not (isinstance(t, dict) and t.get("name") == NO_COMPONENT)]
+    return data
+
+
+def _check_combinations(model: RecipeModel, recipe: Location) -> None:
+    """What each key allows alone but not beside another, named by the key that would change."""
+    train, augment = model.train, model.augment
+    if train.ema_decay and train.ema_images is not None:
+        raise recipe.error("ema_decay and ema_images both set the average of G's weights: keep one", "train.ema_images")
+    for side in ("generator_optimizer", "discriminator_optimizer"):
+        config = getattr(model, side)
+        if is_scheduled(config.learning_rate) and config.schedule != "constant":
+            message = f'learning_rate is a schedule of its own: schedule = "{config.schedule}" would decay it twice'
+            raise recipe.error(message + ' (leave schedule = "constant")', f"{side}.schedule")
+    if augment.policy.strip() and augment.pipeline.strip():
+        message = "policy (DiffAugment) and pipeline (ADA) both augment D's inputs: keep one"
+        raise recipe.error(message, "augment.pipeline")
+    for key in ("p", "adaptive"):  # (their defaults are written out in a saved recipe: look at the values)
+        if getattr(augment, key) not in (0.0, False) and not augment.pipeline.strip():
+            raise recipe.error(f'{key} is ADA\'s: set augment.pipeline (e.g. "bgc") too', f"augment.{key}")
+    if augment.adaptive and is_scheduled(augment.p):
+        message = "an adaptive p moves by itself: give p the number it starts at, not a schedule"
+        raise recipe.error(message, "augment.p")
 
 
 def _check_best(config: EvalConfig, recipe: Location) -> None:
@@ -427,11 +511,14 @@ def _has_required_params(registry: Registry, name: str) -> bool:
 def _kind(section: str) -> str:
     """The component kind of a recipe table: ``eval.metrics[0]`` holds a metric, ``sinks[1]`` a sink."""
     head = section.partition("[")[0]
-    return {"eval.metrics": "metric", "sinks": "sink"}.get(head) or COMPONENT_SECTIONS[head]
+    return {"eval.metrics": "metric", "sinks": "sink", **LIST_SECTIONS}.get(head) or COMPONENT_SECTIONS[head]
 
 
-# keys of a component's table that ganforge reads, not the component: [dataset] limit (train on a fixed subset)
-CORE_KEYS = {"dataset": ("limit",)}
+# keys of a component's table that ganforge reads, not the component: [dataset] limit (train on a fixed
+# subset); a regulariser's scale (a number or a schedule multiplying its term)
+CORE_KEYS = {"dataset": ("limit",), "penalty": ("scale",), "generator_penalty": ("scale",)}
+# what each core key accepts, checked as the recipe is read
+CORE_KEY_TYPES = {"scale": scheduled(ge=0)}
 
 
 def _validate_component(registry: Registry, kind: str, values: dict[str, Any], where: Location) -> dict[str, Any]:
@@ -448,6 +535,12 @@ def _validate_component(registry: Registry, kind: str, values: dict[str, Any], w
     core = {key: table.pop(key) for key in CORE_KEYS.get(kind, ()) if key in table}
     if "limit" in core and (isinstance(core["limit"], bool) or not isinstance(core["limit"], int) or core["limit"] < 1):
         raise where.error(f"limit must be a whole number of examples >= 1; got {core['limit']!r}", "limit")
+    typed = {key: CORE_KEY_TYPES[key] for key in core if key in CORE_KEY_TYPES}
+    if typed:  # a schedule is kept as its table (what recipe.toml saves); the step reads it back
+        model = create_model(
+            f"{kind}_core", __config__=ConfigDict(extra="forbid"), **{k: (t, ...) for k, t in typed.items()}
+        )
+        core.update(params.validate(model, {key: core[key] for key in typed}, where).model_dump(exclude_none=True))
     return {"name": name, **params.validate(component.params, table, where).model_dump(), **core}
 
 

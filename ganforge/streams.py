@@ -19,8 +19,7 @@ import numpy as np
 # TensorFlow and on JAX, and each device takes its rows of what the whole batch drew.
 # Draw 0..d_steps-1 are D's updates and draw d_steps is G's.
 STEP = 2**31 - 5
-NOISE, LABELS, INTERPOLATION, AUGMENT, CONDITION = 0, 1, 2, 3, 4
-AUGMENT_PARAMETERS = 7  # ganforge.training.augment.PARAMETERS: what each augmented image draws
+NOISE, LABELS, INTERPOLATION, AUGMENT, CONDITION, LATENT_PROBE = 0, 1, 2, 3, 4, 5
 
 
 class Draws(NamedTuple):
@@ -29,10 +28,12 @@ class Draws(NamedTuple):
     noise: np.ndarray  # (d_steps + 1, batch, latent_dim) float32: one per D update, then G's
     flips: np.ndarray  # (d_steps, batch, 2) bool: flip D's target for the real / the fake image
     alpha: np.ndarray  # (d_steps, batch) float32: the real image's weight in a penalty's interpolated point
-    augment: np.ndarray  # (d_steps + 1, batch, 2, 7) float32 in [0, 1): DiffAugment's, for the real / the fake
-    # image of each update (last axis empty when the recipe augments nothing)
+    augment: np.ndarray  # (d_steps + 1, batch, 2, columns) float32 in [0, 1): the augmentation's numbers for the
+    # real / the fake image of each update (DiffAugment's 7 or ADA's; last axis empty when nothing is augmented)
     condition: np.ndarray  # (d_steps + 1, batch, *label shape): the fakes' labels of each update, drawn from
     # the training data's labels ((d_steps + 1, batch, 0) when the run is not conditional)
+    latent_probe: np.ndarray  # (1, batch, *image shape) float32 N(0, 1): the random images a generator-side
+    # regulariser (path length) projects G's output on, drawn only at steps that pay it; (1, batch, 0) otherwise
 
     def rows(self, rows: slice) -> Draws:
         """The rows of the batch one worker (or one device) trains on."""
@@ -53,6 +54,7 @@ class Draws(NamedTuple):
             augment_real=self.augment[draw][:, 0],
             augment_fake=self.augment[draw][:, 1],
             labels=self.condition[draw] if conditional else None,
+            latent_probe=None if for_d else self.latent_probe[0],
         )
 
 
@@ -65,6 +67,7 @@ class UpdateDraws(NamedTuple):
     augment_real: Any  # (batch, 7 or 0): DiffAugment's numbers for the real images
     augment_fake: Any  # (batch, 7 or 0): ... and for the fakes
     labels: Any  # the fakes' labels, or None when the run is not conditional
+    latent_probe: Any = None  # (batch, *image shape) for G's update at a step that pays a G regulariser
 
 
 def step_draws(
@@ -74,14 +77,16 @@ def step_draws(
     batch: int,
     latent_dim: int,
     label_noise: float,
-    augment: bool = False,
+    augment: int = 0,
     labels: np.ndarray | None = None,
+    latent_probe: tuple[int, ...] | None = None,
 ) -> Draws:
     """The draws of ``step`` for the whole global batch, made again identically whenever asked.
 
-    ``labels``: a conditional run's training labels, one row per example; each fake's label is the
-    label of an example picked at random, so fakes follow the data's label distribution (joint, for
-    attributes)."""
+    ``augment``: how many numbers each augmented image draws (0: none). ``labels``: a conditional run's
+    training labels, one row per example; each fake's label is the label of an example picked at random,
+    so fakes follow the data's label distribution (joint, for attributes). ``latent_probe``: the image
+    shape, at a step whose G update pays a generator-side regulariser."""
 
     def stream(draw: int, which: int) -> np.random.Generator:
         return np.random.default_rng([seed, STEP, step, draw, which])
@@ -94,7 +99,7 @@ def step_draws(
     else:
         flips = np.zeros((d_steps, batch, 2), bool)
     alpha = np.stack([stream(draw, INTERPOLATION).random(batch, np.float32) for draw in range(d_steps)])
-    shape = (batch, 2, AUGMENT_PARAMETERS if augment else 0)
+    shape = (batch, 2, augment)
     augmented = np.stack([stream(draw, AUGMENT).random(shape, np.float32) for draw in range(d_steps + 1)])
     if labels is None:
         condition = np.zeros((d_steps + 1, batch, 0), np.float32)
@@ -102,7 +107,11 @@ def step_draws(
         condition = np.stack(
             [labels[stream(draw, CONDITION).integers(len(labels), size=batch)] for draw in range(d_steps + 1)]
         )
-    return Draws(noise, flips, alpha, augmented, condition)
+    if latent_probe is None:
+        probe = np.zeros((1, batch, 0), np.float32)
+    else:
+        probe = stream(d_steps, LATENT_PROBE).standard_normal((1, batch, *latent_probe), np.float32)
+    return Draws(noise, flips, alpha, augmented, condition, probe)
 
 
 # -- NumPy generators, keyed [seed, stream, ...] ---------------------------

@@ -22,7 +22,7 @@ from ganforge.recipe import Recipe
 from ganforge.training.condition import Condition, discriminate, generate, shown_labels
 from ganforge.training.engines import engine
 from ganforge.training.precision import FLOAT32, check_precision, policy
-from ganforge.training.step import LossTerms, Players, StepSettings
+from ganforge.training.step import LossTerms, Players, StepSettings, Term
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.
@@ -46,6 +46,7 @@ class Training:
     discriminator_optimizer: Any
     lr_scale: Any  # one multiplier for both rates: a rollback lowers it, checkpoints remember it
     step: Any  # the engine's AdversarialStep (training/engines/<backend>/step.py)
+    objective_state: dict = field(default_factory=dict)  # name -> variable: ADA's p, a regulariser's mean
 
     @property
     def state(self) -> dict[str, list]:
@@ -58,6 +59,8 @@ class Training:
         }
         if self.parts.ema_generator is not None:
             groups["ema_generator"] = self.parts.ema_generator.weights
+        if self.objective_state:
+            groups["objective"] = list(self.objective_state.values())
         return groups
 
 
@@ -68,21 +71,45 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
     (one device if None); every variable is made in its scope.
     """
     keras = backend.keras()
-    config = recipe.model.train
     with distribution.scope() if distribution is not None else contextlib.nullcontext():
         parts = build_parts(recipe, registry)
+        settings = StepSettings.from_recipe(recipe, parts.condition, parts.dataset.spec.shape)
         lr_scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
-        scaled = config.precision == "mixed_float16"
-        generator_optimizer = make_optimizer(recipe.model.generator_optimizer, config.steps, lr_scale, scaled)
-        discriminator_optimizer = make_optimizer(
-            recipe.model.discriminator_optimizer, config.steps * config.d_steps, lr_scale, scaled
-        )
-    optimizers = (generator_optimizer, discriminator_optimizer)
-    settings = StepSettings.from_recipe(recipe, parts.condition)
+        optimizers = make_optimizers(recipe, settings, lr_scale)
+        from ganforge.training.objective import Objective  # Keras' backend is chosen by now
+
+        state = {
+            name: keras.Variable(value, dtype="float32", trainable=False, name=name.replace("/", "_"))
+            for name, value in Objective(parts, settings).initial_state().items()
+        }
     step = engine(recipe.model.backend).AdversarialStep(
-        parts, *optimizers, settings, distribution=distribution, lr_scale=lr_scale
+        parts, *optimizers, settings, distribution=distribution, lr_scale=lr_scale, state=state
     )
-    return Training(parts, *optimizers, lr_scale, step)
+    return Training(parts, *optimizers, lr_scale, step, state)
+
+
+def make_optimizers(recipe: Recipe, settings: StepSettings, lr_scale):
+    """G's and D's Adam. A side with lazy regularisers pays them in updates of their own, so its rate is
+    multiplied by N/(N+1) and its betas raised to that power (StyleGAN2, Karras et al. 2020, appendix B);
+    its schedules count those updates too."""
+    from ganforge.training.schedules import optimizer
+
+    config = recipe.model.train
+    scaled = config.precision == "mixed_float16"
+    ratios = [every / (every + 1) if every > 1 else 1.0 for every in (settings.g_every, settings.d_every)]
+    updates = [config.steps, config.steps * config.d_steps]  # main updates, for the old decay's length
+    configs = (recipe.model.generator_optimizer, recipe.model.discriminator_optimizer)
+    return tuple(
+        optimizer(
+            config_,
+            round(updates_ / ratio),
+            lr_scale,
+            scaled,
+            images_per_update=settings.batch_size * updates[0] / updates_ * ratio,
+            ratio=ratio,
+        )
+        for config_, updates_, ratio in zip(configs, updates, ratios)
+    )
 
 
 def build_dataset(recipe: Recipe, registry: Registry | None = None):
@@ -147,19 +174,27 @@ def build_parts(recipe: Recipe, registry: Registry | None = None) -> Parts:
         discriminator = recipe.build("discriminator", registry, spec, given=given)
     loss = LossTerms(recipe.build("loss", registry))
     check_shapes(recipe, spec, generator, discriminator, registry, condition)
-    if recipe.model.augment.policy.strip() and not spec.is_image:
-        raise recipe.location("augment").error(
-            f"DiffAugment transforms images; this dataset's examples have shape {spec.shape}", "policy"
-        )
+    _check_augmentation(recipe, spec)
     penalties = _penalties(recipe, registry, loss)
+    generator_penalties = _generator_penalties(recipe, registry, generator)
     _check_label_options(recipe, loss)
     ema_generator = None
-    if recipe.model.train.ema_decay > 0:
+    if recipe.model.train.ema_decay > 0 or recipe.model.train.ema_images is not None:
         # a second instance from the same factory: works for any generator, functional or subclassed
         ema_generator = build_generator(recipe, spec, registry, precision, condition)
         ema_generator.set_weights(generator.get_weights())
     metrics = [_metric(recipe, registry, index, dataset) for index in range(len(recipe.data["eval"]["metrics"]))]
-    return Parts(generator, discriminator, loss, penalties, ema_generator, condition, dataset=dataset, metrics=metrics)
+    return Parts(
+        generator,
+        discriminator,
+        loss,
+        penalties,
+        ema_generator,
+        condition,
+        generator_penalties,
+        dataset=dataset,
+        metrics=metrics,
+    )
 
 
 def _metric(recipe: Recipe, registry: Registry, index: int, dataset) -> NamedMetric:
@@ -177,18 +212,67 @@ def _metric(recipe: Recipe, registry: Registry, index: int, dataset) -> NamedMet
     return metric
 
 
-def _penalties(recipe: Recipe, registry: Registry, loss: LossTerms) -> list:
-    penalties = [loss.own_penalty] if loss.own_penalty is not None else []
-    if (table := recipe.table("penalty")) is not None:
+def _check_augmentation(recipe: Recipe, spec) -> None:
+    augment = recipe.model.augment
+    for key, what in (("policy", "DiffAugment"), ("pipeline", "ADA")):
+        if getattr(augment, key).strip() and not spec.is_image:
+            message = f"{what} transforms images; this dataset's examples have shape {spec.shape}"
+            raise recipe.location("augment").error(message, key)
+
+
+def _penalties(recipe: Recipe, registry: Registry, loss: LossTerms) -> list[Term]:
+    """D's regularisers: the loss's own, then the recipe's [[penalty]] tables, checked against the loss
+    and each other."""
+    terms = [Term(loss.own_penalty)] if loss.own_penalty is not None else []
+    for section in recipe.tables("penalty"):
+        where = recipe.location(section)
         if not loss.accepts_penalty:
-            loss_name, penalty_name = recipe.table("loss")["name"], table["name"]
-            reason = "has a gradient penalty of its own" if penalties else "keeps D Lipschitz its own way"
-            raise recipe.location("penalty").error(
-                f"loss {loss_name!r} {reason}: it cannot take penalty {penalty_name!r} (remove [penalty] or change the loss)",
-                "name",
+            loss_name, penalty_name = recipe.table("loss")["name"], recipe.table(section)["name"]
+            reason = "has a gradient penalty of its own" if terms else "keeps D Lipschitz its own way"
+            message = (
+                f"loss {loss_name!r} {reason}: it cannot take penalty {penalty_name!r} (remove it or change the loss)"
             )
-        penalties.append(recipe.build("penalty", registry))
-    return penalties
+            raise where.error(message, "name")
+        terms.append(Term(recipe.build(section, registry), recipe.core_key(section, "scale", 1.0)))
+    _check_one_of_each(recipe, "penalty", terms[len(terms) - len(recipe.tables("penalty")) :])
+    return terms
+
+
+def _generator_penalties(recipe: Recipe, registry: Registry, generator) -> list[Term]:
+    """G's regularisers, from [[generator_penalty]]; they take G's intermediate latent, which G must offer."""
+    terms = []
+    for section in recipe.tables("generator_penalty"):
+        if supports("generator", generator)["mapping"] is None:
+            name = recipe.table("generator")["name"]
+            message = (
+                f"generator {name!r} does not offer its intermediate latent w (mapping and synthesis), which "
+                f"{recipe.table(section)['name']!r} regularises (docs/regularisation.md)"
+            )
+            raise recipe.location(section).error(message, "name")
+        terms.append(Term(recipe.build(section, registry), recipe.core_key(section, "scale", 1.0)))
+    _check_one_of_each(recipe, "generator_penalty", terms)
+    return terms
+
+
+def _check_one_of_each(recipe: Recipe, section: str, terms: list[Term]) -> None:
+    """One regulariser of each name on a side, and one interval for the lazy ones (their updates and the
+    optimizer's N/(N+1) correction are shared)."""
+    names, intervals = {}, {}
+    for index, term in enumerate(terms):
+        table = f"{section}[{index}]"
+        name = recipe.table(table)["name"]
+        if name in names:
+            message = f"{name!r} is listed twice ({names[name]} and {table}): give it one table, with one weight"
+            raise recipe.location(table).error(message, "name")
+        names[name] = table
+        if term.every > 1 or section == "generator_penalty":
+            intervals.setdefault(term.every, table)
+    if len(intervals) > 1:
+        (first, where), (second, other) = list(intervals.items())[:2]
+        message = (
+            f"lazy regularisers of one side share one interval: {where} has every = {first}, {other} every = {second}"
+        )
+        raise recipe.location(other).error(message, "every")
 
 
 def _check_label_options(recipe: Recipe, loss: LossTerms) -> None:
@@ -287,19 +371,8 @@ def _class_logits(outputs, condition: Condition, wrong):
 
 
 def make_optimizer(config, updates: int, scale=1.0, loss_scaling: bool = False):
-    """Adam for ``updates`` updates in all (the schedule's length), its rate multiplied by ``scale``.
+    """Adam for ``updates`` updates in all (the schedule's length), its rate multiplied by ``scale``: one
+    side's optimizer without lazy regularisers (:func:`make_optimizers` builds a run's two)."""
+    from ganforge.training.schedules import optimizer
 
-    ``scale`` may be a variable: the loop lowers it when it rolls back a diverged run.
-    ``loss_scaling``: wrap it in a dynamic ``LossScaleOptimizer`` (float16 training).
-    """
-    import keras
-
-    from ganforge.training.schedules import Scaled, learning_rate
-
-    adam = keras.optimizers.Adam(
-        learning_rate=Scaled(learning_rate(config, updates), scale),
-        beta_1=config.beta_1,
-        beta_2=config.beta_2,
-        epsilon=config.epsilon,
-    )
-    return keras.optimizers.LossScaleOptimizer(adam) if loss_scaling else adam
+    return optimizer(config, updates, scale, loss_scaling)

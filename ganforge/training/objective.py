@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
 from keras import ops
 
+from ganforge.schedule import traced
 from ganforge.streams import UpdateDraws
 from ganforge.training.augment import augment
 from ganforge.training.condition import shown_labels
@@ -31,64 +33,148 @@ class Judge(Protocol):
     def input_gradients(self, points: Any, value_of: Any) -> Any:
         """The gradient of the scalar ``value_of(points)`` with respect to ``points`` (D's input)."""
 
-    def when(self, due: Any, value: Any) -> Any:
-        """``value()`` where the traced boolean ``due`` holds, a float32 zero elsewhere: a lazy term
-        costs nothing on the updates that skip it."""
-
 
 class Maker(Protocol):
     """G as the objective runs it (in training mode)."""
 
     def __call__(self, noise: Any, labels: Any) -> Any: ...
 
+    def latent_gradients(self, noise: Any, labels: Any, value_of: Any) -> Any:
+        """The gradient of the scalar ``value_of(images)`` with respect to G's intermediate latent ``w``,
+        the images made from ``w = mapping(noise, labels)`` by ``synthesis(w)`` (G offers both)."""
+
 
 class Objective:
     """D's and G's losses for one update, from the step's settings and the players' scoring parts.
 
     ``settings``: the step's :class:`~ganforge.training.step.StepSettings`; ``players``: its
-    :class:`~ganforge.training.step.Players` (the loss, the penalties, a conditional run's labels).
+    :class:`~ganforge.training.step.Players` (the loss, the regularisers, a conditional run's labels).
+
+    What the objective keeps from step to step (ADA's p and its heuristic's sums, a generator-side
+    regulariser's running mean) is ``state``: a dict of scalars the engine holds in variables (so
+    checkpoints keep it) and passes in; the methods return what they observed, and :meth:`after_step`
+    and :meth:`after_generator_regularisation` the new state, for the engine to store.
     """
 
     def __init__(self, players, settings):
         self.loss = players.loss
-        self.penalties = list(players.penalties)
         self.condition = players.condition
         self.settings = settings
+        self.every_update = [term for term in players.penalties if term.every <= 1]
+        self.lazy = [term for term in players.penalties if term.every > 1]
+        self.generator_terms = list(players.generator_penalties)
+
+    def initial_state(self) -> dict[str, float]:
+        """The state's names and starting values (empty when nothing is kept)."""
+        state = {}
+        if (ada := self.settings.ada) is not None and ada.adaptive:
+            state.update({ADA_P: float(ada.p), ADA_SIGNS: 0.0, ADA_COUNT: 0.0, ADA_RT: 0.0})
+        for index, term in enumerate(self.generator_terms):
+            state.update({f"{GENERATOR_STATE}{index}/{key}": float(v) for key, v in term.component.state.items()})
+        return state
 
     # -- the two losses ----------------------------------------------------------
     def fakes(self, maker: Maker, update: UpdateDraws):
         """G's images for this update's noise (and the labels drawn for them, in a conditional run)."""
         return maker(update.noise, update.labels)
 
-    def discriminator(self, judge: Judge, real_batch, fake, update: UpdateDraws, real_labels, step, draw: int):
-        """D's loss on one real batch and ``fake``: the adversarial loss on the images as D sees them, a
-        conditional D's classification terms, and every penalty due at this update (``step`` traced)."""
-        real = to_unit_range(real_batch)
-        real_logits, real_classes = self._judge(judge, self.seen(real, update.augment_real), real_labels)
-        fake_logits, fake_classes = self._judge(judge, self.seen(fake, update.augment_fake), update.labels)
+    def discriminator(self, judge: Judge, real_batch, fake, update: UpdateDraws, real_labels, step, state):
+        """D's loss on one real batch and ``fake`` — the adversarial loss on the images as D sees them, a
+        conditional D's classification terms, every regulariser paid at each update — and what ADA's
+        heuristic observes: ``{"signs": sum of sign(D(real)), "count": images}``."""
+        real, p = to_unit_range(real_batch), self.augment_p(state, step)
+        real_logits, real_classes = self._judge(judge, self.seen(real, update.augment_real, p), real_labels)
+        fake_logits, fake_classes = self._judge(judge, self.seen(fake, update.augment_fake, p), update.labels)
         real_targets, fake_targets = targets(update.flips, self.settings.label_smoothing)
         loss = self.loss.discriminator(real_logits, fake_logits, real_targets, fake_targets)
         loss = loss + classification(self.condition, real_classes, real_labels)
         loss = loss + classification(self.condition, fake_classes, update.labels)
-        for penalty in self.penalties:
-            loss = loss + self._penalty(judge, penalty, real, fake, update, real_labels, step, draw)
-        return loss
+        for term in self.every_update:
+            loss = loss + self._penalty(judge, term, real, fake, update, real_labels, step, p)
+        count = ops.cast(ops.shape(real_logits)[0], "float32")
+        return loss, {"signs": ops.sum(ops.sign(real_logits)), "count": count}
 
-    def generator(self, judge: Judge, maker: Maker, update: UpdateDraws, real_batch, real_labels):
+    def discriminator_regularisation(self, judge: Judge, real_batch, fake, update, real_labels, step, state):
+        """The lazy regularisers' loss at an update that pays them (an update of its own, as StyleGAN2's):
+        each term times its interval, so its average strength is kept."""
+        real, p = to_unit_range(real_batch), self.augment_p(state, step)
+        terms = [self._penalty(judge, term, real, fake, update, real_labels, step, p) for term in self.lazy]
+        return sum(term * float(lazy.every) for term, lazy in zip(terms, self.lazy))
+
+    def generator(self, judge: Judge, maker: Maker, update: UpdateDraws, real_batch, real_labels, step, state):
         """G's loss: its fakes judged as D sees them; the real batch D last saw is judged too when the loss
         compares with it (relativistic losses), and a conditional D's classification term is added."""
-        fake = self.fakes(maker, update)
+        fake, p = self.fakes(maker, update), self.augment_p(state, step)
         real_logits = None
         if self.loss.uses_real_logits:
-            real = self.seen(to_unit_range(real_batch), update.augment_real)
+            real = self.seen(to_unit_range(real_batch), update.augment_real, p)
             real_logits, _ = self._judge(judge, real, real_labels)
-        fake_logits, fake_classes = self._judge(judge, self.seen(fake, update.augment_fake), update.labels)
+        fake_logits, fake_classes = self._judge(judge, self.seen(fake, update.augment_fake, p), update.labels)
         loss = self.loss.generator(fake_logits, real_logits)
         return loss + classification(self.condition, fake_classes, update.labels)
 
+    def generator_regularisation(self, maker: Maker, update: UpdateDraws, step, state):
+        """G's regularisers at an update that pays them (its own update), each times its interval, and
+        each one's batch statistics (for :meth:`after_generator_regularisation`)."""
+        loss, statistics = 0.0, []
+        for index, term in enumerate(self.generator_terms):
+            value, found = self._generator_term(maker, update, term, self._state_of(state, index))
+            loss = loss + value * self.scale(term, step) * float(term.every)
+            statistics.append(found)
+        return loss, statistics
+
+    def after_generator_regularisation(self, state, statistics) -> dict:
+        """The generator-side regularisers' state after they were paid (``statistics`` averaged over
+        the replicas)."""
+        new = {}
+        for index, (term, found) in enumerate(zip(self.generator_terms, statistics)):
+            updated = term.component.updated(self._state_of(state, index), found)
+            new.update({f"{GENERATOR_STATE}{index}/{key}": value for key, value in updated.items()})
+        return new
+
+    def after_step(self, state, observed, step) -> dict:
+        """ADA's adaptive p after a step: ``observed`` (D's sums over the step's updates and replicas)
+        added to the heuristic's sums; every ``interval`` steps p moves by sign(r_t - target) times
+        the images judged over the speed (StyleGAN2-ADA), and the sums start again."""
+        ada = self.settings.ada
+        if ada is None or not ada.adaptive:
+            return {}
+        signs, count = state[ADA_SIGNS] + observed["signs"], state[ADA_COUNT] + observed["count"]
+        now = ops.equal((step + 1) % ada.interval, 0)
+        rt = signs / ops.maximum(count, 1.0)
+        moved = state[ADA_P] + ops.sign(rt - ada.target) * count / float(ada.speed_images)
+        p = ops.where(now, ops.clip(moved, 0.0, 1.0), state[ADA_P])
+        zero = ops.zeros_like(signs)
+        return {
+            ADA_P: p,
+            ADA_RT: ops.where(now, rt, state[ADA_RT]),
+            ADA_SIGNS: ops.where(now, zero, signs),
+            ADA_COUNT: ops.where(now, zero, count),
+        }
+
     # -- the parts ---------------------------------------------------------------
-    def seen(self, images, params):
-        """``images`` as D sees them: DiffAugment'ed with ``params`` (B, 7) when the recipe asks for it."""
+    def images(self, step):
+        """The images trained on before ``step`` (its global batches): what schedules are written in."""
+        return ops.cast(step, "float32") * float(self.settings.batch_size)
+
+    def scale(self, term, step):
+        """A regulariser's scale at ``step``: its recipe table's number or schedule."""
+        return traced(term.scale, self.images(step))
+
+    def augment_p(self, state, step):
+        """ADA's probability at ``step``: adaptive (the state's), scheduled or fixed; None without ADA."""
+        ada = self.settings.ada
+        if ada is None:
+            return None
+        return state[ADA_P] if ada.adaptive else traced(ada.p, self.images(step))
+
+    def seen(self, images, params, p=None):
+        """``images`` as D sees them: DiffAugment'ed with ``params`` (B, 7) when the recipe asks for it, or
+        ADA's pipeline at probability ``p``."""
+        if self.settings.ada is not None:
+            from ganforge.training import ada  # keras-only, like this module; imported when a recipe uses it
+
+            return ada.augment(images, params, p, self.settings.ada.pipeline)
         policies = self.settings.augment
         return augment(images, params, policies) if policies else images
 
@@ -96,21 +182,42 @@ class Objective:
         """D's (logits, class logits or None) for ``images``, shown ``labels`` when D takes them."""
         return judged(judge(images, shown_labels(self.condition, labels)), self.condition)
 
-    def _penalty(self, judge: Judge, penalty, real, fake, update: UpdateDraws, labels, step, draw: int):
-        """One penalty's term for this discriminator update (0 when a lazy one is not due, scaled by
-        ``every`` when due, so its average strength is kept). D is shown the penalty's points as it is
-        shown the real images: with their augmentation and their labels."""
-        points = real if penalty.points == "real" else interpolated(real, fake, update.alpha)
+    def _penalty(self, judge: Judge, term, real, fake, update: UpdateDraws, labels, step, p):
+        """One D-side regulariser's term, times its scale. D is shown the term's points as it is shown
+        the real images: with their augmentation and their labels (a fake point with the fakes')."""
+        points, params = real, update.augment_real
+        if term.points == "interpolated":
+            points = interpolated(real, fake, update.alpha)
+        elif term.points == "fake":
+            points, params, labels = ops.cast(fake, "float32"), update.augment_fake, update.labels
         shown = shown_labels(self.condition, labels)  # none for an AC-GAN D
+        seen = lambda images: self.seen(images, params, p)  # noqa: E731
+        value = penalty_value(judge, term.component, points, seen, shown, self.condition)
+        return value * self.scale(term, step)
 
-        def value():
-            seen = lambda images: self.seen(images, update.augment_real)  # noqa: E731
-            return penalty_value(judge, penalty, points, seen, shown, self.condition) * float(penalty.every)
+    def _generator_term(self, maker: Maker, update: UpdateDraws, term, state):
+        """One G-side regulariser on every ``batch_shrink``-th row: the gradient of G's images projected
+        on the update's random images, with respect to its latent w (path length's J_w^T y)."""
+        rows = slice(None, None, term.component.batch_shrink)
+        probe = update.latent_probe[rows]
+        size = float(np.prod(probe.shape[1:-1]))  # H * W: y ~ N(0, 1) / sqrt(H W), as StyleGAN2
 
-        if penalty.every <= 1:
-            return value()
-        # lazy: only every N-th discriminator update pays for the penalty
-        return judge.when(penalty_due(penalty, step, draw, self.settings.d_steps), value)
+        def projected(images):
+            return ops.sum(ops.cast(images, "float32") * probe) / np.sqrt(size)
+
+        labels = None if update.labels is None else update.labels[rows]
+        gradients = maker.latent_gradients(update.noise[rows], labels, projected)
+        value, statistics = term.component.from_latent_gradients(ops.cast(gradients, "float32"), state)
+        return ops.cast(value, "float32"), statistics
+
+    def _state_of(self, state, index: int) -> dict:
+        prefix = f"{GENERATOR_STATE}{index}/"
+        return {name[len(prefix) :]: value for name, value in state.items() if name.startswith(prefix)}
+
+
+# the names of the objective's state (checkpoint variables and metrics.jsonl's keys say them)
+ADA_P, ADA_RT, ADA_SIGNS, ADA_COUNT = "augment/p", "augment/rt", "augment/signs", "augment/count"
+GENERATOR_STATE = "generator_penalty"
 
 
 # -- the maths of the terms -------------------------------------------------------------------
@@ -145,11 +252,6 @@ def interpolated(real, fake, alpha):
     """The points ``alpha * real + (1 - alpha) * fake`` a penalty on interpolates is taken at."""
     alpha = ops.reshape(alpha, (-1,) + (1,) * (len(real.shape) - 1))
     return alpha * real + (1.0 - alpha) * ops.cast(fake, "float32")
-
-
-def penalty_due(penalty, step, draw: int, d_steps: int):
-    """Whether a lazy penalty (``every`` > 1) is paid at this discriminator update (``step`` may be traced)."""
-    return (step * d_steps + draw) % penalty.every == 0
 
 
 def judged(outputs, condition):

@@ -197,6 +197,7 @@ def optimizer(
         epsilon=config.epsilon,
         images_per_update=images_per_update,
         ratio=ratio,
+        name="adam",  # the variables' paths in a checkpoint's layout, as before schedules of betas
     )
     return keras.optimizers.LossScaleOptimizer(adam) if loss_scaling else adam
 

@@ -32,11 +32,18 @@ draws=None, real_labels=None)`` returning the (D loss, G loss) of the step's las
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ganforge import streams
 from ganforge.plugin.contract import supports
-from ganforge.training.augment import parse_policy
+from ganforge.training.augment import PARAMETERS, parse_policy
+
+
+def ada_columns() -> int:
+    """How many numbers each image draws for ADA (its module imports Keras: read when a step draws)."""
+    from ganforge.training.ada import COLUMNS
+
+    return COLUMNS
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,14 @@ class StepSettings:
     label_smoothing: float = 0.0
     label_noise: float = 0.0
     ema_decay: float = 0.0
+    ema_images: Any = None  # the average's half-life in images, a number or a Schedule (instead of ema_decay)
+    ema_rampup: float = 0.0
     jit_compile: bool = False
     augment: tuple[str, ...] = ()  # DiffAugment's policies, in order (augment.py)
+    ada: Ada | None = None  # ADA's pipeline and how its p is set (ada.py)
+    d_every: int = 1  # the interval of D's lazy regularisers (1: none), paid in updates of their own
+    g_every: int = 0  # the interval of G's regularisers (0: none)
+    image_shape: tuple[int, ...] = ()  # the data's, for what G's regularisers project its images on
     # a conditional run's Condition (condition.py), whose training labels the fakes' labels are drawn from
     condition: Any = field(default=None, compare=False, repr=False)
 
@@ -59,8 +72,22 @@ class StepSettings:
     def conditional(self) -> bool:
         return self.condition is not None
 
+    @property
+    def averages(self) -> bool:
+        """Whether an average of G's weights is kept."""
+        return self.ema_decay > 0 or self.ema_images is not None
+
+    def regularised(self, step: int) -> Regularised:
+        """Which of ``step``'s updates pay the lazy regularisers: known on the host from the step number,
+        so each pattern is compiled once and the updates that skip them cost nothing."""
+        discriminator = tuple(
+            self.d_every > 1 and (step * self.d_steps + draw) % self.d_every == 0 for draw in range(self.d_steps)
+        )
+        return Regularised(discriminator, bool(self.g_every) and step % self.g_every == 0)
+
     def draws(self, step: int) -> streams.Draws:
         """Every random number ``step`` uses, for the whole global batch."""
+        columns = PARAMETERS if self.augment else ada_columns() if self.ada is not None else 0
         return streams.step_draws(
             self.seed,
             step,
@@ -68,14 +95,15 @@ class StepSettings:
             self.batch_size,
             self.latent_dim,
             self.label_noise,
-            bool(self.augment),
+            columns,
             None if self.condition is None else self.condition.table,
+            self.image_shape if self.regularised(step).generator else None,
         )
 
     @classmethod
-    def from_recipe(cls, recipe, condition=None) -> StepSettings:
+    def from_recipe(cls, recipe, condition=None, image_shape=()) -> StepSettings:
         """``condition``: a conditional run's Condition."""
-        train = recipe.model.train
+        train, augment = recipe.model.train, recipe.model.augment
         return cls(
             batch_size=train.batch_size,
             latent_dim=train.latent_dim,
@@ -84,10 +112,74 @@ class StepSettings:
             label_smoothing=train.label_smoothing,
             label_noise=train.label_noise,
             ema_decay=train.ema_decay,
+            ema_images=train.ema_images,
+            ema_rampup=train.ema_rampup,
             jit_compile=train.jit_compile,
-            augment=parse_policy(recipe.model.augment.policy),
+            augment=parse_policy(augment.policy),
+            ada=Ada.from_config(augment) if augment.pipeline.strip() else None,
+            d_every=lazy_interval(recipe, "penalty"),
+            g_every=lazy_interval(recipe, "generator_penalty"),
+            image_shape=tuple(image_shape),
             condition=condition,
         )
+
+
+@dataclass(frozen=True)
+class Ada:
+    """ADA (Karras et al. 2020): its pipeline, and its p fixed, scheduled, or adaptive."""
+
+    pipeline: str
+    p: Any  # a number or a Schedule; adaptive: where p starts
+    adaptive: bool = False
+    target: float = 0.6
+    interval: int = 4
+    speed_images: int = 500_000
+
+    @classmethod
+    def from_config(cls, config) -> Ada:
+        return cls(
+            config.pipeline.strip(), config.p, config.adaptive, config.target, config.interval, config.speed_images
+        )
+
+
+class Regularised(NamedTuple):
+    """Which updates of a step pay the lazy regularisers: one flag per D update, and G's."""
+
+    discriminator: tuple[bool, ...]
+    generator: bool
+
+
+def lazy_interval(recipe, section: str) -> int:
+    """The interval of the lazy regularisers a list section holds (they share one: assembly checks),
+    1 when none is lazy; 0 for generator penalties when there are none (they are always lazy)."""
+    everies = [recipe.data[section][index].get("every", 1) for index in range(len(recipe.data.get(section, [])))]
+    if section == "generator_penalty":
+        return max(everies, default=0)
+    return max([every for every in everies if every > 1], default=1)
+
+
+def latent_of(generator):
+    """(mapping, synthesis) when G offers its intermediate latent w (the contract's optional members),
+    else None."""
+    found = supports("generator", generator)
+    return None if found["mapping"] is None else (found["mapping"], found["synthesis"])
+
+
+@dataclass(frozen=True)
+class Term:
+    """A regulariser as the objective adds it: the component, and the scale (a number or a Schedule)
+    its recipe table multiplies it by."""
+
+    component: Any
+    scale: Any = 1.0
+
+    @property
+    def every(self) -> int:
+        return int(self.component.every)
+
+    @property
+    def points(self) -> str:
+        return self.component.points
 
 
 class LossTerms:
@@ -121,6 +213,7 @@ class Players:
     generator: Any
     discriminator: Any
     loss: LossTerms
-    penalties: list = field(default_factory=list)
+    penalties: list = field(default_factory=list)  # D's regularisers, as Terms
     ema_generator: Any = None  # the weights' moving average, when the recipe keeps one
     condition: Any = None  # a conditional run's Condition (condition.py): G and D then take labels
+    generator_penalties: list = field(default_factory=list)  # G's regularisers, as Terms

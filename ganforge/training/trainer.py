@@ -331,11 +331,17 @@ class Trainer:
                 checkpoint.save_best(self.checkpoints, self.step, self.state, header)
 
     def _rates(self) -> dict[str, float]:
-        """The rate each optimizer's next update will use (it moves when a schedule is set)."""
-        return {
-            "lr/generator": float(self.training.generator_optimizer.learning_rate),
-            "lr/discriminator": float(self.training.discriminator_optimizer.learning_rate),
+        """The rate each optimizer's next update will use (it moves when a schedule is set), and what the
+        objective keeps that a person watches: ADA's p and r_t (its sums are bookkeeping), a running mean."""
+        training = self.training
+        rates = {
+            "lr/generator": float(training.generator_optimizer.learning_rate),
+            "lr/discriminator": float(training.discriminator_optimizer.learning_rate),
         }
+        for name, variable in training.objective_state.items():
+            if not name.endswith(("/signs", "/count")):
+                rates[name] = float(np.asarray(variable.value))
+        return rates
 
     def _header(self) -> dict:
         return {"seed": self.seed, "recipe": self.recipe.name, "lr_scale": float(self.training.lr_scale.numpy())}

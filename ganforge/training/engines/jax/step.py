@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ganforge.training.condition import model_inputs
 from ganforge.training.objective import Objective
-from ganforge.training.step import Players, StepSettings
+from ganforge.training.schedules import ema_beta
+from ganforge.training.step import Players, StepSettings, latent_of
 
 
 class Stateless:
@@ -48,19 +49,41 @@ class Judge(Stateless):
         gradients, self.non_trainable = jax.grad(value, has_aux=True)(points, self.non_trainable)
         return gradients
 
-    def when(self, due, value):
+
+class Maker(Stateless):
+    """G on JAX; its latent gradients run G's ``mapping`` and ``synthesis`` under a ``StatelessScope``
+    that maps each of G's variables to its value in the update, and take ``jax.grad`` with respect to w."""
+
+    def __init__(self, model, trainable, non_trainable, latent=None):
+        super().__init__(model, trainable, non_trainable)
+        self.latent = latent  # (mapping, synthesis) when G offers its intermediate latent
+
+    def latent_gradients(self, noise, labels, value_of):
         import jax
-        from keras import ops
 
-        def paid(non_trainable):
+        mapping, synthesis = self.latent
+        w, self.non_trainable = self._in_scope(lambda: mapping(model_inputs(noise, labels), training=True))
+
+        def value(at, non_trainable):
             self.non_trainable = non_trainable
-            return value(), self.non_trainable
+            return self._in_scope(lambda: value_of(synthesis(at, training=True)))
 
-        def skipped(non_trainable):
-            return ops.zeros((), "float32"), non_trainable
+        gradients, self.non_trainable = jax.grad(value, has_aux=True)(w, self.non_trainable)
+        return gradients
 
-        result, self.non_trainable = jax.lax.cond(due, paid, skipped, self.non_trainable)
-        return result
+    def _in_scope(self, run):
+        """``run()`` with G's variables read from this update's values; returns its result and the
+        non-trainable values it leaves (batch norm's statistics)."""
+        import keras
+
+        model = self.model
+        mapping = [
+            *zip(model.trainable_variables, self.trainable),
+            *zip(model.non_trainable_variables, self.non_trainable),
+        ]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            result = run()
+            return result, [scope.get_current_value(v) for v in model.non_trainable_variables]
 
 
 class AdversarialStep:
@@ -79,15 +102,19 @@ class AdversarialStep:
         settings: StepSettings,
         distribution=None,
         lr_scale=None,
+        state=None,
     ):
         """``distribution``: the started Distribution whose devices the step's inputs are placed on
-        when the step is called with host arrays (one device if None)."""
+        when the step is called with host arrays (one device if None). ``state``: the objective's state,
+        name -> variable (``Objective.initial_state``)."""
         self.players = players
         self.objective = Objective(players, settings)
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.settings = settings
         self.lr_scale = lr_scale
+        self.state = state or {}
+        self.latent = latent_of(players.generator)
         # host arrays -> device arrays (sharded when distributed)
         self.place = distribution.distribute if distribution is not None else (lambda values: values)
         generator_optimizer.build(players.generator.trainable_variables)
@@ -99,12 +126,15 @@ class AdversarialStep:
             generator_optimizer.variables,
             discriminator_optimizer.variables,
             ema,
+            list(self.state.values()),
         ]
         unique = {id(variable): variable for group in groups for variable in group}
         self.variables = list(unique.values())  # the state the jitted function takes and returns
-        self._compiled, self._traced_scale, self._scale_seen = None, None, None
+        self._compiled, self._traced_scale, self._scale_seen = {}, None, None
 
     def __call__(self, real_batches, step: int, draws=None, real_labels=None):
+        import functools
+
         import jax
         import numpy as np
 
@@ -114,11 +144,13 @@ class AdversarialStep:
             draws = self.settings.draws(step).map(self.place)
             real_batches = self.place(real_batches)
             real_labels = None if real_labels is None else self.place(real_labels)
-        moved = self._scale_moved()  # first, so it has always seen the scale the step is traced with
-        if self._compiled is None or moved:
-            self._compiled = jax.jit(self._step)
+        if self._scale_moved():  # first, so it has always seen the scale the step is traced with
+            self._compiled = {}
+        due = self.settings.regularised(step)  # one compiled step per pattern of regularised updates
+        if due not in self._compiled:
+            self._compiled[due] = jax.jit(functools.partial(self._step, due=due))
         state = [variable.value for variable in self.variables]
-        state, losses = self._compiled(state, real_batches, draws, np.int32(step), real_labels)
+        state, losses = self._compiled[due](state, real_batches, draws, np.int32(step), real_labels)
         for variable, value in zip(self.variables, state):
             variable.assign(value)
         return losses
@@ -136,65 +168,122 @@ class AdversarialStep:
         return moved
 
     # -- the step (traced) ----------------------------------------------------
-    def _step(self, state, real_batches, draws, step, real_labels):
+    def _step(self, state, real_batches, draws, step, real_labels, due):
         values = {id(variable): value for variable, value in zip(self.variables, state)}
-        players = self.players
-        discriminator_loss = None
+        players, objective = self.players, self.objective
+        kept = {name: values[id(variable)] for name, variable in self.state.items()}  # the objective's state
+        discriminator_loss, observed = None, []
         for draw in range(self.settings.d_steps):
-            discriminator_loss = self._update_discriminator(values, real_batches, draws, step, draw, real_labels)
+            discriminator_loss, seen = self._update_discriminator(
+                values, real_batches, draws, step, draw, real_labels, kept
+            )
             self._constrain(values)
-        generator_loss = self._update_generator(values, real_batches, draws, real_labels)
+            observed.append(seen)
+            if due.discriminator[draw]:
+                self._regularise_discriminator(values, real_batches, draws, step, draw, real_labels, kept)
+                self._constrain(values)
+        generator_loss = self._update_generator(values, real_batches, draws, real_labels, step, kept)
+        new = {}
+        if due.generator:
+            new.update(
+                objective.after_generator_regularisation(kept, self._regularise_generator(values, draws, step, kept))
+            )
+        summed = {key: sum(seen[key] for seen in observed) for key in observed[0]}
+        new.update(objective.after_step(kept, summed, step))
+        for name, value in new.items():
+            values[id(self.state[name])] = value
         if players.ema_generator is not None:
-            self._update_ema(values)
+            self._update_ema(values, step)
         return [values[id(variable)] for variable in self.variables], (discriminator_loss, generator_loss)
 
     def _labels(self, labels, draw: int):
         """One update's real labels in a conditional run; None otherwise (the models then take none)."""
         return labels[draw] if self.settings.conditional else None
 
-    def _update_discriminator(self, values, real_batches, draws, step, draw: int, real_labels):
-        import jax
-
-        players, objective = self.players, self.objective
-        generator, discriminator = players.generator, players.discriminator
-        update = draws.update(draw, self.settings.conditional)
+    def _fakes(self, values, update):
+        """G's images for ``update``, outside any differentiated function (for D's updates)."""
+        generator = self.players.generator
         maker = Stateless(
             generator, _of(values, generator.trainable_variables), _of(values, generator.non_trainable_variables)
         )
-        fake = objective.fakes(maker, update)  # outside the differentiated function: D's update only
+        fake = self.objective.fakes(maker, update)
         _put(values, generator.non_trainable_variables, maker.non_trainable)
-        labels = self._labels(real_labels, draw)
+        return fake
+
+    def _update_discriminator(self, values, real_batches, draws, step, draw: int, real_labels, kept):
+        objective = self.objective
+        update = draws.update(draw, self.settings.conditional)
+        fake, labels = self._fakes(values, update), self._labels(real_labels, draw)
+
+        def loss(judge):
+            return objective.discriminator(judge, real_batches[draw], fake, update, labels, step, kept)
+
+        return self._update_d(values, loss)
+
+    def _regularise_discriminator(self, values, real_batches, draws, step, draw: int, real_labels, kept):
+        """The lazy regularisers' update of their own, on the fakes of D's update before it."""
+        objective = self.objective
+        update = draws.update(draw, self.settings.conditional)
+        fake, labels = self._fakes(values, update), self._labels(real_labels, draw)
+
+        def loss(judge):
+            value = objective.discriminator_regularisation(judge, real_batches[draw], fake, update, labels, step, kept)
+            return value, None
+
+        return self._update_d(values, loss)
+
+    def _update_d(self, values, loss_and_more):
+        """One update of D: ``loss_and_more(judge)`` -> (loss, anything) differentiated, applied; returns both."""
+        import jax
+
+        discriminator = self.players.discriminator
 
         def loss_of(trainable, non_trainable):
             judge = Judge(discriminator, trainable, non_trainable)
-            loss = objective.discriminator(judge, real_batches[draw], fake, update, labels, step, draw)
-            return _scaled(self.discriminator_optimizer, values, loss), (loss, judge.non_trainable)
+            loss, more = loss_and_more(judge)
+            return _scaled(self.discriminator_optimizer, values, loss), (loss, more, judge.non_trainable)
 
-        gradients, (loss, non_trainable) = jax.grad(loss_of, has_aux=True)(
+        gradients, (loss, more, non_trainable) = jax.grad(loss_of, has_aux=True)(
             _of(values, discriminator.trainable_variables), _of(values, discriminator.non_trainable_variables)
         )
         _put(values, discriminator.non_trainable_variables, non_trainable)
         self._apply(self.discriminator_optimizer, values, gradients, discriminator.trainable_variables)
-        return loss
+        return loss, more
 
-    def _update_generator(self, values, real_batches, draws, real_labels):
+    def _update_generator(self, values, real_batches, draws, real_labels, step, kept):
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
-        import jax
-
-        players, objective, d_steps = self.players, self.objective, self.settings.d_steps
-        generator, discriminator = players.generator, players.discriminator
+        objective, d_steps = self.objective, self.settings.d_steps
         update = draws.update(d_steps, self.settings.conditional)
         real_batch, real_labels = real_batches[d_steps - 1], self._labels(real_labels, d_steps - 1)
+
+        def loss(maker, judge):
+            return objective.generator(judge, maker, update, real_batch, real_labels, step, kept), None
+
+        return self._update_g(values, loss)[0]
+
+    def _regularise_generator(self, values, draws, step, kept):
+        """G's regularisers' update of their own; returns their batch statistics."""
+        update = draws.update(self.settings.d_steps, self.settings.conditional)
+        return self._update_g(
+            values, lambda maker, judge: self.objective.generator_regularisation(maker, update, step, kept)
+        )[1]
+
+    def _update_g(self, values, loss_and_more):
+        """One update of G: ``loss_and_more(maker, judge)`` -> (loss, anything), D's trainable values fixed
+        and its non-trainable ones carried; returns both."""
+        import jax
+
+        generator, discriminator = self.players.generator, self.players.discriminator
         d_trainable = _of(values, discriminator.trainable_variables)
 
         def loss_of(trainable, non_trainable, d_non_trainable):
-            maker = Stateless(generator, trainable, non_trainable)
+            maker = Maker(generator, trainable, non_trainable, self.latent)
             judge = Judge(discriminator, d_trainable, d_non_trainable)
-            loss = objective.generator(judge, maker, update, real_batch, real_labels)
+            loss, more = loss_and_more(maker, judge)
             scaled = _scaled(self.generator_optimizer, values, loss)
-            return scaled, (loss, maker.non_trainable, judge.non_trainable)
+            return scaled, (loss, more, maker.non_trainable, judge.non_trainable)
 
-        gradients, (loss, non_trainable, d_non_trainable) = jax.grad(loss_of, has_aux=True)(
+        gradients, (loss, more, non_trainable, d_non_trainable) = jax.grad(loss_of, has_aux=True)(
             _of(values, generator.trainable_variables),
             _of(values, generator.non_trainable_variables),
             _of(values, discriminator.non_trainable_variables),
@@ -202,7 +291,7 @@ class AdversarialStep:
         _put(values, generator.non_trainable_variables, non_trainable)
         _put(values, discriminator.non_trainable_variables, d_non_trainable)
         self._apply(self.generator_optimizer, values, gradients, generator.trainable_variables)
-        return loss
+        return loss, more
 
     def _apply(self, optimizer, values, gradients, variables) -> None:
         trainable, optimizer_values = optimizer.stateless_apply(
@@ -221,9 +310,12 @@ class AdversarialStep:
             self.players.loss.constrain_discriminator(discriminator)
         _put(values, discriminator.weights, [scope.get_current_value(variable) for variable in discriminator.weights])
 
-    def _update_ema(self, values) -> None:
+    def _update_ema(self, values, step) -> None:
         """``average = decay * average + (1 - decay) * current`` for every float weight; counters are copied."""
-        decay = self.settings.ema_decay
+        settings = self.settings
+        decay = settings.ema_decay
+        if settings.ema_images is not None:
+            decay = ema_beta(settings.ema_images, self.objective.images(step), settings.batch_size, settings.ema_rampup)
         for average, current in zip(self.players.ema_generator.weights, self.players.generator.weights):
             now = values[id(current)]
             if "float" in str(average.dtype):

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import functools
+
 from ganforge.backend import tensorflow
-from ganforge.training.condition import discriminate, generate
+from ganforge.training.condition import discriminate, generate, model_inputs
 from ganforge.training.objective import Objective
-from ganforge.training.step import Players, StepSettings
+from ganforge.training.schedules import ema_beta
+from ganforge.training.step import Players, StepSettings, latent_of
 
 
 class Judge:
     """D as the objective runs it on TensorFlow: called directly (inside the update's tape), its input
-    gradients from a tape of their own, a lazy term under ``tf.cond``."""
+    gradients from a tape of their own."""
 
     def __init__(self, discriminator):
         self.discriminator = discriminator
@@ -20,24 +23,39 @@ class Judge:
         return discriminate(self.discriminator, images, labels)
 
     def input_gradients(self, points, value_of):
-        tf = tensorflow()
-        points = tf.convert_to_tensor(points, tf.float32)  # a tape watches tensors only
-        with tf.GradientTape() as tape:
-            tape.watch(points)
-            value = value_of(points)
-        return tape.gradient(value, points)
-
-    def when(self, due, value):
-        tf = tensorflow()
-        return tf.cond(due, value, lambda: tf.constant(0.0))
+        return _gradient(value_of, points)
 
 
-def maker(generator):
+class Maker:
     """G as the objective runs it on TensorFlow (inside the tape of G's update)."""
-    return lambda noise, labels: generate(generator, noise, labels, training=True)
+
+    def __init__(self, generator, latent=None):
+        self.generator = generator
+        self.latent = latent  # (mapping, synthesis) when G offers its intermediate latent
+
+    def __call__(self, noise, labels):
+        return generate(self.generator, noise, labels, training=True)
+
+    def latent_gradients(self, noise, labels, value_of):
+        mapping, synthesis = self.latent
+        w = mapping(model_inputs(noise, labels), training=True)
+        return _gradient(lambda at: value_of(synthesis(at, training=True)), w)
 
 
-def update_ema(average_model, model, decay: float) -> None:
+def _gradient(value_of, points):
+    """d value_of(points) / d points, from a tape of its own (nested in the update's, so the result
+    differentiates further: double backprop)."""
+    tf = tensorflow()
+    points = tf.convert_to_tensor(points)  # a tape watches tensors only
+    if not points.dtype.is_floating:
+        points = tf.cast(points, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(points)
+        value = value_of(points)
+    return tape.gradient(value, points)
+
+
+def update_ema(average_model, model, decay) -> None:
     """``average = decay * average + (1 - decay) * current`` for every float weight; counters are copied."""
     for average, current in zip(average_model.weights, model.weights):
         if "float" in str(average.dtype):
@@ -66,15 +84,19 @@ class AdversarialStep:
         settings: StepSettings,
         distribution=None,
         lr_scale=None,
+        state=None,
     ):
         """``distribution``: the started Distribution whose strategy the step runs under (TensorFlow's
-        default strategy if None). ``lr_scale``: unused here; a ``tf.function`` reads the variable each call."""
+        default strategy if None). ``lr_scale``: unused here; a ``tf.function`` reads the variable each call.
+        ``state``: the objective's state, name -> variable (``Objective.initial_state``)."""
         tf = tensorflow()
         self.players = players
         self.objective = Objective(players, settings)
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
         self.settings = settings
+        self.state = state or {}
+        self.latent = latent_of(players.generator)
         self.strategy = distribution.strategy if distribution is not None else tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
         if settings.batch_size % self.replicas:
@@ -85,7 +107,7 @@ class AdversarialStep:
         with self.strategy.scope():
             generator_optimizer.build(players.generator.trainable_variables)
             discriminator_optimizer.build(players.discriminator.trainable_variables)
-        self._compiled = tf.function(self._step, jit_compile=settings.jit_compile, reduce_retracing=True)
+        self._compiled = {}  # one tf.function per pattern of regularised updates (StepSettings.regularised)
 
     def __call__(self, real_batches, step: int, draws=None, real_labels=None):
         """``real_batches``: (d_steps, batch, H, W, C), uint8 pixels or floats in [-1, 1]; ``draws``: the
@@ -103,22 +125,55 @@ class AdversarialStep:
             real_batches = tf.convert_to_tensor(real_batches)
             draws = draws.map(tf.convert_to_tensor)
             real_labels = None if real_labels is None else tf.convert_to_tensor(real_labels)
-        return self._compiled(real_batches, draws, tf.constant(step, tf.int64), real_labels)
+        due = self.settings.regularised(step)
+        if due not in self._compiled:
+            step_function = functools.partial(self._step, due=due)
+            self._compiled[due] = tf.function(
+                step_function, jit_compile=self.settings.jit_compile, reduce_retracing=True
+            )
+        return self._compiled[due](real_batches, draws, tf.constant(step, tf.int64), real_labels)
 
     # -- the step -------------------------------------------------------------
-    def _step(self, real_batches, draws, step, real_labels):
-        strategy, players = self.strategy, self.players
+    def _step(self, real_batches, draws, step, real_labels, due):
+        strategy, players, objective = self.strategy, self.players, self.objective
+        state = {name: variable.value for name, variable in self.state.items()}
+        observed = []
         for draw in range(self.settings.d_steps):
-            discriminator_loss = strategy.run(
-                self._update_discriminator, args=(real_batches, draws, step, draw, real_labels)
+            discriminator_loss, seen = strategy.run(
+                self._update_discriminator, args=(real_batches, draws, step, draw, real_labels, state)
             )
             players.loss.constrain_discriminator(players.discriminator)
-        generator_loss = strategy.run(self._update_generator, args=(real_batches, draws, real_labels))
+            observed.append(seen)
+            if due.discriminator[draw]:
+                strategy.run(self._regularise_discriminator, args=(real_batches, draws, step, draw, real_labels, state))
+                players.loss.constrain_discriminator(players.discriminator)
+        generator_loss = strategy.run(self._update_generator, args=(real_batches, draws, real_labels, step, state))
+        if due.generator:
+            statistics = strategy.run(self._regularise_generator, args=(draws, step, state))
+            statistics = tensorflow().nest.map_structure(lambda value: self._mean(value), statistics)
+            self._store(objective.after_generator_regularisation(state, statistics))
         if self.replicas > 1:
             strategy.run(self._average_moving_statistics)
+        summed = {key: sum(self._sum(seen[key]) for seen in observed) for key in observed[0]}
+        self._store(objective.after_step(state, summed, step))
         if players.ema_generator is not None:
-            update_ema(players.ema_generator, players.generator, self.settings.ema_decay)
+            update_ema(players.ema_generator, players.generator, self._ema_decay(step))
         return self._mean(discriminator_loss), self._mean(generator_loss)
+
+    def _ema_decay(self, step):
+        settings = self.settings
+        if settings.ema_images is None:
+            return settings.ema_decay
+        images = self.objective.images(step)
+        return ema_beta(settings.ema_images, images, settings.batch_size, settings.ema_rampup)
+
+    def _store(self, values: dict) -> None:
+        """New values of the objective's state (cross-replica: every copy alike)."""
+        for name, value in values.items():
+            self.state[name].assign(value)
+
+    def _sum(self, per_replica):
+        return per_replica if self.replicas == 1 else self.strategy.reduce("SUM", per_replica, axis=None)
 
     def _mean(self, per_replica):
         """The replicas' losses (each over its share) as the loss over the global batch."""
@@ -139,6 +194,9 @@ class AdversarialStep:
         import keras
 
         gradients = tape.gradient(scaled_loss, variables)
+        # a term that leaves a weight out (R1 on D's last bias) moves it by its momentum alone, as JAX's
+        # zero gradients do (and StyleGAN2's reference, which adds 0 * logits for that purpose)
+        gradients = [tensorflow().zeros_like(v) if g is None else g for g, v in zip(gradients, variables)]
         if self.replicas > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):  # float16
             gradients = _overflow_everywhere_if_anywhere(gradients)
         optimizer.apply_gradients(zip(gradients, variables))
@@ -159,41 +217,67 @@ class AdversarialStep:
                     # this replica's copy as a plain tensor (a mirrored variable here is not a value to reduce)
                     variable.assign(context.all_reduce("MEAN", tf.identity(variable.value)))
 
-    def _update_discriminator(self, real_batches, draws, step, draw: int, real_labels):
-        tf = tensorflow()
+    def _update_discriminator(self, real_batches, draws, step, draw: int, real_labels, state):
         players = self.players
         update = draws.update(draw, self.settings.conditional)
-        fake = self.objective.fakes(maker(players.generator), update)  # outside the tape: D's update only
-        with tf.GradientTape() as tape:
-            loss = self.objective.discriminator(
-                Judge(players.discriminator),
-                real_batches[draw],
-                fake,
-                update,
-                self._labels(real_labels, draw),
-                step,
-                draw,
-            )
-            scaled = self._scaled(loss, self.discriminator_optimizer)
-        self._apply(self.discriminator_optimizer, scaled, tape, players.discriminator.trainable_variables)
-        return loss
+        fake = self.objective.fakes(Maker(players.generator), update)  # outside the tape: D's update only
+        labels = self._labels(real_labels, draw)
 
-    def _update_generator(self, real_batches, draws, real_labels):
+        def loss():
+            return self.objective.discriminator(
+                Judge(players.discriminator), real_batches[draw], fake, update, labels, step, state
+            )
+
+        return self._differentiate(loss, self.discriminator_optimizer, players.discriminator)
+
+    def _regularise_discriminator(self, real_batches, draws, step, draw: int, real_labels, state):
+        """The lazy regularisers' update of their own, on the fakes of D's update before it."""
+        players = self.players
+        update = draws.update(draw, self.settings.conditional)
+        fake = self.objective.fakes(Maker(players.generator), update)
+        labels = self._labels(real_labels, draw)
+
+        def loss():
+            judge = Judge(players.discriminator)
+            value = self.objective.discriminator_regularisation(
+                judge, real_batches[draw], fake, update, labels, step, state
+            )
+            return value, None
+
+        return self._differentiate(loss, self.discriminator_optimizer, players.discriminator)[0]
+
+    def _update_generator(self, real_batches, draws, real_labels, step, state):
         """G's update; the last real batch D saw is there for a loss that compares fakes with it."""
-        tf = tensorflow()
         players, d_steps = self.players, self.settings.d_steps
         update = draws.update(d_steps, self.settings.conditional)
-        with tf.GradientTape() as tape:
-            loss = self.objective.generator(
-                Judge(players.discriminator),
-                maker(players.generator),
-                update,
-                real_batches[d_steps - 1],
-                self._labels(real_labels, d_steps - 1),
+        labels = self._labels(real_labels, d_steps - 1)
+
+        def loss():
+            judge, maker = Judge(players.discriminator), Maker(players.generator)
+            return self.objective.generator(judge, maker, update, real_batches[d_steps - 1], labels, step, state), None
+
+        return self._differentiate(loss, self.generator_optimizer, players.generator)[0]
+
+    def _regularise_generator(self, draws, step, state):
+        """G's regularisers' update of their own; returns their batch statistics."""
+        update = draws.update(self.settings.d_steps, self.settings.conditional)
+
+        def loss():
+            return self.objective.generator_regularisation(
+                Maker(self.players.generator, self.latent), update, step, state
             )
-            scaled = self._scaled(loss, self.generator_optimizer)
-        self._apply(self.generator_optimizer, scaled, tape, players.generator.trainable_variables)
-        return loss
+
+        return self._differentiate(loss, self.generator_optimizer, self.players.generator)[1]
+
+    def _differentiate(self, loss_and_more, optimizer, model):
+        """One update of ``model``: ``loss_and_more()`` -> (loss, anything) differentiated on a tape, the
+        gradients applied; returns the loss and the anything."""
+        tf = tensorflow()
+        with tf.GradientTape() as tape:
+            loss, more = loss_and_more()
+            scaled = self._scaled(loss, optimizer)
+        self._apply(optimizer, scaled, tape, model.trainable_variables)
+        return loss, more
 
 
 def _overflow_everywhere_if_anywhere(gradients):

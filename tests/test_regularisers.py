@@ -1,0 +1,171 @@
+"""Several regularisers per recipe, lazy ones in updates of their own (StyleGAN2's), and G-side ones:
+R1 + R2 against a NumPy float64 reference, exact resume across the lazy updates, and the recipe's
+refusals of what cannot be trained."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import toy_latent
+from conftest import TINY_RECIPE, assert_user_error, invoke_cli, write
+from test_engine import saved_arrays, start_run
+from toy_regulariser import RECIPE, real_points
+
+from ganforge.recipe import load_recipe
+from ganforge.runs import checkpoint
+from ganforge.training.trainer import train
+
+R1_GAMMA, R2_GAMMA = 3.0, 5.0
+R1_AND_R2 = [f'penalty=[{{ name = "r1", gamma = {R1_GAMMA} }}, {{ name = "r2", gamma = {R2_GAMMA} }}]']
+
+
+# -- R1 + R2: the values of their definitions -----------------------------------------------------
+def tanh_mlp_input_gradients(weights: list[np.ndarray], points: np.ndarray) -> np.ndarray:
+    """d sum(D(x)) / dx in float64 for the toy MLP D: Dense -> tanh -> Dense -> tanh -> Dense(1)."""
+    (w1, b1, w2, b2, w3, _), x = [w.astype(np.float64) for w in weights], points.astype(np.float64)
+    h1 = np.tanh(x @ w1 + b1)
+    h2 = np.tanh(h1 @ w2 + b2)
+    back2 = (1 - h2**2) * w3[:, 0]
+    back1 = (1 - h1**2) * (back2 @ w2.T)
+    return back1 @ w1.T
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """The toy recipe (2-D points, tanh MLPs), its assembled training with R1 and R2, and the same without."""
+    from ganforge.training.assembly import assemble
+
+    folder = tmp_path_factory.mktemp("r1_r2")
+    recipe = write(folder / "toy.toml", RECIPE)
+    tanh = ["discriminator.activation=tanh"]
+    with_both = assemble(load_recipe(recipe, [*tanh, *R1_AND_R2]))
+    without = assemble(load_recipe(recipe, tanh))
+    for model in ("generator", "discriminator"):
+        getattr(without.parts, model).set_weights(getattr(with_both.parts, model).get_weights())
+    return with_both, without
+
+
+def test_r1_and_r2_in_one_recipe_equal_their_float64_definitions(toy):
+    with_both, without = toy
+    parts = with_both.parts
+    assert [term.points for term in parts.penalties] == ["real", "fake"]
+    draws = with_both.step.settings.draws(0)
+    fake = np.asarray(parts.generator(draws.noise[0], training=True))
+    weights = parts.discriminator.get_weights()
+    real = real_points()[0]
+    r1 = R1_GAMMA / 2 * np.mean(np.sum(tanh_mlp_input_gradients(weights, real) ** 2, axis=1))
+    r2 = R2_GAMMA / 2 * np.mean(np.sum(tanh_mlp_input_gradients(weights, fake) ** 2, axis=1))
+    assert r1 > 0.01 and r2 > 0.01  # terms there to be seen
+
+    from ganforge.training.engines.tensorflow.step import Judge
+    from ganforge.training.objective import penalty_value
+
+    judge = Judge(parts.discriminator)
+    found = [float(penalty_value(judge, term.component, points)) for term, points in zip(parts.penalties, (real, fake))]
+    np.testing.assert_allclose(found, [r1, r2], rtol=1e-6)
+    # and in D's loss of a whole step, beside the adversarial loss (float32 sums: a looser tolerance)
+    d_with, _ = with_both.step(real_points(), 0)
+    d_without, _ = without.step(real_points(), 0)
+    assert float(d_with) - float(d_without) == pytest.approx(r1 + r2, rel=1e-5)
+
+
+# -- lazy regularisers and path length: exact resume ---------------------------------------------
+LAZY = [
+    'penalty={ name = "r1", gamma = 1.0, every = 16 }',
+    'generator_penalty={ name = "path_length", every = 4 }',
+    "generator.name=toy_latent",
+    "train.steps=20",
+    "train.checkpoint_every=10",
+    "train.log_every=1",
+    "train.sample_every=100",
+    "train.d_steps=2",
+]
+
+
+def test_lazy_r1_and_path_length_resume_exactly_across_their_updates(tmp_path):
+    """20 steps straight, and 10 then 10 more from the step-10 checkpoint: the same bits, the path-length
+    mean and the optimizers' counters (which count the regularisers' own updates) included."""
+    registry = toy_latent.registry()
+    recipe_path = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    recipe = load_recipe(recipe_path, LAZY, registry)
+    whole = train(*_start(recipe_path, tmp_path / "whole", registry), registry=registry)
+    resumed_folder = _start(recipe_path, tmp_path / "resumed", registry)[1]
+    halfway = whole.run_dir / "checkpoints" / "step_00000010.npz"
+    resumed = train(recipe, resumed_folder, resume_from=halfway, registry=registry)
+    final = "step_00000020.npz"
+    whole_arrays = saved_arrays(whole.run_dir / "checkpoints" / final)
+    resumed_arrays = saved_arrays(resumed.run_dir / "checkpoints" / final)
+    assert whole_arrays.keys() == resumed_arrays.keys()
+    for key in whole_arrays:
+        np.testing.assert_array_equal(whole_arrays[key], resumed_arrays[key], err_msg=key)
+    (mean,) = [value for key, value in whole_arrays.items() if key.startswith("objective/")]
+    assert mean > 0  # the running mean of path lengths moved from its start, and was saved
+    records = [json.loads(line) for line in (whole.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["generator_penalty0/mean"] for r in records if "generator_penalty0/mean" in r][-1] == pytest.approx(
+        float(mean), rel=1e-6
+    )
+    # the regularisers' updates are counted by the optimizers: D paid R1 at updates 0, 16, 32 of 40,
+    # G the path length at steps 0, 4, 8, 12, 16 of 20
+    layout = checkpoint.read_header(whole.run_dir / "checkpoints" / final)["layout"]
+    iterations = {
+        group: int(whole_arrays[f"{group}/{index:05d}"])
+        for group in ("discriminator_optimizer", "generator_optimizer")
+        for index, (path, _) in enumerate(layout[group])
+        if path.endswith("iteration")
+    }
+    assert iterations == {"discriminator_optimizer": 40 + 3, "generator_optimizer": 20 + 5}
+
+
+def _start(recipe_path, folder, registry):
+    return start_run(recipe_path, folder, LAZY) if registry is None else _start_with(recipe_path, folder, registry)
+
+
+def _start_with(recipe_path, folder, registry):
+    from ganforge.runs import folder as run_folder
+
+    recipe = load_recipe(recipe_path, LAZY, registry)
+    return recipe, run_folder.create(folder / "runs", recipe.name, recipe.to_toml())
+
+
+# -- bad input ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "overrides, key, fragment",
+    [
+        (['loss.name="wgan"', 'penalty={ name = "r1" }'], "penalty[0].name", "cannot take penalty"),
+        (['penalty=[{ name = "r1" }, { name = "r1", gamma = 2.0 }]'], "penalty[1].name", "listed twice"),
+        (
+            ['penalty=[{ name = "r1", every = 16 }, { name = "r2", every = 4 }]'],
+            "penalty[1].every",
+            "share one interval",
+        ),
+        (['generator_penalty={ name = "path_length" }'], "generator_penalty[0].name", "intermediate latent"),
+        (
+            [
+                'generator_optimizer.learning_rate={ shape = "cosine", initial = 1e-3, final = 1e-4, start_images = 500, end_images = 100 }'
+            ],
+            "generator_optimizer.learning_rate",
+            "before it starts",
+        ),
+        (['augment.pipeline="bgc"', "augment.p=1.5"], "augment.p", "1"),
+        (['augment.pipeline="bgc"', "augment.adaptive=true", "augment.target=1.0"], "augment.target", "less than 1"),
+        (["augment.p=0.5"], "augment.p", "pipeline"),
+        (['augment.pipeline="bgc"', 'augment.policy="color"'], "augment.pipeline", "keep one"),
+        (["train.ema_decay=0.9", "train.ema_images=10000"], "train.ema_images", "keep one"),
+    ],
+)
+def test_a_bad_regulariser_schedule_or_augmentation_is_refused_before_anything_is_written(
+    tmp_path, overrides, key, fragment
+):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    args = [value for override in overrides for value in ("--set", override)]
+    result = invoke_cli("run", str(recipe), *args, cwd=tmp_path)
+    assert_user_error(result, "--set", key, fragment)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ada_on_data_that_is_not_images_is_refused(tmp_path):
+    recipe = write(tmp_path / "points.toml", RECIPE)
+    result = invoke_cli("run", str(recipe), "--set", 'augment.pipeline="bgc"', cwd=tmp_path)
+    assert_user_error(result, "--set", "augment.pipeline", "ADA transforms images")
