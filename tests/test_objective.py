@@ -20,7 +20,8 @@ import json, sys
 sys.modules["tensorflow"] = None  # the JAX engine must not need TensorFlow
 sys.path.insert(0, sys.argv[1])
 from toy_regulariser import discriminator_losses
-print(json.dumps(discriminator_losses(sys.argv[2], sys.argv[3])))
+variants = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
+print(json.dumps(discriminator_losses(sys.argv[2], sys.argv[3], variants)))
 """
 
 

@@ -15,7 +15,7 @@ import pytest
 import toy_latent
 from conftest import TINY_RECIPE, assert_user_error, invoke_cli, write
 from test_engine import saved_arrays
-from toy_regulariser import RECIPE, real_points
+from toy_regulariser import RECIPE, discriminator_losses, real_points
 
 from ganforge.recipe import load_recipe
 from ganforge.runs import checkpoint
@@ -26,53 +26,99 @@ R1_AND_R2 = [f'penalty=[{{ name = "r1", gamma = {R1_GAMMA} }}, {{ name = "r2", g
 
 
 # -- R1 + R2: the values of their definitions -----------------------------------------------------
-def tanh_mlp_input_gradients(weights: list[np.ndarray], points: np.ndarray) -> np.ndarray:
-    """d sum(D(x)) / dx in float64 for the toy MLP D: Dense -> tanh -> Dense -> tanh -> Dense(1)."""
-    (w1, b1, w2, b2, w3, _), x = [w.astype(np.float64) for w in weights], points.astype(np.float64)
-    h1 = np.tanh(x @ w1 + b1)
-    h2 = np.tanh(h1 @ w2 + b2)
-    back2 = (1 - h2**2) * w3[:, 0]
-    back1 = (1 - h1**2) * (back2 @ w2.T)
-    return back1 @ w1.T
+TANH = ["discriminator.activation=tanh"]
+R1_R2_VARIANTS = {"without": TANH, "with": [*TANH, *R1_AND_R2]}
+
+
+def mlp(weights: list[np.ndarray], x: np.ndarray, activation) -> list[np.ndarray]:
+    """The toy MLP's layers in float64 (Dense, activation, ..., Dense): every layer's output."""
+    outputs = [x.astype(np.float64)]
+    pairs = list(zip(weights[::2], weights[1::2]))
+    for index, (kernel, bias) in enumerate(pairs):
+        y = outputs[-1] @ kernel.astype(np.float64) + bias
+        outputs.append(y if index == len(pairs) - 1 else activation(y))
+    return outputs
+
+
+def tanh_input_gradients(weights: list[np.ndarray], points: np.ndarray) -> np.ndarray:
+    """d sum(D(x)) / dx in float64 for the toy D (tanh hidden layers)."""
+    outputs = mlp(weights, points, np.tanh)
+    back = np.ones((len(points), 1))
+    for layer in range(len(weights) // 2 - 1, -1, -1):
+        back = back @ weights[2 * layer].T.astype(np.float64)
+        if layer > 0:
+            back = back * (1 - outputs[layer] ** 2)
+    return back
+
+
+def r1_r2_reference(weights_path) -> tuple[float, float]:
+    """R1 at step 0's real points and R2 at its fakes (G's relu MLP on step 0's noise), all in float64."""
+    from ganforge import streams
+
+    saved = np.load(weights_path)
+    arrays = [saved[f"arr_{index}"] for index in range(len(saved.files))]
+    generator, discriminator = arrays[:6], arrays[6:]
+    noise = streams.step_draws(5, 0, 1, 16, 4, 0.0).noise[0]  # the toy recipe's seed, batch and latent size
+    fake = mlp(generator, noise, lambda y: np.maximum(y, 0.0))[-1]
+    real = real_points()[0]
+    r1 = R1_GAMMA / 2 * np.mean(np.sum(tanh_input_gradients(discriminator, real) ** 2, axis=1))
+    r2 = R2_GAMMA / 2 * np.mean(np.sum(tanh_input_gradients(discriminator, fake) ** 2, axis=1))
+    return r1, r2
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    """The toy recipe (2-D points, tanh MLPs), its assembled training with R1 and R2, and the same without."""
-    from ganforge.training.assembly import assemble
-
+def r1_r2(tmp_path_factory):
+    """The toy recipe with and without R1 + R2: its step-0 D losses on TensorFlow, the weights they
+    started from, and the float64 reference of the two terms."""
     folder = tmp_path_factory.mktemp("r1_r2")
-    recipe = write(folder / "toy.toml", RECIPE)
-    tanh = ["discriminator.activation=tanh"]
-    with_both = assemble(load_recipe(recipe, [*tanh, *R1_AND_R2]))
-    without = assemble(load_recipe(recipe, tanh))
-    for model in ("generator", "discriminator"):
-        getattr(without.parts, model).set_weights(getattr(with_both.parts, model).get_weights())
-    return with_both, without
+    recipe, weights = write(folder / "toy.toml", RECIPE), folder / "weights.npz"
+    found = discriminator_losses(recipe, weights, R1_R2_VARIANTS)
+    return recipe, weights, found, r1_r2_reference(weights)
 
 
-def test_r1_and_r2_in_one_recipe_equal_their_float64_definitions(toy):
-    with_both, without = toy
-    parts = with_both.parts
-    assert [term.points for term in parts.penalties] == ["real", "fake"]
-    draws = with_both.step.settings.draws(0)
-    fake = np.asarray(parts.generator(draws.noise[0], training=True))
-    weights = parts.discriminator.get_weights()
-    real = real_points()[0]
-    r1 = R1_GAMMA / 2 * np.mean(np.sum(tanh_mlp_input_gradients(weights, real) ** 2, axis=1))
-    r2 = R2_GAMMA / 2 * np.mean(np.sum(tanh_mlp_input_gradients(weights, fake) ** 2, axis=1))
+def test_r1_and_r2_in_one_recipe_equal_their_float64_definitions(r1_r2):
+    recipe, weights, found, (r1, r2) = r1_r2
     assert r1 > 0.01 and r2 > 0.01  # terms there to be seen
-
+    # each term alone, as the objective computes it, to 1e-6
+    from ganforge.training.assembly import build_parts
     from ganforge.training.engines.tensorflow.step import Judge
     from ganforge.training.objective import penalty_value
 
+    parts = build_parts(load_recipe(recipe, R1_R2_VARIANTS["with"]))
+    saved = np.load(weights)
+    parts.discriminator.set_weights([saved[f"arr_{index}"] for index in range(6, len(saved.files))])
+    parts.generator.set_weights([saved[f"arr_{index}"] for index in range(6)])
+    assert [term.points for term in parts.penalties] == ["real", "fake"]
+    fake = parts.generator(streams_noise(), training=True)
     judge = Judge(parts.discriminator)
-    found = [float(penalty_value(judge, term.component, points)) for term, points in zip(parts.penalties, (real, fake))]
-    np.testing.assert_allclose(found, [r1, r2], rtol=1e-6)
+    terms = [float(penalty_value(judge, t.component, x)) for t, x in zip(parts.penalties, (real_points()[0], fake))]
+    np.testing.assert_allclose(terms, [r1, r2], rtol=1e-6)
     # and in D's loss of a whole step, beside the adversarial loss (float32 sums: a looser tolerance)
-    d_with, _ = with_both.step(real_points(), 0)
-    d_without, _ = without.step(real_points(), 0)
-    assert float(d_with) - float(d_without) == pytest.approx(r1 + r2, rel=1e-5)
+    assert found["with"] - found["without"] == pytest.approx(r1 + r2, rel=1e-5)
+
+
+def streams_noise() -> np.ndarray:
+    from ganforge import streams
+
+    return streams.step_draws(5, 0, 1, 16, 4, 0.0).noise[0]
+
+
+@pytest.mark.slow
+def test_r1_and_r2_in_one_recipe_give_the_same_values_on_jax(r1_r2):
+    from test_objective import ON_JAX, TESTS
+
+    recipe, weights, on_tensorflow, (r1, r2) = r1_r2
+    result = subprocess.run(
+        [sys.executable, "-c", ON_JAX, str(TESTS), str(recipe), str(weights), json.dumps(R1_R2_VARIANTS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    on_jax = json.loads(result.stdout.strip().splitlines()[-1])
+    assert on_jax["without"] == pytest.approx(on_tensorflow["without"], rel=1e-5)
+    assert on_jax["with"] - on_jax["without"] == pytest.approx(r1 + r2, rel=1e-5)
 
 
 # -- lazy regularisers and path length: exact resume ---------------------------------------------

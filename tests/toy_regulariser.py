@@ -73,16 +73,20 @@ def real_points() -> np.ndarray:
     return np.random.default_rng(0).normal(size=(1, 16, 2)).astype(np.float32)
 
 
-def discriminator_losses(recipe_path, weights_path) -> dict[str, float]:
-    """D's loss of step 0 from the weights in ``weights_path`` (written first if missing), without and
-    with the toy regulariser, on this process's backend."""
+TOY_VARIANTS = {"without": [], "with": [f'penalty={{ name = "sum_of_squares", weight = {WEIGHT} }}']}
+
+
+def discriminator_losses(recipe_path, weights_path, variants=None) -> dict[str, float]:
+    """D's loss of step 0 from the weights in ``weights_path`` (written first if missing), for each of
+    ``variants`` (name -> recipe overrides; by default without and with the toy regulariser), on this
+    process's backend."""
     import os
 
     from ganforge.recipe import load_recipe
     from ganforge.training.assembly import assemble
 
     plugins, losses = registry(), {}
-    for name, settings in (("without", []), ("with", [f'penalty={{ name = "sum_of_squares", weight = {WEIGHT} }}'])):
+    for name, settings in (variants or TOY_VARIANTS).items():
         backend = os.environ.get("KERAS_BACKEND", "tensorflow")
         recipe = load_recipe(recipe_path, [f"backend={backend}", *settings], plugins)
         training = assemble(recipe, plugins)
