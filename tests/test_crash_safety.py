@@ -24,8 +24,17 @@ from ganforge.training.stopping import first_bad_variable
 from ganforge.training.trainer import train
 
 STEPS = 30
-# EMA on, so the averaged generator is part of what must come back exactly
+# EMA on, so the averaged generator is part of what must come back exactly; ADA's adaptive p on (moving
+# fast: a step's images move it by 16/2,000), so p and its heuristic's sums must come back exactly too
 CRASH_ARGS = [
+    "--set",
+    'augment.pipeline="bgc"',
+    "--set",
+    "augment.adaptive=true",
+    "--set",
+    "augment.interval=2",
+    "--set",
+    "augment.speed_images=2000",
     "--set",
     f"train.steps={STEPS}",
     "--set",
@@ -91,8 +100,9 @@ def arrays_of(path):
 
 
 def losses_by_step(run):
+    """Each record's step, losses and ADA's p."""
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [(row["step"], row["loss/discriminator"], row["loss/generator"]) for row in rows]
+    return [(row["step"], row["loss/discriminator"], row["loss/generator"], row["augment/p"]) for row in rows]
 
 
 @pytest.mark.slow
@@ -141,14 +151,16 @@ def test_kill_9_anywhere_then_resume_ends_bit_for_bit_where_the_run_left_alone_e
         "ema_generator",
         "generator_optimizer",
         "discriminator_optimizer",
+        "objective",  # ADA's p, r_t and sums
     }
     assert alone_arrays.keys() == killed_arrays.keys()
     for key in alone_arrays:
         np.testing.assert_array_equal(
             killed_arrays[key], alone_arrays[key], err_msg=f"{key}; kill seed {seed}: {kills}"
         )
-    # every step logged once, with the same losses as the run left alone
+    # every step logged once, with the same losses and p as the run left alone
     assert losses_by_step(run) == losses_by_step(alone), f"kill seed {seed}: {kills}"
+    assert losses_by_step(alone)[-1][-1] > 0.05  # p moved: what came back was not its start
     print(f"kill seed {seed}: {kills}")
 
 
