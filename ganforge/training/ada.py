@@ -390,7 +390,7 @@ def warp(images, inverse):
     up_rows, up_columns = (ops.convert_to_tensor(_upsampling(size)) for size in (height, width))
     upsampled = ops.einsum("nh,bhwc->bnwc", up_rows, images)
     upsampled = ops.einsum("mw,bnwc->bnmc", up_columns, upsampled)
-    read = _bilinear(upsampled, _coordinates(inverse, height, width), (height, width))
+    read = _bilinear(upsampled, *_coordinates(inverse, height, width))
     down_rows, down_columns = (ops.convert_to_tensor(_downsampling(size)) for size in (height, width))
     result = ops.einsum("in,bnmc->bimc", down_rows, read)
     result = ops.einsum("jm,bimc->bijc", down_columns, result)
@@ -435,15 +435,9 @@ def _downsampling(size: int) -> np.ndarray:
     return matrix.astype(np.float32)
 
 
-@lru_cache(maxsize=16)
-def _grid(height: int, width: int) -> np.ndarray:
-    """(N, 3): every resampled pixel (x, y, 1), row after row, MARGIN input pixels past each border."""
-    ys, xs = np.meshgrid(np.arange(2 * (height + 2 * MARGIN)), np.arange(2 * (width + 2 * MARGIN)), indexing="ij")
-    return np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)], axis=1).astype(np.float32)
-
-
 def _coordinates(inverse, height: int, width: int):
-    """(B, N, 2): where each resampled pixel reads the upsampled image, in its pixels (x, y).
+    """(x, y), each (B, 2 (H + 2 MARGIN), 2 (W + 2 MARGIN)): where each resampled pixel reads the upsampled image,
+    in its pixels. The resampled grid reaches MARGIN input pixels past each border, for the downsampling filter.
 
     Along x (y likewise, with the height), resampled pixel n stands for the point (n - W - 5) / 2 input
     pixels from the centre, and the point c is upsampled pixel 2c + W - 1. These are the reference's
@@ -453,29 +447,32 @@ def _coordinates(inverse, height: int, width: int):
     to_centre = np.array([[0.5, 0, -(width + 5) / 2], [0, 0.5, -(height + 5) / 2], [0, 0, 1]], np.float32)
     to_upsampled = np.array([[2.0, 0, width - 1], [0, 2.0, height - 1], [0, 0, 1]], np.float32)
     full = ops.matmul(ops.matmul(ops.convert_to_tensor(to_upsampled), inverse), ops.convert_to_tensor(to_centre))
-    return ops.einsum("bij,nj->bni", full[:, :2, :], ops.convert_to_tensor(_grid(height, width)))
+    # the map is affine in the grid's (column, row): broadcasting is cheaper than a product with every point
+    columns = np.arange(2 * (width + 2 * MARGIN), dtype=np.float32)[None, None, :]
+    rows = np.arange(2 * (height + 2 * MARGIN), dtype=np.float32)[None, :, None]
+    entry = [[ops.reshape(full[:, i, j], (-1, 1, 1)) for j in range(3)] for i in range(2)]
+    return tuple(entry[i][0] * columns + entry[i][1] * rows + entry[i][2] for i in range(2))
 
 
-def _bilinear(upsampled, coordinates, size: tuple[int, int]):
-    """``upsampled`` (B, P, Q, C), one period of the reflected image, read bilinearly at ``coordinates``
-    (B, N, 2), wrapped into the period; returns (B, 2 (H + 2 MARGIN), 2 (W + 2 MARGIN), C)."""
+def _bilinear(upsampled, x, y):
+    """``upsampled`` (B, P, Q, C), one period of the reflected image, read bilinearly at (``x``, ``y``), each
+    (B, H', W'), wrapped into the period; returns (B, H', W', C)."""
     ops = _ops()
     batch = upsampled.shape[0] if upsampled.shape[0] is not None else ops.shape(upsampled)[0]
     _, rows, columns, channels = upsampled.shape
-    x, y = coordinates[..., 0], coordinates[..., 1]
+    # each pixel beside its neighbours right, below and below right (rolled: the image is periodic), so that
+    # one gather reads all four corners; stacked first and transposed, which TensorFlow does far faster
+    # than a concatenation along a last axis of one channel
+    right = ops.roll(upsampled, -1, axis=2)
+    stacked = ops.stack([upsampled, right, *(ops.roll(image, -1, axis=1) for image in (upsampled, right))])
+    corners = ops.transpose(ops.reshape(stacked, (4, -1, channels)), (1, 0, 2))
+    corners = ops.reshape(corners, (-1, 4 * channels))
     x0, y0 = ops.floor(x), ops.floor(y)
     ax, ay = ops.expand_dims(x - x0, -1), ops.expand_dims(y - y0, -1)
-    x0 = ops.mod(ops.cast(x0, "int32"), columns)
-    y0 = ops.mod(ops.cast(y0, "int32"), rows)
-    x1, y1 = ops.mod(x0 + 1, columns), ops.mod(y0 + 1, rows)
-    flat = ops.reshape(upsampled, (-1, channels))
-    base = ops.expand_dims(ops.arange(batch, dtype="int32") * (rows * columns), -1)
-
-    def pick(row, column):
-        return ops.take(flat, base + row * columns + column, axis=0)
-
-    top = pick(y0, x0) * (1.0 - ax) + pick(y0, x1) * ax
-    bottom = pick(y1, x0) * (1.0 - ax) + pick(y1, x1) * ax
-    height, width = size
-    shape = (-1, 2 * (height + 2 * MARGIN), 2 * (width + 2 * MARGIN), channels)
-    return ops.reshape(top * (1.0 - ay) + bottom * ay, shape)
+    base = ops.reshape(ops.arange(batch, dtype="int32") * (rows * columns), (-1, 1, 1))
+    index = base + ops.mod(ops.cast(y0, "int32"), rows) * columns + ops.mod(ops.cast(x0, "int32"), columns)
+    picked = ops.take(corners, index, axis=0)  # (B, H', W', 4 C): corner after corner, channels within
+    top_left, top_right, bottom_left, bottom_right = (picked[..., i * channels : (i + 1) * channels] for i in range(4))
+    top = top_left + (top_right - top_left) * ax
+    bottom = bottom_left + (bottom_right - bottom_left) * ax
+    return top + (bottom - top) * ay
