@@ -98,7 +98,8 @@ CONTRAST_STD = 0.5  # log2
 HUE_MAX = 1.0  # of a half turn
 SATURATION_STD = 1.0  # log2
 
-# the sym6 wavelet's low-pass decomposition filter (PyWavelets' sym6.dec_lo), the reference's geometric filter
+# the sym6 (least-asymmetric Daubechies) wavelet's low-pass filter, in the reference's order; orthogonal to its
+# own shifts by 2, which is what makes upsampling then downsampling with it the identity
 SYM6 = (
     0.015404109327027373,
     0.0034907120842174702,
