@@ -319,6 +319,7 @@ np.savez(sys.argv[2], **results)
 """
 
 
+@pytest.mark.slow
 def test_tensorflow_and_jax_give_the_same_images_and_gradients(tmp_path):
     images, uniforms = noise(6, 16, 12, 3, seed=13)
     weights = noise(6, 16, 12, 3, seed=14)[0]

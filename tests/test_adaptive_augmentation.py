@@ -54,3 +54,14 @@ def test_p_falls_to_0_when_d_does_not_overfit(tmp_path):
     assert (rt < 0.6).all(), rt
     assert p[0] == pytest.approx(0.1 - 16 / 2000, abs=1e-6)
     assert (np.diff(p) <= 0).all() and p[-1] == 0.0, p
+
+
+@pytest.mark.slow
+def test_a_scheduled_p_is_logged_as_the_next_step_uses_it(tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    schedule = 'augment.p={ shape = "linear", initial = 0.0, final = 1.0, end_images = 64 }'
+    overrides = ['augment.pipeline="bgc"', schedule, "train.steps=3", "train.log_every=1", 'sinks=["jsonl"]']
+    run = train(*start_run(recipe, tmp_path, overrides)).run_dir
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    # after step s, the next step has trained on 16 s images: p = 16 s / 64
+    assert [r["augment/p"] for r in rows] == pytest.approx([0.25, 0.5, 0.75])

@@ -159,6 +159,7 @@ def _run_folder(folder, recipe):
 FINAL = "step_00000020.npz"
 
 
+@pytest.mark.slow
 def test_lazy_r1_and_path_length_resume_exactly_across_their_updates(lazy_runs):
     """20 steps straight, and 10 then 10 more from the step-10 checkpoint: the same bits, the path-length
     mean and the optimizers' counters (which count the regularisers' own updates) included."""

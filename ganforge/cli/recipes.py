@@ -49,8 +49,42 @@ def recipe_check(recipe: RecipeArgument, overrides: SetOption = None) -> None:
         f"{spec} -> 1 logit"
     )
     console.print(f"  loss           {loaded.data['loss']['name']}")
+    if regularisers := _regularisers(loaded):
+        console.print(f"  regularisers   {regularisers}")
+    if augmentation := _augmentation(loaded.model.augment):
+        console.print(f"  augmentation   {augmentation}")
     train = loaded.model.train
     console.print(f"  training       {plan.describe()}, {train.precision}, on {loaded.model.backend}")
+
+
+def _regularisers(recipe) -> str:
+    """``D: r1 (every 16), r2; G: path_length (every 4)``: the recipe's regularisers, lazy ones with their interval."""
+
+    def named(table: dict) -> str:
+        every = table.get("every", 1)
+        return table["name"] + (f" (every {every})" if every > 1 else "")
+
+    sides = [
+        f"{side}: {', '.join(named(table) for table in recipe.data.get(section, []))}"
+        for side, section in (("D", "penalty"), ("G", "generator_penalty"))
+        if recipe.data.get(section)
+    ]
+    return "; ".join(sides)
+
+
+def _augmentation(config) -> str:
+    """What D's inputs go through: DiffAugment's policy or ADA's pipeline and how its p is set."""
+    if config.policy.strip():
+        return f"DiffAugment {config.policy}"
+    if not config.pipeline.strip():
+        return ""
+    from ganforge.schedule import is_scheduled
+
+    if config.adaptive:
+        how = f"adaptive p from {config.p:g} (target {config.target:g}, every {config.interval} steps)"
+    else:
+        how = "p on a schedule" if is_scheduled(config.p) else f"p = {config.p:g}"
+    return f"ADA {config.pipeline}, {how}"
 
 
 def data_prepare(recipe: RecipeArgument, overrides: SetOption = None) -> None:

@@ -24,6 +24,7 @@ from ganforge.recipe import Recipe
 from ganforge.runs import checkpoint
 from ganforge.runs.folder import CHECKPOINTS, EVALUATIONS
 from ganforge.runs.records import keep_records
+from ganforge.schedule import value_at
 from ganforge.training.assembly import assemble, check_before_training, dataset_limit
 from ganforge.training.cluster import PEER_EXIT_CODE, ClusterError, Plan
 from ganforge.training.monitor import BestKeeper, Monitor
@@ -341,6 +342,9 @@ class Trainer:
         for name, variable in training.objective_state.items():
             if not name.endswith(("/signs", "/count")):
                 rates[name] = float(np.asarray(variable.value))
+        ada = training.step.settings.ada
+        if ada is not None and not ada.adaptive:  # a fixed or scheduled p: the one the next step uses
+            rates["augment/p"] = value_at(ada.p, self.step * self.config.batch_size)
         return rates
 
     def _header(self) -> dict:

@@ -1,7 +1,13 @@
 """TensorFlow as an engine (:class:`ganforge.training.cluster.Engine`): the step is one
 ``tf.function`` under a ``tf.distribute`` strategy."""
 
-from ganforge.training.engines.tensorflow.distribution import (
+from ganforge.backend import tensorflow
+
+# TensorFlow imported quietly before anything below imports Keras (the objective imports keras.ops):
+# a plain `import keras` would start TensorFlow with its oneDNN and CUDA-stub notices on the console
+tensorflow()
+
+from ganforge.training.engines.tensorflow.distribution import (  # noqa: E402
     Distribution,
     auto_deterministic,
     can_count_devices,
@@ -10,7 +16,7 @@ from ganforge.training.engines.tensorflow.distribution import (
     prepare,
     start,
 )
-from ganforge.training.engines.tensorflow.step import AdversarialStep
+from ganforge.training.engines.tensorflow.step import AdversarialStep  # noqa: E402
 
 __all__ = [
     "AdversarialStep",
