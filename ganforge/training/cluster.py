@@ -379,7 +379,8 @@ class Engine(Protocol):
 
     AdversarialStep: type
     """``AdversarialStep(players, generator_optimizer, discriminator_optimizer, settings,
-    distribution=None, lr_scale=None)``: the compiled step (see ``training/step.py``)."""
+    distribution=None, lr_scale=None, state=None)``: the compiled step (see ``training/step.py``);
+    ``state`` holds the objective's state in variables (``Objective.initial_state``)."""
 
     Distribution: type
     """Its class implementing the :class:`Distribution` protocol above."""

@@ -3,9 +3,15 @@
 Each engine (``engines/tensorflow``, ``engines/jax``) differentiates these functions its own
 way — ``tf.GradientTape`` on TensorFlow, ``jax.grad`` over a stateless call on JAX — and hands
 them the models as two small callables (:class:`Judge` for D, :class:`Maker` for G), so the
-loss, the classification term of a conditional run, every penalty and the augmentation of
-every image D sees are composed here and nowhere else. Adding a term to the objective touches
-this file only.
+loss, the classification term of a conditional run, every regulariser (D's and G's) and the
+augmentation of every image D sees (DiffAugment or ADA, with ADA's adaptive p) are composed here
+and nowhere else. Adding a term to the objective touches this file only.
+
+A lazy regulariser (``every = N``) is paid as StyleGAN2 pays it: at the updates due (which the
+engine knows on the host from the step number, so each pattern of due updates is compiled once)
+the engine runs an update of its own on :meth:`Objective.discriminator_regularisation` or
+:meth:`Objective.generator_regularisation`, the term times N; the side's optimizer carries the
+N/(N+1) correction (``assembly.make_optimizers``).
 
 Everything here is ``keras.ops``, traced inside the engine's compiled step; the module is imported
 by the engines only, once the recipe has chosen Keras' backend.

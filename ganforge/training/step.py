@@ -4,9 +4,12 @@ One step is ``d_steps`` discriminator updates, then one generator update:
 
 1. take a batch of real images (one per discriminator update);
 2. make fakes from fresh noise;
-3. update D on real (label 1) and fake (label 0), only D's weights moving;
+3. update D on real (label 1) and fake (label 0), only D's weights moving; at a D update where
+   lazy regularisers are due (``every = N``), a second update of D on them alone;
 4. make new fakes;
-5. update G through D with the fakes labelled "real", only G's weights moving.
+5. update G through D with the fakes labelled "real", only G's weights moving; at a step where
+   G's regularisers are due, a second update of G on them alone;
+6. ADA's adaptive p, a regulariser's running mean and the average of G's weights move.
 
 Each update differentiates with respect to one model's variables and applies
 that model's own optimizer — which is why no ``trainable = False`` switch is
