@@ -401,7 +401,23 @@ def _apply_override(data: dict[str, Any], origins: dict[str, str], parts: list[s
     nested: Any = value
     for part in reversed(parts[1:]):
         nested = {part: nested}
+    if (indexed := re.fullmatch(r"(\w+)\[(\d+)\]", parts[0])) is not None:  # penalty[1].gamma=...
+        return _apply_to_listed(data, origins, indexed[1], int(indexed[2]), nested, parts[0])
     return _merge(data, {parts[0]: nested}, origins, SET_ORIGIN)
+
+
+def _apply_to_listed(data: dict[str, Any], origins: dict[str, str], section: str, index: int, value: Any, key: str):
+    """An override of one table of a list section (``--set penalty[1].gamma=1.0``)."""
+    listed = data.get(section)
+    listed = [listed] if isinstance(listed, dict) else listed
+    if section not in LIST_SECTIONS or not isinstance(listed, list) or index >= len(listed):
+        count = len(listed) if isinstance(listed, list) else 0
+        raise RecipeError(f"the recipe has no table {key} (it lists {count} [[{section}]])", file=SET_ORIGIN, key=key)
+    if not isinstance(value, dict) or not isinstance(listed[index], dict):
+        raise RecipeError(f"{key} is a table: set one of its keys, as {key}.name=...", file=SET_ORIGIN, key=key)
+    changed = list(listed)
+    changed[index] = _merge(listed[index], value, origins, SET_ORIGIN, f"{key}.")
+    return {**data, section: changed}
 
 
 # -- validation ----------------------------------------------------------
@@ -471,7 +487,7 @@ def _check_combinations(model: RecipeModel, recipe: Location) -> None:
         raise recipe.error("ema_decay and ema_images both set the average of G's weights: keep one", "train.ema_images")
     for side in ("generator_optimizer", "discriminator_optimizer"):
         config = getattr(model, side)
-        if is_scheduled(config.learning_rate) and config.schedule != "constant":
+        if isinstance(config.learning_rate, Schedule) and config.schedule != "constant":
             message = f'learning_rate is a schedule of its own: schedule = "{config.schedule}" would decay it twice'
             raise recipe.error(message + ' (leave schedule = "constant")', f"{side}.schedule")
     if augment.policy.strip() and augment.pipeline.strip():

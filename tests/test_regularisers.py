@@ -254,6 +254,20 @@ def losses(rows: list[dict]) -> np.ndarray:
             "generator_optimizer.learning_rate",
             "before it starts",
         ),
+        (
+            ['generator_optimizer.beta_2={ shape = "cosine", initial = 0.99, final = 0.9, end_image = 100 }'],
+            "generator_optimizer.beta_2.end_image",
+            "did you mean 'end_images'",
+        ),
+        (
+            [
+                'generator_optimizer.learning_rate={ shape = "constant", initial = 1e-3 }',
+                "generator_optimizer.schedule=cosine",
+            ],
+            "generator_optimizer.schedule",
+            "decay it twice",
+        ),
+        (['penalty={ name = "r1" }', "penalty[3].gamma=1.0"], "penalty[3]", "no table penalty[3] (it lists 1"),
         (['augment.pipeline="bgc"', "augment.p=1.5"], "augment.p", "1"),
         (['augment.pipeline="bgc"', "augment.adaptive=true", "augment.target=1.0"], "augment.target", "less than 1"),
         (["augment.p=0.5"], "augment.p", "pipeline"),
@@ -269,6 +283,16 @@ def test_a_bad_regulariser_schedule_or_augmentation_is_refused_before_anything_i
     result = invoke_cli("run", str(recipe), *args, cwd=tmp_path)
     assert_user_error(result, "--set", key, fragment)
     assert not (tmp_path / "runs").exists()
+
+
+def test_one_table_of_several_is_set_by_its_index(tmp_path):
+    recipe = write(tmp_path / "tiny.toml", TINY_RECIPE)
+    both = 'penalty=[{ name = "r1", gamma = 1.0 }, { name = "r2", gamma = 1.0, every = 4 }]'
+    loaded = load_recipe(recipe, [both, "penalty[1].gamma=0.5", "penalty[0].scale=2.0"])
+    assert loaded.data["penalty"] == [
+        {"name": "r1", "gamma": 1.0, "every": 1, "scale": 2.0},
+        {"name": "r2", "gamma": 0.5, "every": 4},
+    ]
 
 
 def test_ada_on_data_that_is_not_images_is_refused(tmp_path):

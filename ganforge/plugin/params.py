@@ -82,8 +82,15 @@ def recipe_error(error: pydantic.ValidationError, model: type[pydantic.BaseModel
 def _fields_at(model: type[pydantic.BaseModel], loc: list[str]) -> list[str]:
     for part in loc:
         info = model.model_fields.get(part)
-        annotation = info.annotation if info else None
-        if not (isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)):
+        found = _table_model(info.annotation) if info else None
+        if found is None:
             return []
-        model = annotation
+        model = found
     return list(model.model_fields)
+
+
+def _table_model(annotation: Any) -> type[pydantic.BaseModel] | None:
+    """The model a table's annotation holds: itself, or the one in ``float | Schedule`` (a number or a table)."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    return next((found for arg in typing.get_args(annotation) if (found := _table_model(arg)) is not None), None)

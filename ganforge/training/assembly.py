@@ -218,6 +218,10 @@ def _check_augmentation(recipe: Recipe, spec) -> None:
         if getattr(augment, key).strip() and not spec.is_image:
             message = f"{what} transforms images; this dataset's examples have shape {spec.shape}"
             raise recipe.location("augment").error(message, key)
+    pipeline = augment.pipeline.strip()
+    if "c" in pipeline and spec.shape[-1] not in (1, 3):  # its colour matrices are RGB's (or grey's)
+        message = f'ADA\'s colour transforms ("c") take grey or RGB images; these have {spec.shape[-1]} channels'
+        raise recipe.location("augment").error(message + ' (use pipeline = "bg")', "pipeline")
 
 
 def _penalties(recipe: Recipe, registry: Registry, loss: LossTerms) -> list[Term]:
