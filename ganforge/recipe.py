@@ -214,6 +214,7 @@ class Recipe:
     data: dict[str, Any]
     model: RecipeModel
     origins: dict[str, str] = field(default_factory=dict)
+    single: frozenset[str] = frozenset()  # list sections written as one table ([penalty]), named so in errors
 
     @property
     def name(self) -> str:
@@ -221,7 +222,7 @@ class Recipe:
 
     def location(self, section: str = "") -> Location:
         """Where the table ``section`` (``generator``, ``eval.metrics[0]``) came from, for errors."""
-        return Location(section, self.origins, str(self.path))
+        return Location(as_written(section, self.single), self.origins, str(self.path))
 
     def table(self, section: str) -> dict[str, Any] | None:
         """A component's table as its factory takes it: ``name`` and every parameter, defaults written
@@ -430,6 +431,7 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         data = _apply_override(data, origins, parts, value)
     data.setdefault("name", path.stem)
     recipe = Location("", origins, str(path))
+    single = frozenset(section for section in LIST_SECTIONS if isinstance(data.get(section), dict))
     data = _as_lists(data, origins)
     model = params.validate(RecipeModel, data, recipe)
     _check_combinations(model, recipe)
@@ -440,7 +442,7 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
         resolved[section] = _validate_component(registry, kind, data[section], recipe.within(section))
     for section, kind in LIST_SECTIONS.items():
         resolved[section] = [
-            _validate_component(registry, kind, dict(table), recipe.within(f"{section}[{index}]"))
+            _validate_component(registry, kind, dict(table), recipe.within(as_written(f"{section}[{index}]", single)))
             for index, table in enumerate(data.get(section, []))
         ]
     resolved["eval"]["metrics"] = [
@@ -462,7 +464,13 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
     ]
     # the model again, from the resolved tables: its component tables then hold their defaults too, so
     # recipe.model and recipe.data say the same thing
-    return Recipe(path=path, data=resolved, model=RecipeModel.model_validate(resolved), origins=origins)
+    return Recipe(path=path, data=resolved, model=RecipeModel.model_validate(resolved), origins=origins, single=single)
+
+
+def as_written(section: str, single: frozenset[str]) -> str:
+    """``penalty[0]`` as ``penalty`` when the recipe wrote one ``[penalty]`` table: errors name what a user wrote."""
+    head = section.partition("[")[0]
+    return head + section.partition("]")[2] if head in single and section.startswith(f"{head}[0]") else section
 
 
 def _as_lists(data: dict[str, Any], origins: dict[str, str]) -> dict[str, Any]:

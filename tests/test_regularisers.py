@@ -239,14 +239,14 @@ def losses(rows: list[dict]) -> np.ndarray:
 @pytest.mark.parametrize(
     "overrides, key, fragment",
     [
-        (['loss.name="wgan"', 'penalty={ name = "r1" }'], "penalty[0].name", "cannot take penalty"),
+        (['loss.name="wgan"', 'penalty={ name = "r1" }'], "penalty.name", "cannot take penalty"),
         (['penalty=[{ name = "r1" }, { name = "r1", gamma = 2.0 }]'], "penalty[1].name", "listed twice"),
         (
             ['penalty=[{ name = "r1", every = 16 }, { name = "r2", every = 4 }]'],
             "penalty[1].every",
             "share one interval",
         ),
-        (['generator_penalty={ name = "path_length" }'], "generator_penalty[0].name", "intermediate latent"),
+        (['generator_penalty={ name = "path_length" }'], "generator_penalty.name", "intermediate latent"),
         (
             [
                 'generator_optimizer.learning_rate={ shape = "cosine", initial = 1e-3, final = 1e-4, start_images = 500, end_images = 100 }'
