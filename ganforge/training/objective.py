@@ -138,13 +138,18 @@ class Objective:
             new.update({f"{GENERATOR_STATE}{index}/{key}": value for key, value in updated.items()})
         return new
 
+    @property
+    def adapts(self) -> bool:
+        """Whether :meth:`after_step` moves anything (ADA's adaptive p)."""
+        return self.settings.ada is not None and self.settings.ada.adaptive
+
     def after_step(self, state, observed, step) -> dict:
         """ADA's adaptive p after a step: ``observed`` (D's sums over the step's updates and replicas)
         added to the heuristic's sums; every ``interval`` steps p moves by sign(r_t - target) times
         the images judged over the speed (StyleGAN2-ADA), and the sums start again."""
-        ada = self.settings.ada
-        if ada is None or not ada.adaptive:
+        if not self.adapts:
             return {}
+        ada = self.settings.ada
         signs, count = state[ADA_SIGNS] + observed["signs"], state[ADA_COUNT] + observed["count"]
         now = ops.equal((step + 1) % ada.interval, 0)
         rt = signs / ops.maximum(count, 1.0)

@@ -154,8 +154,9 @@ class AdversarialStep:
             self._store(objective.after_generator_regularisation(state, statistics))
         if self.replicas > 1:
             strategy.run(self._average_moving_statistics)
-        summed = {key: sum(self._sum(seen[key]) for seen in observed) for key in observed[0]}
-        self._store(objective.after_step(state, summed, step))
+        if objective.adapts:  # (a sum over the replicas is a collective: only when something reads it)
+            summed = {key: sum(self._sum(seen[key]) for seen in observed) for key in observed[0]}
+            self._store(objective.after_step(state, summed, step))
         if players.ema_generator is not None:
             update_ema(players.ema_generator, players.generator, self._ema_decay(step))
         return self._mean(discriminator_loss), self._mean(generator_loss)
