@@ -139,6 +139,11 @@ class Objective:
         return new
 
     @property
+    def lazy_takes_fakes(self) -> bool:
+        """Whether a lazy regulariser's points need G's images (R2, interpolates): R1's update makes none."""
+        return any(term.points != "real" for term in self.lazy)
+
+    @property
     def adapts(self) -> bool:
         """Whether :meth:`after_step` moves anything (ADA's adaptive p)."""
         return self.settings.ada is not None and self.settings.ada.adaptive

@@ -224,7 +224,8 @@ class AdversarialStep:
         """The lazy regularisers' update of their own, on the fakes of D's update before it."""
         objective = self.objective
         update = draws.update(draw, self.settings.conditional)
-        fake, labels = self._fakes(values, update), self._labels(real_labels, draw)
+        fake = self._fakes(values, update) if objective.lazy_takes_fakes else None
+        labels = self._labels(real_labels, draw)
 
         def loss(judge):
             value = objective.discriminator_regularisation(judge, real_batches[draw], fake, update, labels, step, kept)

@@ -235,7 +235,7 @@ class AdversarialStep:
         """The lazy regularisers' update of their own, on the fakes of D's update before it."""
         players = self.players
         update = draws.update(draw, self.settings.conditional)
-        fake = self.objective.fakes(Maker(players.generator), update)
+        fake = self.objective.fakes(Maker(players.generator), update) if self.objective.lazy_takes_fakes else None
         labels = self._labels(real_labels, draw)
 
         def loss():
