@@ -26,9 +26,10 @@ from ganforge.training.trainer import train
 STEPS = 30
 # EMA on, so the averaged generator is part of what must come back exactly; ADA's adaptive p on (moving
 # fast: a step's images move it by 16/2,000), so p and its heuristic's sums must come back exactly too
+# (ADA's colour group: what is tested is p's bookkeeping, which every pipeline shares; "c" costs least)
 CRASH_ARGS = [
     "--set",
-    'augment.pipeline="bgc"',
+    'augment.pipeline="c"',
     "--set",
     "augment.adaptive=true",
     "--set",
