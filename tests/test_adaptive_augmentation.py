@@ -19,7 +19,7 @@ ADAPTIVE = [
     "augment.adaptive=true",
     "augment.interval=1",
     "augment.speed_images=2000",
-    "train.steps=24",
+    "train.steps=16",
     "train.log_every=1",
     "train.sample_every=100",
     "train.checkpoint_every=100",
@@ -39,7 +39,7 @@ def test_p_rises_while_d_overfits_64_images(tmp_path):
     run = train(*start_run(recipe, tmp_path, [*ADAPTIVE, "dataset.limit=64"])).run_dir
     p, rt = p_and_rt(run)
     assert (rt[4:] > 0.6).mean() > 0.8, rt
-    assert (np.diff(p) >= 0).all() and p[-1] > 0.1, p
+    assert (np.diff(p) >= 0).all() and p[-1] > 0.05, p
     # each step moved p by at most the step's share: sign(r_t - 0.6) * 16 / 2000
     assert np.abs(np.diff(p)).max() <= 16 / 2000 + 1e-6
 

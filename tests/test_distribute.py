@@ -99,13 +99,13 @@ VARIANTS = {
     "clipping": ["loss.name=wgan"],
     "pairing": ["loss.name=rpgan"],
     "schedule": ["loss.name=lsgan", "generator_optimizer.schedule=linear", "discriminator_optimizer.schedule=cosine"],
-    # R1 and R2 in one recipe, R2 lazy (its own update every 2nd D update, the optimizer corrected)
-    "r1_lazy_r2": ['penalty=[{ name = "r1", gamma = 1.0 }, { name = "r2", gamma = 2.0, every = 2 }]'],
-    # schedules of a beta, a learning rate and a regulariser's scale; the EMA as a half-life in images
-    "schedules": [
+    # R1 and R2 in one recipe, R2 lazy (its own update every 2nd D update, the optimizer corrected), R1's
+    # scale on a schedule; schedules of a beta and a learning rate; the EMA as a half-life in images
+    "r1_lazy_r2_schedules": [
+        'penalty=[{ name = "r1", gamma = 1.0, scale = { shape = "linear", initial = 1.0, final = 0.0, end_images = 100 } }, '
+        '{ name = "r2", gamma = 2.0, every = 2 }]',
         'generator_optimizer.beta_2={ shape = "linear", initial = 0.99, final = 0.9, end_images = 100 }',
         'discriminator_optimizer.learning_rate={ shape = "cosine", initial = 2e-4, final = 1e-5, end_images = 100 }',
-        'penalty={ name = "r1", scale = { shape = "linear", initial = 1.0, final = 0.0, end_images = 100 } }',
         "train.ema_images=50",
     ],
 }
