@@ -294,6 +294,7 @@ def test_gradients_reach_the_images_and_are_the_transposed_map():
     assert np.sum(gradient * direction) == pytest.approx(linear, rel=1e-4)
 
 
+@pytest.mark.slow  # traces and compiles the whole pipeline three times
 def test_inside_tf_function_with_a_traced_p_it_computes_what_it_does_eagerly():
     images, uniforms = noise(4, 16, 16, 1, seed=12)
     compiled = tf.function(lambda x, u, p: ada.augment(x, u, p, "bgc"))  # as the step, jit_compile's default

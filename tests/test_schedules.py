@@ -304,6 +304,7 @@ print(json.dumps({"deltas": (weights[0] - start).tolist(), "iterations": int(var
 """
 
 
+@pytest.mark.slow  # a JAX process
 def test_on_jax_stateless_apply_under_jit_reads_each_updates_scheduled_betas():
     ratio = 4 / 5
     answer = subprocess.run(
