@@ -94,21 +94,20 @@ def make_optimizers(recipe: Recipe, settings: StepSettings, lr_scale):
     its schedules count those updates too."""
     from ganforge.training.schedules import optimizer
 
-    config = recipe.model.train
-    scaled = config.precision == "mixed_float16"
-    ratios = [every / (every + 1) if every > 1 else 1.0 for every in (settings.g_every, settings.d_every)]
-    updates = [config.steps, config.steps * config.d_steps]  # main updates, for the old decay's length
-    configs = (recipe.model.generator_optimizer, recipe.model.discriminator_optimizer)
-    return tuple(
-        optimizer(
-            config_,
-            round(updates_ / ratio),
-            lr_scale,
-            scaled,
-            images_per_update=settings.batch_size * updates[0] / updates_ * ratio,
-            ratio=ratio,
+    train = recipe.model.train
+    scaled = train.precision == "mixed_float16"
+
+    def adam(config, updates: int, every: int):
+        """``updates``: the side's main updates over the run (the old decay's length, with the lazy ones)."""
+        ratio = every / (every + 1) if every > 1 else 1.0
+        images_per_update = settings.batch_size * train.steps / updates * ratio
+        return optimizer(
+            config, round(updates / ratio), lr_scale, scaled, images_per_update=images_per_update, ratio=ratio
         )
-        for config_, updates_, ratio in zip(configs, updates, ratios)
+
+    return (
+        adam(recipe.model.generator_optimizer, train.steps, settings.g_every),
+        adam(recipe.model.discriminator_optimizer, train.steps * train.d_steps, settings.d_every),
     )
 
 
