@@ -228,11 +228,9 @@ class Recipe:
         """A component's table as its factory takes it: ``name`` and every parameter, defaults written
         out, without the keys ganforge reads itself (``[dataset] limit``); None for an optional
         component the recipe does not use. ``section``: ``generator``, ``eval.metrics[0]``, ``sinks[1]``."""
-        found: Any = self.data
-        for part in re.findall(r"[^.\[\]]+", section):
-            found = found[int(part)] if part.isdigit() else found.get(part)
-            if found is None:
-                return None
+        found = self._at(section)
+        if found is None:
+            return None
         table = {"name": found} if isinstance(found, str) else dict(found)  # a sink named bare
         return {key: value for key, value in table.items() if key not in CORE_KEYS.get(_kind(section), ())}
 
@@ -243,11 +241,17 @@ class Recipe:
     def core_key(self, section: str, key: str, default: Any = None) -> Any:
         """A key ganforge reads from a component's table (``[dataset] limit``, a regulariser's ``scale``),
         schedules as :class:`~ganforge.schedule.Schedule`."""
+        value = self._at(section).get(key, default)
+        return Schedule.model_validate(value) if isinstance(value, dict) else value
+
+    def _at(self, section: str) -> Any:
+        """What ``data`` holds at ``section`` (``generator``, ``penalty[1]``, ``eval.metrics[0]``), or None."""
         found: Any = self.data
         for part in re.findall(r"[^.\[\]]+", section):
             found = found[int(part)] if part.isdigit() else found.get(part)
-        value = found.get(key, default)
-        return Schedule.model_validate(value) if isinstance(value, dict) else value
+            if found is None:
+                return None
+        return found
 
     def build(self, section: str, registry: Registry, *args: Any, given: dict | None = None) -> Any:
         """The component ``section`` names, built from its table; every error names this recipe's file and
@@ -432,7 +436,7 @@ def load_recipe(reference: str | Path, overrides: list[str] = (), registry: Regi
     data.setdefault("name", path.stem)
     recipe = Location("", origins, str(path))
     single = frozenset(section for section in LIST_SECTIONS if isinstance(data.get(section), dict))
-    data = _as_lists(data, origins)
+    data = _as_lists(data)
     model = params.validate(RecipeModel, data, recipe)
     _check_combinations(model, recipe)
 
@@ -473,15 +477,13 @@ def as_written(section: str, single: frozenset[str]) -> str:
     return head + section.partition("]")[2] if head in single and section.startswith(f"{head}[0]") else section
 
 
-def _as_lists(data: dict[str, Any], origins: dict[str, str]) -> dict[str, Any]:
+def _as_lists(data: dict[str, Any]) -> dict[str, Any]:
     """``[penalty]`` as a list of one, and a table named "none" as no table: the schema's list sections
-    hold lists. A table's keys keep their origins under the list's first index, so errors name the file."""
+    hold lists. (Errors in a single table name it as written, ``penalty.KEY``: :func:`as_written`.)"""
     data = dict(data)
     for section in LIST_SECTIONS:
         value = data.get(section)
         if isinstance(value, dict):
-            for key in [k for k in origins if k.startswith(section + ".")]:
-                origins[f"{section}[0]{key[len(section) :]}"] = origins[key]
             value = [value]
         if isinstance(value, list):
             data[section] = [t for t in value if not (isinstance(t, dict) and t.get("name") == NO_COMPONENT)]

@@ -22,7 +22,7 @@ from ganforge.recipe import Recipe
 from ganforge.training.condition import Condition, discriminate, generate, shown_labels
 from ganforge.training.engines import engine
 from ganforge.training.precision import FLOAT32, check_precision, policy
-from ganforge.training.step import LossTerms, Players, StepSettings, Term
+from ganforge.training.step import LossTerms, Players, StepSettings, Term, latent_of
 
 # How many images the probe batch holds: more than one, so a model that
 # confuses the batch axis with another one shows it.
@@ -73,7 +73,7 @@ def assemble(recipe: Recipe, registry: Registry | None = None, distribution=None
     keras = backend.keras()
     with distribution.scope() if distribution is not None else contextlib.nullcontext():
         parts = build_parts(recipe, registry)
-        settings = StepSettings.from_recipe(recipe, parts.condition, parts.dataset.spec.shape)
+        settings = StepSettings.from_recipe(recipe, parts, parts.dataset.spec.shape)
         lr_scale = keras.Variable(1.0, dtype="float32", trainable=False, name="lr_scale")
         optimizers = make_optimizers(recipe, settings, lr_scale)
         from ganforge.training.objective import Objective  # Keras' backend is chosen by now
@@ -245,7 +245,7 @@ def _generator_penalties(recipe: Recipe, registry: Registry, generator) -> list[
     """G's regularisers, from [[generator_penalty]]; they take G's intermediate latent, which G must offer."""
     terms = []
     for section in recipe.tables("generator_penalty"):
-        if supports("generator", generator)["mapping"] is None:
+        if latent_of(generator) is None:
             name = recipe.table("generator")["name"]
             message = (
                 f"generator {name!r} does not offer its intermediate latent w (mapping and synthesis), which "

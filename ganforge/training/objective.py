@@ -28,6 +28,7 @@ from ganforge.schedule import traced
 from ganforge.streams import UpdateDraws
 from ganforge.training.augment import augment
 from ganforge.training.condition import shown_labels
+from ganforge.training.schedules import ema_beta
 
 
 class Judge(Protocol):
@@ -172,6 +173,13 @@ class Objective:
     def images(self, step):
         """The images trained on before ``step`` (its global batches): what schedules are written in."""
         return ops.cast(step, "float32") * float(self.settings.batch_size)
+
+    def ema_decay(self, step):
+        """The decay of G's average after ``step``: ``ema_decay``, or StyleGAN's from a half-life in images."""
+        settings = self.settings
+        if settings.ema_images is None:
+            return settings.ema_decay
+        return ema_beta(settings.ema_images, self.images(step), settings.batch_size, settings.ema_rampup)
 
     def scale(self, term, step):
         """A regulariser's scale at ``step``: its recipe table's number or schedule."""

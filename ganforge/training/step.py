@@ -65,7 +65,8 @@ class StepSettings:
     jit_compile: bool = False
     augment: tuple[str, ...] = ()  # DiffAugment's policies, in order (augment.py)
     ada: Ada | None = None  # ADA's pipeline and how its p is set (ada.py)
-    d_every: int = 1  # the interval of D's lazy regularisers (1: none), paid in updates of their own
+    # the interval D's lazy regularisers share (1: none; assembly checks), paid in updates of their own
+    d_every: int = 1
     g_every: int = 0  # the interval of G's regularisers (0: none)
     image_shape: tuple[int, ...] = ()  # the data's, for what G's regularisers project its images on
     # a conditional run's Condition (condition.py), whose training labels the fakes' labels are drawn from
@@ -74,11 +75,6 @@ class StepSettings:
     @property
     def conditional(self) -> bool:
         return self.condition is not None
-
-    @property
-    def averages(self) -> bool:
-        """Whether an average of G's weights is kept."""
-        return self.ema_decay > 0 or self.ema_images is not None
 
     def regularised(self, step: int) -> Regularised:
         """Which of ``step``'s updates pay the lazy regularisers: known on the host from the step number,
@@ -104,9 +100,11 @@ class StepSettings:
         )
 
     @classmethod
-    def from_recipe(cls, recipe, condition=None, image_shape=()) -> StepSettings:
-        """``condition``: a conditional run's Condition."""
+    def from_recipe(cls, recipe, players: Players | None = None, image_shape=()) -> StepSettings:
+        """``players``: what the step trains (its regularisers' intervals, a conditional run's Condition)."""
         train, augment = recipe.model.train, recipe.model.augment
+        penalties = players.penalties if players is not None else []
+        generator_penalties = players.generator_penalties if players is not None else []
         return cls(
             batch_size=train.batch_size,
             latent_dim=train.latent_dim,
@@ -120,10 +118,10 @@ class StepSettings:
             jit_compile=train.jit_compile,
             augment=parse_policy(augment.policy),
             ada=Ada.from_config(augment) if augment.pipeline.strip() else None,
-            d_every=lazy_interval(recipe, "penalty"),
-            g_every=lazy_interval(recipe, "generator_penalty"),
+            d_every=max((term.every for term in penalties if term.every > 1), default=1),
+            g_every=max((term.every for term in generator_penalties), default=0),  # G's are always paid apart
             image_shape=tuple(image_shape),
-            condition=condition,
+            condition=players.condition if players is not None else None,
         )
 
 
@@ -150,15 +148,6 @@ class Regularised(NamedTuple):
 
     discriminator: tuple[bool, ...]
     generator: bool
-
-
-def lazy_interval(recipe, section: str) -> int:
-    """The interval of the lazy regularisers a list section holds (they share one: assembly checks),
-    1 when none is lazy; 0 for generator penalties when there are none (they are always lazy)."""
-    everies = [recipe.data[section][index].get("every", 1) for index in range(len(recipe.data.get(section, [])))]
-    if section == "generator_penalty":
-        return max(everies, default=0)
-    return max([every for every in everies if every > 1], default=1)
 
 
 def latent_of(generator):

@@ -46,14 +46,7 @@ class R1:
         return 0.5 * self.gamma * ops.mean(_squared_norms(gradients))
 
 
-class R2:
-    """R2 (Mescheder et al. 2018): gamma / 2 * E[||grad D(x)||^2] on G's images, held constant (no gradient to G)."""
+class R2(R1):
+    """R2 (Mescheder et al. 2018): R1's term, taken on G's images, held constant (no gradient to G)."""
 
     points = "fake"
-
-    def __init__(self, gamma: float = 10.0, every: int = 1):
-        self.gamma = gamma
-        self.every = every
-
-    def from_gradients(self, gradients):
-        return 0.5 * self.gamma * ops.mean(_squared_norms(gradients))

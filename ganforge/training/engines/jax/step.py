@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from ganforge.training.condition import model_inputs
 from ganforge.training.objective import Objective
-from ganforge.training.schedules import ema_beta
 from ganforge.training.step import Players, StepSettings, latent_of
 
 
@@ -313,10 +312,7 @@ class AdversarialStep:
 
     def _update_ema(self, values, step) -> None:
         """``average = decay * average + (1 - decay) * current`` for every float weight; counters are copied."""
-        settings = self.settings
-        decay = settings.ema_decay
-        if settings.ema_images is not None:
-            decay = ema_beta(settings.ema_images, self.objective.images(step), settings.batch_size, settings.ema_rampup)
+        decay = self.objective.ema_decay(step)
         for average, current in zip(self.players.ema_generator.weights, self.players.generator.weights):
             now = values[id(current)]
             if "float" in str(average.dtype):

@@ -8,7 +8,6 @@ import functools
 from ganforge.backend import tensorflow
 from ganforge.training.condition import discriminate, generate, model_inputs
 from ganforge.training.objective import Objective
-from ganforge.training.schedules import ema_beta
 from ganforge.training.step import Players, StepSettings, latent_of
 
 
@@ -158,15 +157,8 @@ class AdversarialStep:
             summed = {key: sum(self._sum(seen[key]) for seen in observed) for key in observed[0]}
             self._store(objective.after_step(state, summed, step))
         if players.ema_generator is not None:
-            update_ema(players.ema_generator, players.generator, self._ema_decay(step))
+            update_ema(players.ema_generator, players.generator, objective.ema_decay(step))
         return self._mean(discriminator_loss), self._mean(generator_loss)
-
-    def _ema_decay(self, step):
-        settings = self.settings
-        if settings.ema_images is None:
-            return settings.ema_decay
-        images = self.objective.images(step)
-        return ema_beta(settings.ema_images, images, settings.batch_size, settings.ema_rampup)
 
     def _store(self, values: dict) -> None:
         """New values of the objective's state (cross-replica: every copy alike)."""
