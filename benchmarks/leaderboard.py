@@ -52,6 +52,7 @@ ROWS = [
     Row("relativistic", "DCGAN, relativistic average loss", "models"),
     Row("wgan_gp", "WGAN-GP (1 critic step, not the paper's 5)", "models"),
     Row("dcgan_diffaugment", "DCGAN + DiffAugment", "models"),
+    Row("r3gan", "R3GAN (RpGAN + R1 + R2, small preset at width 32)", "models"),
     Row("digits500", "DCGAN, 500 digits", "data"),
     Row("digits500_diffaugment", "DCGAN + DiffAugment, 500 digits", "data"),
     Row("digits500_ada", "DCGAN + ADA (bgc, adaptive p), 500 digits", "data"),

@@ -76,6 +76,15 @@ class Location:
         return RecipeError(message, file=self.file_of(file_key or key), key=key or None)
 
 
+class ParameterError(ValueError):
+    """A component's parameter that cannot work, raised by its factory: ganforge reports it at that key of
+    the component's table (a plain ``ValueError`` is reported at the table's ``name``)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 class PluginError(GanforgeError):
     """A component that no plugin provides, or a plugin that is broken."""
 

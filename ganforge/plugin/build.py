@@ -14,7 +14,7 @@ import inspect
 from typing import Any
 
 from ganforge.backend import out_of_memory
-from ganforge.errors import DataError, Location, PluginError
+from ganforge.errors import DataError, Location, ParameterError, PluginError
 from ganforge.plugin import params
 from ganforge.plugin.contract import check_returned
 from ganforge.plugin.registry import Component, Registry
@@ -55,6 +55,8 @@ def build(
             )
     try:
         made = factory(*args, **values, **(given or {}))
+    except ParameterError as error:
+        raise where.error(f"{kind} {name!r}: {error}", error.key) from None
     except (ValueError, DataError) as error:
         raise where.error(f"{kind} {name!r}: {error}", file_key=where.key("name")) from None
     except Exception as error:
