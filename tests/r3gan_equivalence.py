@@ -7,7 +7,8 @@ loader, computes the same quantities in float32 with ganforge's own loss and pen
 the relative error of each: ``||ours - theirs|| / ||theirs||`` per tensor. :func:`init_mismatches`
 compares a fresh network's initialisation with the official one's, tensor by tensor.
 
-Run as a script it prints the errors as JSON: test_r3gan.py runs it in a JAX process.
+Run as a script it prints the errors as JSON (``python r3gan_equivalence.py [unconditional] [conditional]``,
+both by default): test_r3gan.py runs it in a JAX process.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def gradient(function, *arguments):
     if keras.backend.backend() == "jax":
         import jax
 
-        return jax.grad(function, argnums=tuple(range(len(arguments))))(*arguments)
+        # compiled: op by op, JAX dispatches each of the double backward pass's thousands of operations
+        return jax.jit(jax.grad(function, argnums=tuple(range(len(arguments)))))(*arguments)
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
@@ -184,5 +186,5 @@ def init_mismatches(ref: dict, player: str, model) -> list[str]:
 
 if __name__ == "__main__":
     fixture = reference()
-    found = {"unconditional": errors(fixture, False), "conditional": errors(fixture, True)}
-    json.dump(found, sys.stdout)
+    kinds = sys.argv[1:] or ["unconditional", "conditional"]
+    json.dump({kind: errors(fixture, kind == "conditional") for kind in kinds}, sys.stdout)

@@ -22,6 +22,7 @@ GENERATORS = [
     ("mlp", DataSpec(2), {"hidden": 16, "layers": 2, "categories": 5}),
     ("sngan_resnet", DataSpec(32, 32, 1), {"width": 16}),
     ("sngan_resnet", DataSpec(64, 64, 3), {"width": 32}),
+    ("r3gan", DataSpec(32, 32, 1), {"width": 16, "groups": 4}),
 ]
 DISCRIMINATORS = [
     ("dcgan", DataSpec(64, 64, 3), {}),
@@ -30,6 +31,7 @@ DISCRIMINATORS = [
     ("dcgan", DataSpec(32, 32, 3), {"preset": "radford", "filters": [8, 16, 32], "spectral_norm": True}),
     ("sngan_resnet", DataSpec(32, 32, 1), {"width": 16}),
     ("sngan_resnet", DataSpec(64, 64, 3), {"width": 32}),
+    ("r3gan", DataSpec(32, 32, 1), {"width": 16, "groups": 4}),
 ]
 
 

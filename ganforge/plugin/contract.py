@@ -33,6 +33,13 @@ class Generator(Protocol):
 
     def __call__(self, noise: Any, training: bool = False) -> Any: ...
 
+    # optional: an output not squashed into [-1, 1]
+    linear_output: bool
+    """True for a generator that ends in a linear layer, as R3GAN's and StyleGAN's do: its images may leave
+    [-1, 1] (D sees them as they are), and ganforge clips them to [-1, 1] wherever it makes pixels or features
+    (samples, exports' PNGs, metrics), as those models' official code clamps them. Default False: the
+    contract check then asks for values in [-1, 1]."""
+
     # optional: the intermediate latent w, offered as two parts (both or neither)
     mapping: Any
     """A Keras layer or model: the generator's inputs (noise, or ``[noise, labels]``) -> w, ``(batch, w_dim)`` or

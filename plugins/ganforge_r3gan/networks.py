@@ -161,7 +161,9 @@ def build_generator(
         x = Upsample(name=f"stage{s}_layer0")(x)
         x = _blocks(x, s, 1, arch, s)
     images = convolution(spec.channels, 1, arch.widths[-1], name="aggregation")(x)
-    return keras.Model(inputs, images, name="r3gan_generator")
+    model = keras.Model(inputs, images, name="r3gan_generator")
+    model.linear_output = True  # no tanh, as the official code: ganforge clips where it makes pixels
+    return model
 
 
 def build_discriminator(spec: DataSpec, arch: Architecture, condition: LabelSpec | None = None) -> keras.Model:
