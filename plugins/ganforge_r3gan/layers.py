@@ -54,8 +54,8 @@ def on_accelerator() -> bool:
 class GroupedConv2D(layers.Conv2D):
     """Conv2D with ``groups``, its weights as Keras keeps them, computed as one convolution per group on a
     CPU. XLA's grouped convolution on a CPU (which Keras' TensorFlow backend calls for any groups > 1,
-    and JAX always) takes 20 to 80 times as long under R1's double backward pass as the groups one by
-    one (benchmarks/r3gan.py measures it); GPUs keep the fused kernel."""
+    and JAX always) took 60 times as long under R1's double backward pass as the groups one by one
+    (benchmarks/r3gan.py measures it); GPUs keep the fused kernel."""
 
     def convolution_op(self, inputs, kernel):
         if self.groups == 1 or on_accelerator():
