@@ -184,7 +184,7 @@ def test_a_bool_is_no_interval():
 
 
 def test_the_generator_protocol_lists_the_latent_parts_as_optional():
-    assert contract.OPTIONAL["generator"] == {"mapping": None, "synthesis": None}
+    assert contract.OPTIONAL["generator"] == {"linear_output": False, "mapping": None, "synthesis": None}
     assert contract.required("generator_penalty") == [
         "every",
         "batch_shrink",

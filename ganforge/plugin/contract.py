@@ -279,7 +279,7 @@ PROTOCOLS: dict[str, tuple[type, str]] = {
 
 # Optional members, with what the core assumes when a component leaves one out.
 OPTIONAL: dict[str, dict[str, Any]] = {
-    "generator": {"mapping": None, "synthesis": None},
+    "generator": {"linear_output": False, "mapping": None, "synthesis": None},
     "dataset": {"prepare": None, "listed": None, "render": None, "label_spec": None, "labels": None},
     "loss": {
         "uses_real_logits": False,
@@ -358,9 +358,12 @@ def check_returned(kind: str, who: str, value: Any) -> Any:
     return value
 
 
+LATENT_PARTS = ("mapping", "synthesis")
+
+
 def _check_latent_parts(who: str, generator: Any) -> None:
     """A generator offers its intermediate latent as both ``mapping`` and ``synthesis``, or not at all."""
-    found = supports("generator", generator)
+    found = {name: part for name, part in supports("generator", generator).items() if name in LATENT_PARTS}
     offered = [name for name, part in found.items() if part is not None]
     if len(offered) == 1:
         (other,) = set(found) - set(offered)
