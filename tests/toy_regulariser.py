@@ -82,10 +82,14 @@ def discriminator_losses(recipe_path, weights_path, variants=None) -> dict[str, 
     process's backend."""
     import os
 
+    import keras
+
     from ganforge.recipe import load_recipe
     from ganforge.training.assembly import assemble
 
     plugins, losses = registry(), {}
+    # the weights drawn from the recipe's seed, not from whatever earlier tests in this process left
+    keras.utils.set_random_seed(5)  # the recipe's seed
     for name, settings in (variants or TOY_VARIANTS).items():
         backend = os.environ.get("KERAS_BACKEND", "tensorflow")
         recipe = load_recipe(recipe_path, [f"backend={backend}", *settings], plugins)
