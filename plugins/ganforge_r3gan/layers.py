@@ -130,8 +130,12 @@ class ResidualBlock(layers.Layer):
         return x + self.narrow(y)
 
     def get_config(self):
-        return {**super().get_config(), "groups": self.groups, "expansion": self.expansion,
-                "total_blocks": self.total_blocks}  # fmt: skip
+        return {
+            **super().get_config(),
+            "groups": self.groups,
+            "expansion": self.expansion,
+            "total_blocks": self.total_blocks,
+        }
 
     def official(self) -> dict:
         tensors = {}
@@ -188,10 +192,12 @@ class GenerativeBasis(layers.Layer):
         self.channels = channels
 
     def build(self, input_shape):
-        self.basis = self.add_weight((4, 4, self.channels), initializer=keras.initializers.RandomNormal(0.0, 1.0),
-                                     name="basis")  # fmt: skip
-        self.kernel = self.add_weight((input_shape[-1], self.channels), initializer=msr(1.0, input_shape[-1]),
-                                      name="kernel")  # fmt: skip
+        self.basis = self.add_weight(
+            (4, 4, self.channels), initializer=keras.initializers.RandomNormal(0.0, 1.0), name="basis"
+        )
+        self.kernel = self.add_weight(
+            (input_shape[-1], self.channels), initializer=msr(1.0, input_shape[-1]), name="kernel"
+        )
 
     def call(self, z):
         scales = ops.matmul(z, ops.cast(self.kernel, z.dtype))

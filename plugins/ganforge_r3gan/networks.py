@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from ganforge.data import DataSpec
 from ganforge.data.labels import LabelSpec
@@ -185,7 +185,3 @@ def build_discriminator(spec: DataSpec, arch: Architecture, condition: LabelSpec
     embedded = _embed(labels, condition, arch.widths[last], 1 / math.sqrt(arch.widths[last]))
     logits = layers.Dot(axes=1, name="projection")([features, embedded])
     return keras.Model([images, labels], logits, name="r3gan_discriminator")
-
-
-def count_parameters(model: keras.Model) -> int:
-    return int(sum(ops.size(w) for w in model.trainable_weights))
